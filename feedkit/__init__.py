@@ -1,0 +1,44 @@
+"""feedkit: move Activity Feeds v3 data in and out of notebooks.
+
+``feedkit.connect()`` opens the embedded server (SQLite, in this process);
+``feedkit.connect(base_url=..., api_key=..., api_secret=...)`` talks to the hosted service or
+any compatible server through the same client.
+"""
+
+from feedkit.client import Client, Retry, connect
+from feedkit.errors import (
+    APIError,
+    AuthError,
+    FeedkitError,
+    NotFoundError,
+    RateLimitError,
+    ServerError,
+    TransportError,
+    ValidationError,
+)
+from feedkit.results import Activity, Page
+from feedkit.schema import FIELDS, Field, FieldError, Reason, validate_activity, validate_partial
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "FIELDS",
+    "APIError",
+    "Activity",
+    "AuthError",
+    "Client",
+    "FeedkitError",
+    "Field",
+    "FieldError",
+    "NotFoundError",
+    "Page",
+    "RateLimitError",
+    "Reason",
+    "Retry",
+    "ServerError",
+    "TransportError",
+    "ValidationError",
+    "connect",
+    "validate_activity",
+    "validate_partial",
+]

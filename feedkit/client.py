@@ -1,0 +1,577 @@
+"""One method per protocol call, over httpx: auth, validation, retries and rate limits.
+
+The same :class:`Client` talks to the hosted service, to ``feedkit serve``, or to the embedded
+default in this process (``feedkit.connect()``); only the httpx transport differs::
+
+    >>> import feedkit
+    >>> client = feedkit.connect(":memory:")
+    >>> client.add_activity(type="post", feeds=["user:alice"], user_id="alice", text="hi").text
+    'hi'
+    >>> client.close()
+
+Method names and arguments follow the official SDK's feeds client. Requests are validated
+against :mod:`feedkit.schema` before they are sent. Safe requests (reads, and writes that
+carry ids) are retried with exponential backoff and jitter on transport errors, 429 (after
+``Retry-After``) and 5xx.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import secrets
+import threading
+import time
+import uuid
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+import jwt
+import orjson
+
+from feedkit.errors import (
+    RateLimitError,
+    TransportError,
+    ValidationError,
+    error_for_status,
+)
+from feedkit.results import Activity, Page, activities
+from feedkit.schema import (
+    MAX_BATCH,
+    FieldError,
+    format_time,
+    parse_time,
+    validate_activity,
+    validate_partial,
+)
+
+log = logging.getLogger("feedkit.client")
+
+__all__ = ["Client", "Retry", "connect"]
+
+DEFAULT_DB = "feedkit.db"
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class Retry:
+    """How safe requests are retried: ``attempts`` in all, backoff doubling from ``backoff``
+    seconds up to ``max_backoff``, with full jitter; a 429's Retry-After is honoured."""
+
+    attempts: int = 5
+    backoff: float = 0.25
+    max_backoff: float = 10.0
+
+    def delay(self, attempt: int, retry_after: float | None = None) -> float:
+        if retry_after is not None:
+            return retry_after + random.uniform(0, self.backoff)
+        return random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
+
+
+class _Secret:
+    """Holds a credential; its repr and str never show it."""
+
+    __slots__ = ("_value",)
+
+    def __init__(self, value: str) -> None:
+        self._value = value
+
+    def reveal(self) -> str:
+        return self._value
+
+    def __repr__(self) -> str:
+        return "'***'"
+
+    __str__ = __repr__
+
+
+def _wire(value: Any) -> Any:
+    """JSON-ready copy: nulls stripped from objects (as the SDK does), times as RFC 3339."""
+    if isinstance(value, Mapping):
+        return {str(k): _wire(v) for k, v in value.items() if v is not None}
+    if isinstance(value, (list, tuple)):
+        return [_wire(v) for v in value]
+    if isinstance(value, datetime):
+        return format_time(parse_time(value))
+    if isinstance(value, date):
+        return value.isoformat()
+    return value
+
+
+def _default(value: Any) -> Any:
+    item = getattr(value, "item", None)  # numpy and pandas scalars
+    if callable(item):
+        return item()
+    raise TypeError(f"{type(value).__name__} is not JSON serialisable")
+
+
+def _retry_after(response: httpx.Response) -> float | None:
+    value = response.headers.get("retry-after")
+    if not value:
+        return None
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        from email.utils import parsedate_to_datetime
+
+        try:
+            return max(0.0, parsedate_to_datetime(value).timestamp() - time.time())
+        except (TypeError, ValueError):
+            return None
+
+
+def _check(errors: list[FieldError], where: str = "") -> None:
+    if errors:
+        raise ValidationError(errors, where=where)
+
+
+def _seg(value: str) -> str:
+    return quote(value, safe="")
+
+
+class Client:
+    """A client of one Activity Feeds v3 app. Thread-safe; use as a context manager."""
+
+    def __init__(
+        self,
+        base_url: str,
+        api_key: str,
+        api_secret: str | None = None,
+        *,
+        token: str | None = None,
+        transport: httpx.BaseTransport | None = None,
+        timeout: float = 30.0,
+        retry: Retry | None = None,
+        validate: bool = True,
+    ) -> None:
+        if not api_key:
+            raise ValueError("api_key is required (or set STREAM_API_KEY)")
+        if api_secret is None and token is None:
+            raise ValueError("pass api_secret (server-side) or token (a user token)")
+        self.base_url = base_url.rstrip("/")
+        self.api_key = api_key
+        self._secret = _Secret(api_secret) if api_secret is not None else None
+        self._token = _Secret(
+            token if token is not None else jwt.encode({}, api_secret or "", algorithm="HS256")
+        )
+        self.retry = retry or Retry()
+        self.validate = validate
+        self._http = httpx.Client(
+            base_url=self.base_url,
+            transport=transport,
+            timeout=timeout,
+            headers={"stream-auth-type": "jwt", "X-Stream-Client": "feedkit-python"},
+        )
+        self._lock = threading.Lock()
+        self._owned: list[Any] = []
+        self.db_path: str | None = None  # the SQLite file of the embedded default
+
+    def __repr__(self) -> str:
+        return f"Client(base_url={self.base_url!r}, api_key={self.api_key!r})"
+
+    def __enter__(self) -> Client:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._http.close()
+        for thing in self._owned:
+            thing.close()
+        self._owned.clear()
+
+    def user_token(self, user_id: str, expires_in: float | None = 3600) -> str:
+        """A token acting for ``user_id`` only, signed with this client's secret."""
+        if self._secret is None:
+            raise ValueError("a user token needs the API secret")
+        claims: dict[str, Any] = {"user_id": user_id, "iat": int(time.time())}
+        if expires_in is not None:
+            claims["exp"] = int(time.time() + expires_in)
+        return jwt.encode(claims, self._secret.reveal(), algorithm="HS256")
+
+    # -- the wire ---------------------------------------------------------------------------
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        retry: bool = True,
+    ) -> dict[str, Any]:
+        """Send one protocol request and return the decoded JSON answer.
+
+        ``retry`` says the request is safe to repeat; unsafe ones are sent once.
+        """
+        query: dict[str, Any] = {"api_key": self.api_key}
+        for key, value in (params or {}).items():
+            if value is not None:
+                query[key] = ("true" if value else "false") if isinstance(value, bool) else value
+        content = orjson.dumps(_wire(json), default=_default) if json is not None else None
+        headers = {"Authorization": self._token.reveal(), "x-client-request-id": str(uuid.uuid4())}
+        if content is not None:
+            headers["Content-Type"] = "application/json"
+        attempts = self.retry.attempts if retry else 1
+        for attempt in range(attempts):
+            try:
+                response = self._http.request(
+                    method, path, params=query, content=content, headers=headers
+                )
+                body = response.content
+            except httpx.HTTPError as exc:
+                if attempt + 1 < attempts:
+                    wait = self.retry.delay(attempt)
+                    log.warning(
+                        "%s %s failed (%s); retry %d in %.2fs",
+                        method,
+                        path,
+                        type(exc).__name__,
+                        attempt + 1,
+                        wait,
+                    )
+                    time.sleep(wait)
+                    continue
+                raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+            if response.status_code in RETRY_STATUSES and attempt + 1 < attempts:
+                wait = self.retry.delay(attempt, _retry_after(response))
+                log.warning(
+                    "%s %s answered %d; retry %d in %.2fs",
+                    method,
+                    path,
+                    response.status_code,
+                    attempt + 1,
+                    wait,
+                )
+                time.sleep(wait)
+                continue
+            return self._decode(method, path, response, body)
+        raise AssertionError("unreachable")  # pragma: no cover
+
+    def _decode(
+        self, method: str, path: str, response: httpx.Response, body: bytes
+    ) -> dict[str, Any]:
+        try:
+            data = orjson.loads(body) if body else {}
+        except orjson.JSONDecodeError:
+            if response.status_code < 400:
+                raise TransportError(
+                    f"{method} {path}: the answer is not valid JSON "
+                    f"(status {response.status_code}, {len(body)} bytes); "
+                    "it may have been cut short"
+                ) from None
+            data = {}
+        if response.status_code < 400:
+            if not isinstance(data, dict):
+                raise TransportError(f"{method} {path}: expected a JSON object")
+            return data
+        cls = error_for_status(response.status_code)
+        kw: dict[str, Any] = {
+            "status": response.status_code,
+            "code": int(data.get("code") or 0) if isinstance(data, dict) else 0,
+            "exception_fields": data.get("exception_fields") if isinstance(data, dict) else None,
+            "more_info": str(data.get("more_info") or "") if isinstance(data, dict) else "",
+            "method": method,
+            "path": path,
+        }
+        message = (
+            data.get("message") if isinstance(data, dict) else None
+        ) or f"HTTP {response.status_code}"
+        if cls is RateLimitError:
+            raise RateLimitError(message, retry_after=_retry_after(response), **kw)
+        raise cls(message, **kw)
+
+    # -- activities -------------------------------------------------------------------------
+
+    def add_activity(self, activity: Mapping[str, Any] | None = None, /, **fields: Any) -> Activity:
+        """Add (upsert by id) one activity: ``add_activity(type=..., feeds=[...], ...)``."""
+        body = {**(activity or {}), **fields}
+        if self.validate:
+            _check(validate_activity(body))
+        data = self.request(
+            "POST", "/api/v2/feeds/activities", json=body, retry=bool(body.get("id"))
+        )
+        return Activity(data["activity"])
+
+    def upsert_activities(
+        self, activities_: Iterable[Mapping[str, Any]], *, batch_size: int = MAX_BATCH
+    ) -> list[Activity]:
+        """Upsert any number of activities, in requests of at most 100, in order.
+
+        Everything is validated before the first request; on a bad item nothing is sent.
+        """
+        items = [dict(a) for a in activities_]
+        if not 1 <= batch_size <= MAX_BATCH:
+            raise ValueError(f"batch_size must be 1..{MAX_BATCH}")
+        if self.validate:
+            errors = []
+            for i, item in enumerate(items):
+                errors += [
+                    FieldError(f"activities[{i}].{e.field}", e.code, e.message, e.value)
+                    for e in validate_activity(item)
+                ]
+            _check(errors)
+        out: list[Activity] = []
+        for start in range(0, len(items), batch_size):
+            chunk = items[start : start + batch_size]
+            data = self.request(
+                "POST",
+                "/api/v2/feeds/activities/batch",
+                json={"activities": chunk},
+                retry=all(a.get("id") for a in chunk),
+            )
+            out += activities(data["activities"])
+        return out
+
+    def get_activity(self, activity_id: str, *, user_id: str | None = None) -> Activity:
+        data = self.request(
+            "GET", f"/api/v2/feeds/activities/{_seg(activity_id)}", params={"user_id": user_id}
+        )
+        return Activity(data["activity"])
+
+    def update_activity(
+        self, activity_id: str, activity: Mapping[str, Any] | None = None, /, **fields: Any
+    ) -> Activity:
+        """Full update: fields left out are cleared (feeds, type and user are kept)."""
+        body = {**(activity or {}), **fields}
+        if self.validate:
+            _check(validate_activity(body, require=()))
+        data = self.request("PUT", f"/api/v2/feeds/activities/{_seg(activity_id)}", json=body)
+        return Activity(data["activity"])
+
+    def update_activity_partial(
+        self,
+        activity_id: str,
+        *,
+        set: Mapping[str, Any] | None = None,
+        unset: Sequence[str] | None = None,
+        user_id: str | None = None,
+    ) -> Activity:
+        """Set and unset fields; dotted ``custom.x`` paths reach into custom."""
+        if self.validate:
+            _check(validate_partial(set, unset))
+        body = {
+            "set": dict(set) if set else None,
+            "unset": list(unset) if unset else None,
+            "user_id": user_id,
+        }
+        data = self.request("PATCH", f"/api/v2/feeds/activities/{_seg(activity_id)}", json=body)
+        return Activity(data["activity"])
+
+    def update_activities_partial_batch(
+        self, changes: Iterable[Mapping[str, Any]]
+    ) -> list[Activity]:
+        items = [dict(c) for c in changes]
+        if self.validate:
+            errors = []
+            for i, change in enumerate(items):
+                errors += [
+                    FieldError(f"changes[{i}].{e.field}", e.code, e.message, e.value)
+                    for e in validate_partial(change.get("set"), change.get("unset"))
+                ]
+            _check(errors)
+        out: list[Activity] = []
+        for start in range(0, len(items), MAX_BATCH):
+            data = self.request(
+                "PATCH",
+                "/api/v2/feeds/activities/batch/partial",
+                json={"changes": items[start : start + MAX_BATCH]},
+            )
+            out += activities(data.get("activities") or [])
+        return out
+
+    def delete_activity(
+        self, activity_id: str, *, hard_delete: bool = False, user_id: str | None = None
+    ) -> None:
+        self.request(
+            "DELETE",
+            f"/api/v2/feeds/activities/{_seg(activity_id)}",
+            params={"hard_delete": hard_delete or None, "user_id": user_id},
+        )
+
+    def delete_activities(
+        self, ids: Iterable[str], *, hard_delete: bool = False, user_id: str | None = None
+    ) -> list[str]:
+        all_ids = list(ids)
+        deleted: list[str] = []
+        for start in range(0, len(all_ids), MAX_BATCH):
+            data = self.request(
+                "POST",
+                "/api/v2/feeds/activities/delete",
+                json={
+                    "ids": all_ids[start : start + MAX_BATCH],
+                    "hard_delete": hard_delete or None,
+                    "user_id": user_id,
+                },
+            )
+            deleted += data.get("deleted_ids") or []
+        return deleted
+
+    def restore_activity(self, activity_id: str, *, user_id: str | None = None) -> Activity:
+        data = self.request(
+            "POST",
+            f"/api/v2/feeds/activities/{_seg(activity_id)}/restore",
+            json={"user_id": user_id},
+            retry=False,
+        )
+        return Activity(data["activity"])
+
+    def query_activities(
+        self,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = 25,
+        next: str | None = None,
+        prev: str | None = None,
+        **options: Any,
+    ) -> Page:
+        """One page of a query; see :meth:`iter_activities` for every page."""
+        body = {
+            "filter": filter,
+            "sort": list(sort) if sort else None,
+            "limit": limit,
+            "next": next,
+            "prev": prev,
+            **options,
+        }
+        data = self.request("POST", "/api/v2/feeds/activities/query", json=body)
+        return Page(
+            activities(data.get("activities") or []), data.get("next"), data.get("prev"), raw=data
+        )
+
+    def iter_activities(
+        self,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        page_size: int = 100,
+        **options: Any,
+    ) -> Iterator[Activity]:
+        """Every activity of a query, following ``next`` cursors page by page."""
+        cursor: str | None = None
+        while True:
+            page = self.query_activities(filter, sort=sort, limit=page_size, next=cursor, **options)
+            yield from page
+            if not page.next:
+                return
+            cursor = page.next
+
+    # -- feeds ------------------------------------------------------------------------------
+
+    def get_or_create_feed(
+        self,
+        feed_group: str,
+        feed_id: str,
+        *,
+        user_id: str | None = None,
+        limit: int = 25,
+        next: str | None = None,
+        prev: str | None = None,
+        **options: Any,
+    ) -> Page:
+        """Read a feed page (creating the feed if needed): its activities and the feed."""
+        body = {"user_id": user_id, "limit": limit, "next": next, "prev": prev, **options}
+        data = self.request(
+            "POST", f"/api/v2/feeds/feed_groups/{_seg(feed_group)}/feeds/{_seg(feed_id)}", json=body
+        )
+        return Page(
+            activities(data.get("activities") or []),
+            data.get("next"),
+            data.get("prev"),
+            feed=data.get("feed"),
+            raw=data,
+        )
+
+    def read_feed(self, feed: str, **options: Any) -> Page:
+        """``read_feed("user:alice")``: :meth:`get_or_create_feed` with a 'group:id'."""
+        group, sep, feed_id = feed.partition(":")
+        if not sep or not group or not feed_id:
+            raise ValueError(f"{feed!r} is not a feed id of the form 'group:id'")
+        return self.get_or_create_feed(group, feed_id, **options)
+
+    def iter_feed(self, feed: str, *, page_size: int = 100, **options: Any) -> Iterator[Activity]:
+        cursor: str | None = None
+        while True:
+            page = self.read_feed(feed, limit=page_size, next=cursor, **options)
+            yield from page
+            if not page.next:
+                return
+            cursor = page.next
+
+    def delete_feed(self, feed: str, *, hard_delete: bool = False) -> None:
+        group, _, feed_id = feed.partition(":")
+        self.request(
+            "DELETE",
+            f"/api/v2/feeds/feed_groups/{_seg(group)}/feeds/{_seg(feed_id)}",
+            params={"hard_delete": hard_delete or None},
+        )
+
+    def follow(self, source: str, target: str) -> dict[str, Any]:
+        return self.request(
+            "POST", "/api/v2/feeds/follows", json={"source": source, "target": target}
+        )["follow"]
+
+    def unfollow(self, source: str, target: str) -> None:
+        self.request("DELETE", f"/api/v2/feeds/follows/{_seg(source)}/{_seg(target)}")
+
+    # -- users ------------------------------------------------------------------------------
+
+    def upsert_users(
+        self, users: Iterable[Mapping[str, Any]] | Mapping[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        """Create or replace users: a list of ``{"id": ..., "name": ...}`` objects."""
+        items = (
+            [users]
+            if isinstance(users, Mapping) and "id" in users
+            else list(users.values() if isinstance(users, Mapping) else users)
+        )
+        body = {"users": {str(u["id"]): dict(u) for u in items}}
+        return dict(self.request("POST", "/api/v2/users", json=body)["users"])
+
+
+def connect(
+    db: str | os.PathLike[str] | None = None,
+    *,
+    base_url: str | None = None,
+    api_key: str | None = None,
+    api_secret: str | None = None,
+    token: str | None = None,
+    **options: Any,
+) -> Client:
+    """A client of the embedded default, or of a remote server.
+
+    - ``connect()`` opens the embedded server on ``feedkit.db`` (or ``$FEEDKIT_DB``) in this
+      process: no port, nothing to start. ``connect(":memory:")`` is a throwaway store.
+    - ``connect(base_url=..., api_key=..., api_secret=...)`` talks to the hosted service or
+      ``feedkit serve``; each argument defaults to ``STREAM_BASE_URL``, ``STREAM_API_KEY``,
+      ``STREAM_API_SECRET``. With no ``db`` and ``STREAM_BASE_URL`` set, ``connect()`` is remote.
+    """
+    base_url = base_url or (None if db is not None else os.environ.get("STREAM_BASE_URL"))
+    if base_url:
+        return Client(
+            base_url,
+            api_key or os.environ.get("STREAM_API_KEY", ""),
+            api_secret
+            if api_secret is not None or token is not None
+            else os.environ.get("STREAM_API_SECRET"),
+            token=token,
+            **options,
+        )
+    from feedkit.server.app import create_app
+    from feedkit.transport import InProcessTransport
+
+    path = os.fspath(db) if db is not None else os.environ.get("FEEDKIT_DB", DEFAULT_DB)
+    key, secret = "embedded", secrets.token_urlsafe(32)
+    app = create_app(path, api_key=key, api_secret=secret)
+    transport = InProcessTransport(app)
+    client = Client("http://feedkit.embedded", key, secret, transport=transport, **options)
+    client._owned += [transport, app.state.store]
+    client.db_path = path
+    return client

@@ -1,0 +1,118 @@
+"""What the client returns: activities and pages that read well in a notebook.
+
+An :class:`Activity` is the response's JSON object as a ``dict`` (timestamps stay integers of
+nanoseconds, exactly as sent), with attribute access, datetimes on demand and an HTML view.
+A :class:`Page` is one page of activities with its ``next``/``prev`` cursors.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+TIME_FIELDS = frozenset({"created_at", "updated_at", "expires_at", "deleted_at", "edited_at"})
+
+
+def ns_to_datetime(ns: int) -> datetime:
+    """A timezone-aware UTC datetime (microsecond precision) from nanoseconds."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest // 1000)
+
+
+class Activity(dict[str, Any]):
+    """An activity as the server returned it. ``a.text`` is ``a["text"]``; timestamps stay
+    nanosecond integers under ``a["created_at"]`` and are datetimes as ``a.created_at``."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name == "user_id":
+            user = self.get("user") or {}
+            return user.get("id")
+        if name == "mentioned_user_ids":
+            return [u.get("id") for u in self.get("mentioned_users") or []]
+        if name.startswith("_") or name not in self:
+            raise AttributeError(name)
+        value = self[name]
+        if name in TIME_FIELDS and isinstance(value, int):
+            return ns_to_datetime(value)
+        return value
+
+    def _repr_html_(self) -> str:
+        rows = []
+        for key in (
+            "id",
+            "type",
+            "feeds",
+            "user_id",
+            "text",
+            "visibility",
+            "custom",
+            "filter_tags",
+            "created_at",
+            "updated_at",
+            "expires_at",
+            "deleted_at",
+        ):
+            try:
+                value = getattr(self, key)
+            except AttributeError:
+                continue
+            if value in (None, [], {}):
+                continue
+            rows.append(
+                f"<tr><th style='text-align:left'>{key}</th>"
+                f"<td style='text-align:left'>{html.escape(str(value))}</td></tr>"
+            )
+        return f"<table><caption>Activity</caption>{''.join(rows)}</table>"
+
+
+@dataclass
+class Page:
+    """One page of activities; pass ``next`` back to get the following page."""
+
+    activities: list[Activity]
+    next: str | None = None
+    prev: str | None = None
+    feed: dict[str, Any] | None = None
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __iter__(self) -> Iterator[Activity]:
+        return iter(self.activities)
+
+    def __len__(self) -> int:
+        return len(self.activities)
+
+    def __getitem__(self, i: int) -> Activity:
+        return self.activities[i]
+
+    def _repr_html_(self) -> str:
+        head = "".join(
+            f"<th>{h}</th>" for h in ("id", "type", "user", "feeds", "text", "created_at")
+        )
+        body = []
+        for a in self.activities[:50]:
+            cells = (
+                a.get("id"),
+                a.get("type"),
+                a.user_id,
+                ", ".join(a.get("feeds") or []),
+                a.get("text") or "",
+                a.created_at if "created_at" in a else "",
+            )
+            body.append(
+                "<tr>"
+                + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in cells)
+                + "</tr>"
+            )
+        more = "more pages follow" if self.next else "last page"
+        title = f"feed {self.feed['feed']}: " if self.feed else ""
+        return (
+            f"<table><caption>{title}{len(self)} activities ({more})</caption>"
+            f"<tr>{head}</tr>{''.join(body)}</table>"
+        )
+
+
+def activities(items: Sequence[dict[str, Any]]) -> list[Activity]:
+    return [Activity(a) for a in items]

@@ -1,0 +1,623 @@
+"""The activity fields, their types and limits: the one source of truth.
+
+Every part of feedkit reads this module: the client validates before sending, the embedded
+server validates what it receives, and the converters and forms label and check their inputs
+with the same definitions. A field is declared once, as data::
+
+    >>> FIELDS["visibility_tag"].max_length
+    32
+    >>> [e.code.value for e in validate_activity({"type": "post", "feeds": ["nocolon"]})]
+    ['feed_format']
+
+Failures are :class:`FieldError` values carrying the field path, a :class:`Reason` code and a
+message; :func:`validate_activity` returns all of them at once rather than stopping at the first.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any
+
+__all__ = [
+    "ATTACHMENT_FIELDS",
+    "FIELDS",
+    "PARTIAL_SET_FIELDS",
+    "PARTIAL_UNSET_FIELDS",
+    "REQUEST_OPTIONS",
+    "Field",
+    "FieldError",
+    "Kind",
+    "Reason",
+    "validate_activity",
+    "validate_partial",
+]
+
+MAX_ID = 255
+MAX_VISIBILITY_TAG = 32
+MAX_FEEDS = 25
+MAX_FILTER_TAGS = 50
+MAX_MENTIONS = 25
+MAX_BATCH = 100
+MAX_PAGE = 100
+_UTC = UTC
+
+
+class Kind(StrEnum):
+    """The value shapes an activity field can take."""
+
+    STRING = "string"
+    STRING_LIST = "string_list"
+    CHOICE = "choice"
+    OBJECT = "object"
+    LOCATION = "location"
+    TIME = "time"
+    ATTACHMENTS = "attachments"
+
+
+class Reason(StrEnum):
+    """Why a value was refused. Tests and programs branch on these; people read the message."""
+
+    REQUIRED = "required"
+    TYPE = "type"
+    TOO_LONG = "too_long"
+    EMPTY = "empty"
+    TOO_FEW = "too_few"
+    TOO_MANY = "too_many"
+    CHOICE = "choice"
+    RANGE = "range"
+    FEED_FORMAT = "feed_format"
+    TIMEZONE = "timezone"
+    TIME_FORMAT = "time_format"
+    DEPENDENCY = "dependency"
+    UNKNOWN_FIELD = "unknown_field"
+    NOT_SETTABLE = "not_settable"
+    NOT_UNSETTABLE = "not_unsettable"
+
+
+@dataclass(frozen=True)
+class Field:
+    """One activity field: its shape, its limits, and what partial updates may do to it."""
+
+    name: str
+    kind: Kind
+    doc: str
+    required: bool = False
+    max_length: int | None = None
+    min_items: int | None = None
+    max_items: int | None = None
+    item_max_length: int | None = None
+    choices: tuple[str, ...] = ()
+    default: Any = None
+    settable: bool = False
+    unsettable: bool = False
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """A refused value: where (``field``, a dotted path), why (``code``) and a message."""
+
+    field: str
+    code: Reason
+    message: str
+    value: Any = None
+
+    def __str__(self) -> str:
+        return f"{self.field}: {self.message}"
+
+
+VISIBILITIES = ("public", "private", "tag")
+RESTRICT_REPLIES = ("everyone", "people_i_follow", "nobody")
+
+ACTIVITY_FIELDS: tuple[Field, ...] = (
+    Field(
+        "id",
+        Kind.STRING,
+        "Activity id; generated when absent. Upserts match on it.",
+        max_length=MAX_ID,
+    ),
+    Field(
+        "type",
+        Kind.STRING,
+        "Activity type, e.g. post, video, like.",
+        required=True,
+        max_length=MAX_ID,
+    ),
+    Field(
+        "feeds",
+        Kind.STRING_LIST,
+        "Feeds the activity is posted to, each 'group:id'.",
+        required=True,
+        min_items=1,
+        max_items=MAX_FEEDS,
+        settable=True,
+    ),
+    Field("user_id", Kind.STRING, "The acting user.", max_length=MAX_ID),
+    Field("text", Kind.STRING, "The activity text.", settable=True),
+    Field(
+        "attachments",
+        Kind.ATTACHMENTS,
+        "Files, images, videos and links.",
+        default=(),
+        settable=True,
+        unsettable=True,
+    ),
+    Field(
+        "custom",
+        Kind.OBJECT,
+        "Free-form JSON object of your own data.",
+        default=None,
+        settable=True,
+        unsettable=True,
+    ),
+    Field(
+        "visibility",
+        Kind.CHOICE,
+        "Who can see the activity.",
+        choices=VISIBILITIES,
+        default="public",
+        settable=True,
+    ),
+    Field(
+        "visibility_tag",
+        Kind.STRING,
+        "Required when visibility is 'tag'.",
+        max_length=MAX_VISIBILITY_TAG,
+        settable=True,
+        unsettable=True,
+    ),
+    Field(
+        "restrict_replies",
+        Kind.CHOICE,
+        "Who can reply.",
+        choices=RESTRICT_REPLIES,
+        default="everyone",
+        settable=True,
+    ),
+    Field("location", Kind.LOCATION, "{lat, lng} in degrees.", settable=True, unsettable=True),
+    Field(
+        "expires_at",
+        Kind.TIME,
+        "When the activity expires (timezone-aware).",
+        settable=True,
+        unsettable=True,
+    ),
+    Field(
+        "mentioned_user_ids",
+        Kind.STRING_LIST,
+        "Users mentioned in the activity.",
+        max_items=MAX_MENTIONS,
+        item_max_length=MAX_ID,
+        default=(),
+        settable=True,
+        unsettable=True,
+    ),
+    Field(
+        "parent_id", Kind.STRING, "The activity this one shares or replies to.", max_length=MAX_ID
+    ),
+    Field(
+        "poll_id",
+        Kind.STRING,
+        "A poll attached to the activity.",
+        max_length=MAX_ID,
+        settable=True,
+        unsettable=True,
+    ),
+    Field(
+        "search_data",
+        Kind.OBJECT,
+        "Free-form JSON object indexed for search.",
+        default=None,
+        settable=True,
+        unsettable=True,
+    ),
+    Field(
+        "filter_tags",
+        Kind.STRING_LIST,
+        "Tags to filter on.",
+        max_items=MAX_FILTER_TAGS,
+        default=(),
+        settable=True,
+        unsettable=True,
+    ),
+    Field(
+        "interest_tags",
+        Kind.STRING_LIST,
+        "Tags describing interests.",
+        default=(),
+        settable=True,
+        unsettable=True,
+    ),
+)
+
+FIELDS: dict[str, Field] = {f.name: f for f in ACTIVITY_FIELDS}
+
+ATTACHMENT_FIELDS: tuple[Field, ...] = (
+    Field("type", Kind.STRING, "image, video, file, url, ..."),
+    Field("asset_url", Kind.STRING, "URL of a video or file."),
+    Field("image_url", Kind.STRING, "URL of an image."),
+    Field("thumb_url", Kind.STRING, "URL of a thumbnail."),
+    Field("title", Kind.STRING, "A title."),
+    Field("text", Kind.STRING, "A description."),
+    Field("custom", Kind.OBJECT, "Free-form JSON object.", default=None),
+)
+ATTACHMENT_FIELD_NAMES = frozenset(f.name for f in ATTACHMENT_FIELDS)
+
+PARTIAL_SET_FIELDS = frozenset(f.name for f in ACTIVITY_FIELDS if f.settable)
+PARTIAL_UNSET_FIELDS = frozenset(f.name for f in ACTIVITY_FIELDS if f.unsettable)
+
+# Request options the protocol accepts beside the activity fields; they are not stored.
+REQUEST_OPTIONS = frozenset(
+    {
+        "create_notification_activity",
+        "copy_custom_to_notification",
+        "skip_push",
+        "skip_enrich_url",
+        "collection_refs",
+        "collections",
+        "create_users",
+        "enrich_own_fields",
+        "force_moderation",
+        "handle_mention_notifications",
+        "run_activity_processors",
+        "user",
+    }
+)
+
+FEED_ID = re.compile(r"^[A-Za-z0-9_\-]+:[^\s:]+$")
+_ISO_TZ = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
+
+
+def parse_time(value: Any) -> int:
+    """Nanoseconds since the epoch for a timezone-aware time.
+
+    Accepts an aware :class:`datetime` (or pandas Timestamp), an ISO 8601 / RFC 3339 string
+    with an offset, or an integer of nanoseconds (what responses carry). Raises ``ValueError``
+    with a :class:`Reason` value as its second argument.
+    """
+    if isinstance(value, bool):
+        raise ValueError("must be a time, not a boolean", Reason.TYPE)
+    if isinstance(value, int):
+        return value
+    if isinstance(value, datetime):
+        if value.tzinfo is None or value.utcoffset() is None:
+            raise ValueError("must be timezone-aware (add tzinfo, e.g. UTC)", Reason.TIMEZONE)
+        ns = getattr(value, "value", None)  # pandas.Timestamp keeps nanoseconds
+        if isinstance(ns, int):
+            return ns
+        seconds = int(value.timestamp() // 1)
+        return seconds * 1_000_000_000 + value.microsecond * 1000
+    if isinstance(value, str):
+        text = value.strip()
+        if not _ISO_TZ.search(text):
+            raise ValueError(
+                f"{value!r} has no timezone offset; write e.g. 2030-01-01T00:00:00Z",
+                Reason.TIMEZONE,
+            )
+        frac = re.search(r"\.(\d+)", text)
+        try:
+            parsed = datetime.fromisoformat(re.sub(r"\.\d+", "", text).replace("z", "Z"))
+        except ValueError:
+            raise ValueError(f"{value!r} is not an ISO 8601 time", Reason.TIME_FORMAT) from None
+        ns = int(parsed.timestamp()) * 1_000_000_000
+        if frac:
+            ns += int(frac.group(1)[:9].ljust(9, "0"))
+        return ns
+    raise ValueError(f"must be a time, not {type(value).__name__}", Reason.TYPE)
+
+
+def format_time(ns: int) -> str:
+    """RFC 3339 in UTC with nanoseconds, the inverse of :func:`parse_time` for strings."""
+    seconds, rest = divmod(ns, 1_000_000_000)
+    stamp = datetime.fromtimestamp(seconds, tz=_UTC).strftime("%Y-%m-%dT%H:%M:%S")
+    return f"{stamp}.{rest:09d}Z" if rest else f"{stamp}Z"
+
+
+def _type_name(value: Any) -> str:
+    return "null" if value is None else type(value).__name__
+
+
+def _check_string(f: Field, path: str, value: Any) -> list[FieldError]:
+    if not isinstance(value, str):
+        return [FieldError(path, Reason.TYPE, f"must be a string, not {_type_name(value)}", value)]
+    errors = []
+    if f.max_length is not None and len(value) > f.max_length:
+        errors.append(
+            FieldError(
+                path,
+                Reason.TOO_LONG,
+                f"is {len(value)} characters; at most {f.max_length} allowed",
+                value,
+            )
+        )
+    if f.name in ("id", "type", "user_id", "parent_id") and path == f.name and not value:
+        errors.append(FieldError(path, Reason.EMPTY, "must not be empty", value))
+    return errors
+
+
+def _check_string_list(f: Field, path: str, value: Any) -> list[FieldError]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        return [
+            FieldError(
+                path, Reason.TYPE, f"must be a list of strings, not {_type_name(value)}", value
+            )
+        ]
+    errors = []
+    if f.min_items is not None and len(value) < f.min_items:
+        errors.append(
+            FieldError(path, Reason.TOO_FEW, f"needs at least {f.min_items} item(s)", value)
+        )
+    if f.max_items is not None and len(value) > f.max_items:
+        errors.append(
+            FieldError(
+                path,
+                Reason.TOO_MANY,
+                f"has {len(value)} items; at most {f.max_items} allowed",
+                value,
+            )
+        )
+    for i, item in enumerate(value):
+        where = f"{path}[{i}]"
+        if not isinstance(item, str):
+            errors.append(
+                FieldError(where, Reason.TYPE, f"must be a string, not {_type_name(item)}", item)
+            )
+        elif f.name == "feeds" and not FEED_ID.match(item):
+            errors.append(
+                FieldError(
+                    where,
+                    Reason.FEED_FORMAT,
+                    f"{item!r} is not a feed id of the form 'group:id'",
+                    item,
+                )
+            )
+        elif f.item_max_length is not None and len(item) > f.item_max_length:
+            errors.append(
+                FieldError(
+                    where,
+                    Reason.TOO_LONG,
+                    f"is {len(item)} characters; at most {f.item_max_length} allowed",
+                    item,
+                )
+            )
+    return errors
+
+
+def _check_location(path: str, value: Any) -> list[FieldError]:
+    if not isinstance(value, Mapping):
+        return [
+            FieldError(
+                path, Reason.TYPE, f"must be an object {{lat, lng}}, not {_type_name(value)}", value
+            )
+        ]
+    errors = []
+    for key, bound in (("lat", 90.0), ("lng", 180.0)):
+        where = f"{path}.{key}"
+        v = value.get(key)
+        if v is None:
+            errors.append(FieldError(where, Reason.REQUIRED, "is required", v))
+        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
+            errors.append(FieldError(where, Reason.TYPE, "must be a finite number", v))
+        elif not -bound <= v <= bound:
+            errors.append(
+                FieldError(
+                    where, Reason.RANGE, f"is {v}; must be within [-{bound:g}, {bound:g}]", v
+                )
+            )
+    return errors
+
+
+def _check_attachments(path: str, value: Any) -> list[FieldError]:
+    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
+        return [
+            FieldError(
+                path, Reason.TYPE, f"must be a list of objects, not {_type_name(value)}", value
+            )
+        ]
+    errors: list[FieldError] = []
+    for i, item in enumerate(value):
+        where = f"{path}[{i}]"
+        if not isinstance(item, Mapping):
+            errors.append(
+                FieldError(where, Reason.TYPE, f"must be an object, not {_type_name(item)}", item)
+            )
+            continue
+        for af in ATTACHMENT_FIELDS:
+            if af.name in item and item[af.name] is not None:
+                errors += _check_value(af, f"{where}.{af.name}", item[af.name])
+    return errors
+
+
+def _check_value(f: Field, path: str, value: Any) -> list[FieldError]:
+    """Errors for one present, non-null value of field ``f``."""
+    if f.kind is Kind.STRING:
+        return _check_string(f, path, value)
+    if f.kind is Kind.STRING_LIST:
+        return _check_string_list(f, path, value)
+    if f.kind is Kind.CHOICE:
+        if value not in f.choices:
+            return [
+                FieldError(
+                    path,
+                    Reason.CHOICE,
+                    f"is {value!r}; must be one of {', '.join(f.choices)}",
+                    value,
+                )
+            ]
+        return []
+    if f.kind is Kind.OBJECT:
+        if not isinstance(value, Mapping):
+            return [
+                FieldError(
+                    path, Reason.TYPE, f"must be a JSON object, not {_type_name(value)}", value
+                )
+            ]
+        return [
+            FieldError(f"{path}.{k}", Reason.TYPE, "keys must be strings", k)
+            for k in value
+            if not isinstance(k, str)
+        ]
+    if f.kind is Kind.LOCATION:
+        return _check_location(path, value)
+    if f.kind is Kind.TIME:
+        try:
+            parse_time(value)
+        except ValueError as exc:
+            return [FieldError(path, exc.args[1], f"{exc.args[0]}", value)]
+        return []
+    if f.kind is Kind.ATTACHMENTS:
+        return _check_attachments(path, value)
+    raise AssertionError(f.kind)  # pragma: no cover
+
+
+def _check_visibility_tag(data: Mapping[str, Any]) -> list[FieldError]:
+    if data.get("visibility") == "tag" and not data.get("visibility_tag"):
+        return [
+            FieldError(
+                "visibility_tag",
+                Reason.DEPENDENCY,
+                "is required when visibility is 'tag'",
+                data.get("visibility_tag"),
+            )
+        ]
+    return []
+
+
+def validate_activity(
+    data: Mapping[str, Any], *, strict: bool = True, require: Iterable[str] | None = None
+) -> list[FieldError]:
+    """Every error in an activity request, or ``[]``.
+
+    ``strict`` refuses keys that are neither activity fields nor protocol request options
+    (a typo such as ``txt`` is caught); the server is lenient, as the hosted service is.
+    ``require`` overrides which fields must be present (a full update requires none).
+    """
+    if not isinstance(data, Mapping):
+        return [
+            FieldError(
+                "", Reason.TYPE, f"an activity must be an object, not {_type_name(data)}", data
+            )
+        ]
+    required = (
+        set(require) if require is not None else {f.name for f in ACTIVITY_FIELDS if f.required}
+    )
+    errors: list[FieldError] = []
+    for f in ACTIVITY_FIELDS:
+        value = data.get(f.name)
+        if value is None:
+            if f.name in required:
+                errors.append(FieldError(f.name, Reason.REQUIRED, "is required", None))
+            continue
+        errors += _check_value(f, f.name, value)
+    errors += _check_visibility_tag(data)
+    if strict:
+        for key in data:
+            if key not in FIELDS and key not in REQUEST_OPTIONS:
+                errors.append(
+                    FieldError(
+                        str(key), Reason.UNKNOWN_FIELD, "is not an activity field", data[key]
+                    )
+                )
+    return errors
+
+
+def validate_partial(
+    set_: Mapping[str, Any] | None, unset: Iterable[str] | None
+) -> list[FieldError]:
+    """Every error in a partial update: fields outside the allowed lists, and bad values.
+
+    Dotted paths into ``custom`` (``custom.color``) are allowed in both ``set`` and ``unset``.
+    """
+    errors: list[FieldError] = []
+    if set_ is not None and not isinstance(set_, Mapping):
+        return [FieldError("set", Reason.TYPE, "must be an object", set_)]
+    if unset is not None and (isinstance(unset, (str, bytes)) or not isinstance(unset, Iterable)):
+        return [FieldError("unset", Reason.TYPE, "must be a list of field names", unset)]
+    for key, value in (set_ or {}).items():
+        if isinstance(key, str) and key.startswith("custom.") and len(key) > 7:
+            continue
+        if key not in PARTIAL_SET_FIELDS:
+            errors.append(
+                FieldError(
+                    f"set.{key}",
+                    Reason.NOT_SETTABLE,
+                    f"{key!r} cannot be set by a partial update; settable: "
+                    f"{', '.join(sorted(PARTIAL_SET_FIELDS))}, custom.*",
+                    value,
+                )
+            )
+        elif value is None:
+            errors.append(
+                FieldError(
+                    f"set.{key}", Reason.TYPE, "cannot be set to null; unset it instead", value
+                )
+            )
+        else:
+            errors += [
+                FieldError(f"set.{e.field}", e.code, e.message, e.value)
+                for e in _check_value(FIELDS[key], key, value)
+            ]
+    for key in unset or ():
+        if isinstance(key, str) and key.startswith("custom.") and len(key) > 7:
+            continue
+        if key not in PARTIAL_UNSET_FIELDS:
+            errors.append(
+                FieldError(
+                    f"unset.{key}",
+                    Reason.NOT_UNSETTABLE,
+                    f"{key!r} cannot be unset; unsettable: "
+                    f"{', '.join(sorted(PARTIAL_UNSET_FIELDS))}, custom.*",
+                    key,
+                )
+            )
+    return errors
+
+
+def apply_partial(
+    activity: dict[str, Any], set_: Mapping[str, Any] | None, unset: Iterable[str] | None
+) -> dict[str, Any]:
+    """A copy of ``activity`` (request-side names) with a validated partial update applied."""
+    out = dict(activity)
+    custom = dict(out.get("custom") or {})
+    for key, value in (set_ or {}).items():
+        if key.startswith("custom."):
+            _set_path(custom, key[7:].split("."), value)
+        elif key == "custom":
+            custom = dict(value)
+        else:
+            out[key] = value
+    for key in unset or ():
+        if key.startswith("custom."):
+            _unset_path(custom, key[7:].split("."))
+        elif key == "custom":
+            custom = {}
+        else:
+            out.pop(key, None)
+    out["custom"] = custom
+    return out
+
+
+def _set_path(obj: dict[str, Any], parts: list[str], value: Any) -> None:
+    for part in parts[:-1]:
+        nxt = obj.get(part)
+        if not isinstance(nxt, dict):
+            nxt = {}
+        nxt = dict(nxt)
+        obj[part] = nxt
+        obj = nxt
+    obj[parts[-1]] = value
+
+
+def _unset_path(obj: dict[str, Any], parts: list[str]) -> None:
+    for part in parts[:-1]:
+        nxt = obj.get(part)
+        if not isinstance(nxt, dict):
+            return
+        nxt = dict(nxt)
+        obj[part] = nxt
+        obj = nxt
+    obj.pop(parts[-1], None)

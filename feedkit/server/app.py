@@ -1,0 +1,270 @@
+"""The ASGI application: the protocol's routes as plain data, over :class:`FeedsService`.
+
+Routing reads the raw (still percent-encoded) path and decodes each segment, because the SDK
+percent-encodes ids with nothing safe: ``act/with:odd chars`` arrives as
+``act%2Fwith%3Aodd%20chars`` and must stay one segment.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import time
+from collections.abc import AsyncIterator, Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import unquote
+
+import orjson
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from feedkit.server.auth import Authenticator, Principal
+from feedkit.server.problems import INTERNAL, Problem
+from feedkit.server.ratelimit import RateLimiter
+from feedkit.server.service import FeedsService
+from feedkit.server.store import Store
+
+log = logging.getLogger("feedkit.server")
+
+DEFAULT_MAX_BODY = 8 * 1024 * 1024
+
+Params = dict[str, str]
+Handler = Callable[[FeedsService, Principal, Params, Any, Mapping[str, str]], dict[str, Any]]
+
+
+def _flag(query: Mapping[str, str], name: str) -> bool:
+    return query.get(name, "false").lower() in ("1", "true", "yes")
+
+
+@dataclass(frozen=True)
+class Op:
+    """One protocol operation: method, path pattern ('{name}' segments are parameters)."""
+
+    name: str
+    method: str
+    pattern: str
+    handler: Handler
+
+    def match(self, method: str, segments: list[str]) -> Params | None:
+        parts = self.pattern.strip("/").split("/")
+        if method != self.method or len(parts) != len(segments):
+            return None
+        params: Params = {}
+        for part, seg in zip(parts, segments, strict=True):
+            if part.startswith("{"):
+                if not seg:
+                    return None
+                params[part[1:-1]] = seg
+            elif part != seg:
+                return None
+        return params
+
+
+F = "/api/v2/feeds"
+OPERATIONS: tuple[Op, ...] = (
+    Op("AddActivity", "POST", f"{F}/activities", lambda s, p, a, b, q: s.add_activity(p, b)),
+    Op(
+        "UpsertActivities",
+        "POST",
+        f"{F}/activities/batch",
+        lambda s, p, a, b, q: s.upsert_activities(p, b),
+    ),
+    Op(
+        "UpdateActivitiesPartialBatch",
+        "PATCH",
+        f"{F}/activities/batch/partial",
+        lambda s, p, a, b, q: s.update_activities_partial_batch(p, b),
+    ),
+    Op(
+        "DeleteActivities",
+        "POST",
+        f"{F}/activities/delete",
+        lambda s, p, a, b, q: s.delete_activities(
+            p, _ids(b), bool((b or {}).get("hard_delete")), (b or {}).get("user_id")
+        ),
+    ),
+    Op(
+        "QueryActivities",
+        "POST",
+        f"{F}/activities/query",
+        lambda s, p, a, b, q: s.query_activities(p, b),
+    ),
+    Op(
+        "GetActivity",
+        "GET",
+        f"{F}/activities/{{id}}",
+        lambda s, p, a, b, q: s.get_activity(p, a["id"], q.get("user_id")),
+    ),
+    Op(
+        "UpdateActivity",
+        "PUT",
+        f"{F}/activities/{{id}}",
+        lambda s, p, a, b, q: s.update_activity(p, a["id"], b),
+    ),
+    Op(
+        "UpdateActivityPartial",
+        "PATCH",
+        f"{F}/activities/{{id}}",
+        lambda s, p, a, b, q: s.update_activity_partial(p, a["id"], b),
+    ),
+    Op(
+        "DeleteActivity",
+        "DELETE",
+        f"{F}/activities/{{id}}",
+        lambda s, p, a, b, q: (
+            s.delete_activities(p, [a["id"]], _flag(q, "hard_delete"), q.get("user_id")) and {}
+        ),
+    ),
+    Op(
+        "RestoreActivity",
+        "POST",
+        f"{F}/activities/{{id}}/restore",
+        lambda s, p, a, b, q: s.restore_activity(p, a["id"], b),
+    ),
+    Op(
+        "GetOrCreateFeed",
+        "POST",
+        f"{F}/feed_groups/{{group}}/feeds/{{feed}}",
+        lambda s, p, a, b, q: s.get_or_create_feed(p, a["group"], a["feed"], b),
+    ),
+    Op(
+        "DeleteFeed",
+        "DELETE",
+        f"{F}/feed_groups/{{group}}/feeds/{{feed}}",
+        lambda s, p, a, b, q: s.delete_feed(p, a["group"], a["feed"]),
+    ),
+    Op("Follow", "POST", f"{F}/follows", lambda s, p, a, b, q: s.follow(p, b)),
+    Op(
+        "Unfollow",
+        "DELETE",
+        f"{F}/follows/{{source}}/{{target}}",
+        lambda s, p, a, b, q: s.unfollow(p, a["source"], a["target"]),
+    ),
+    Op("UpdateUsers", "POST", "/api/v2/users", lambda s, p, a, b, q: s.upsert_users(p, b)),
+)
+
+
+def _ids(body: Any) -> list[Any]:
+    ids = body.get("ids") if isinstance(body, dict) else None
+    if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
+        raise Problem.invalid({"ids": "is required: a list of 1 to 100 activity ids"})
+    return ids
+
+
+def _duration(start: float) -> str:
+    return f"{(time.perf_counter() - start) * 1000:.2f}ms"
+
+
+def _json(body: dict[str, Any], status: int, headers: Mapping[str, str]) -> Response:
+    return Response(
+        orjson.dumps(body), status_code=status, headers=dict(headers), media_type="application/json"
+    )
+
+
+class FeedsApp:
+    """Holds the service, the authenticator and the limits; dispatches requests."""
+
+    def __init__(
+        self, service: FeedsService, auth: Authenticator, limiter: RateLimiter, max_body: int
+    ) -> None:
+        self.service = service
+        self.auth = auth
+        self.limiter = limiter
+        self.max_body = max_body
+
+    def _find(self, request: Request) -> tuple[Op, Params]:
+        raw = request.scope.get("raw_path") or request.scope["path"].encode()
+        raw_path = raw.decode("latin-1").split("?", 1)[0]
+        segments = [unquote(s, errors="strict") for s in raw_path.strip("/").split("/")]
+        allowed = False
+        for op in OPERATIONS:
+            params = op.match(request.method, segments)
+            if params is not None:
+                return op, params
+            allowed = allowed or op.match(op.method, segments) is not None
+        if allowed:
+            raise Problem(405, 4, f"{request.method} is not allowed on {raw_path}")
+        raise Problem(404, 16, f"no such endpoint: {request.method} {raw_path}")
+
+    async def _body(self, request: Request) -> Any:
+        declared = request.headers.get("content-length")
+        if declared and declared.isdigit() and int(declared) > self.max_body:
+            raise Problem(
+                413,
+                4,
+                f"request body of {declared} bytes exceeds the limit of {self.max_body} bytes",
+            )
+        chunks, size = [], 0
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > self.max_body:
+                raise Problem(413, 4, f"request body exceeds the limit of {self.max_body} bytes")
+            chunks.append(chunk)
+        raw = b"".join(chunks)
+        if not raw.strip():
+            return None
+        try:
+            return orjson.loads(raw)
+        except orjson.JSONDecodeError as exc:
+            raise Problem.invalid({"body": f"is not valid JSON (UTF-8): {exc}"}) from None
+
+    async def handle(self, request: Request) -> Response:
+        start = time.perf_counter()
+        headers: dict[str, str] = {}
+        try:
+            op, params = self._find(request)
+            query = dict(request.query_params)
+            principal = self.auth.verify(
+                query.get("api_key"),
+                request.headers.get("stream-auth-type"),
+                request.headers.get("authorization"),
+            )
+            headers = self.limiter.check(op.name)
+            body = await self._body(request)
+            result = op.handler(self.service, principal, params, body, query)
+            result = dict(result or {})
+            result["duration"] = _duration(start)
+            status = 201 if request.method in ("POST", "PUT") else 200
+            return _json(result, status, headers)
+        except Problem as problem:
+            return _json(
+                problem.body(_duration(start)), problem.status, {**headers, **problem.headers}
+            )
+        except Exception:
+            log.exception("internal error on %s %s", request.method, request.url.path)
+            problem = Problem(500, INTERNAL, "internal server error")
+            return _json(problem.body(_duration(start)), 500, headers)
+
+
+def create_app(
+    db: str | Store = ":memory:",
+    *,
+    api_key: str,
+    api_secret: str,
+    rate_limits: Mapping[str, int] | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+) -> Starlette:
+    """The protocol server as an ASGI app, on a SQLite file (or ``:memory:``) or a Store."""
+    store = db if isinstance(db, Store) else Store(db)
+    feeds = FeedsApp(
+        FeedsService(store),
+        Authenticator(api_key, api_secret),
+        RateLimiter(rate_limits),
+        max_body_bytes,
+    )
+    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        yield
+        store.close()
+
+    app = Starlette(
+        routes=[Route("/{path:path}", feeds.handle, methods=methods)], lifespan=lifespan
+    )
+    app.state.feeds = feeds
+    app.state.store = store
+    return app

@@ -1,0 +1,616 @@
+"""The protocol's operations with their real semantics, on top of the store.
+
+Each method takes the verified :class:`Principal` and the decoded request, validates it with
+:mod:`feedkit.schema`, runs one transaction, and returns the response object (without
+``duration``, which the app adds). Errors are :class:`Problem` values.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterable, Sequence
+from typing import Any
+
+from feedkit.schema import (
+    FEED_ID,
+    MAX_BATCH,
+    MAX_ID,
+    MAX_PAGE,
+    FieldError,
+    Reason,
+    apply_partial,
+    parse_time,
+    validate_activity,
+    validate_partial,
+)
+from feedkit.server.auth import Principal
+from feedkit.server.problems import NOT_ALLOWED, Problem
+from feedkit.server.query import Compiled, PageRequest, Sort, compile_filter, run_page
+from feedkit.server.render import activity_response, feed_response, user_response
+from feedkit.server.store import Store, now_ns, row_to_record
+
+# Fields a full update (PUT) replaces; those it does not carry are cleared.
+_REPLACED = (
+    "text",
+    "attachments",
+    "custom",
+    "visibility",
+    "visibility_tag",
+    "restrict_replies",
+    "location",
+    "expires_at",
+    "mentioned_user_ids",
+    "poll_id",
+    "search_data",
+    "filter_tags",
+    "interest_tags",
+)
+_LIST_FIELDS = ("feeds", "attachments", "mentioned_user_ids", "filter_tags", "interest_tags")
+
+
+def _obj(body: Any, name: str = "body") -> dict[str, Any]:
+    if body is None:
+        return {}
+    if not isinstance(body, dict):
+        raise Problem.invalid({name: "must be a JSON object"})
+    return body
+
+
+def _batch(body: dict[str, Any], key: str) -> list[Any]:
+    items = body.get(key)
+    if not isinstance(items, list):
+        raise Problem.invalid({key: "is required: a list"})
+    if not 1 <= len(items) <= MAX_BATCH:
+        raise Problem.invalid({key: f"has {len(items)} items; send 1 to {MAX_BATCH}"})
+    return items
+
+
+def _limit(body: dict[str, Any], default: int) -> int:
+    limit = body.get("limit", default)
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_PAGE:
+        raise Problem.invalid({"limit": f"must be an integer from 0 to {MAX_PAGE}"})
+    return limit or default
+
+
+def _cursor(body: dict[str, Any], name: str) -> str | None:
+    value = body.get(name)
+    if value is not None and not isinstance(value, str):
+        raise Problem.invalid({name: "must be a string cursor"})
+    return value or None
+
+
+def _check_id(value: Any, name: str) -> str:
+    if not isinstance(value, str) or not value or len(value) > MAX_ID:
+        raise Problem.invalid({name: f"must be a non-empty string of at most {MAX_ID} chars"})
+    return value
+
+
+def _nonempty_lists(rec: dict[str, Any]) -> dict[str, Any]:
+    for key in _LIST_FIELDS:
+        rec[key] = list(rec.get(key) or [])
+    rec["custom"] = dict(rec.get("custom") or {})
+    rec["search_data"] = dict(rec.get("search_data") or {})
+    rec["attachments"] = [dict(a, custom=a.get("custom") or {}) for a in rec["attachments"]]
+    return rec
+
+
+class FeedsService:
+    def __init__(self, store: Store) -> None:
+        self.store = store
+
+    # -- helpers ----------------------------------------------------------------------------
+
+    def _actor(
+        self, principal: Principal, body: dict[str, Any], field: str = "user_id"
+    ) -> str | None:
+        user = body.get("user")
+        requested = body.get(field)
+        if requested is None and isinstance(user, dict):
+            requested = user.get("id")
+        if requested is not None and not isinstance(requested, str):
+            raise Problem.invalid({field: "must be a string"})
+        return principal.acting_as(requested)
+
+    def _owner_check(self, principal: Principal, rec: dict[str, Any]) -> None:
+        if principal.user_id is not None and rec["user_id"] != principal.user_id:
+            raise Problem(
+                403,
+                NOT_ALLOWED,
+                f"user {principal.user_id!r} cannot change activity "
+                f"{rec['id']!r} of user {rec['user_id']!r}",
+            )
+
+    def _build(
+        self, body: dict[str, Any], actor: str, now: int, old: dict[str, Any] | None
+    ) -> dict[str, Any]:
+        rec: dict[str, Any] = {
+            k: body.get(k)
+            for k in (
+                "type",
+                "text",
+                "feeds",
+                "attachments",
+                "custom",
+                "visibility",
+                "visibility_tag",
+                "restrict_replies",
+                "location",
+                "mentioned_user_ids",
+                "parent_id",
+                "poll_id",
+                "search_data",
+                "filter_tags",
+                "interest_tags",
+            )
+        }
+        rec["id"] = body.get("id") or (old or {}).get("id") or str(uuid.uuid4())
+        rec["user_id"] = actor
+        rec["visibility"] = rec["visibility"] or "public"
+        rec["restrict_replies"] = rec["restrict_replies"] or "everyone"
+        if rec["visibility"] != "tag":
+            rec["visibility_tag"] = rec["visibility_tag"] if rec["visibility_tag"] else None
+        exp = body.get("expires_at")
+        rec["expires_at"] = parse_time(exp) if exp is not None else None
+        if rec["location"] is not None:
+            rec["location"] = {
+                "lat": float(rec["location"]["lat"]),
+                "lng": float(rec["location"]["lng"]),
+            }
+        rec["created_at"] = old["created_at"] if old else now
+        rec["updated_at"] = now
+        rec["deleted_at"] = None
+        rec["share_count"] = old["share_count"] if old else 0
+        rec["popularity"] = old["popularity"] if old else 0
+        rec["edited_at"] = (old or {}).get("edited_at")
+        if old and (
+            rec.get("text") != old.get("text")
+            or (rec.get("attachments") or []) != (old.get("attachments") or [])
+        ):
+            rec["edited_at"] = now
+        return _nonempty_lists(rec)
+
+    def _render(self, db: Any, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
+        now = now_ns()
+        parent_ids = [r["parent_id"] for r in records if r.get("parent_id")]
+        parents = self.store.get_records(db, parent_ids) if parent_ids else {}
+        user_ids = set()
+        for r in [*records, *parents.values()]:
+            user_ids.add(r["user_id"])
+            user_ids.update(r.get("mentioned_user_ids") or ())
+        users = self.store.get_users(db, user_ids)
+        return [activity_response(r, users, parents, now) for r in records]
+
+    def _visibility(
+        self, viewer: str | None, teams: Sequence[str], *, expired: bool, deleted: bool
+    ) -> tuple[list[str], list[Any]]:
+        sql: list[str] = []
+        params: list[Any] = []
+        if not deleted:
+            sql.append("a.deleted_at IS NULL")
+        if not expired:
+            sql.append("(a.expires_at IS NULL OR a.expires_at > ? OR a.user_id = ?)")
+            params += [now_ns(), viewer]
+        if viewer is not None:
+            marks = ",".join("?" * len(teams))
+            tag = f" OR (a.visibility = 'tag' AND a.visibility_tag IN ({marks}))" if teams else ""
+            sql.append(f"(a.visibility = 'public' OR a.user_id = ?{tag})")
+            params += [viewer, *teams]
+        return sql, params
+
+    def _visible(self, db: Any, rec: dict[str, Any], viewer: str | None) -> bool:
+        teams = self._teams(db, viewer)
+        if rec.get("deleted_at") is not None:
+            return False
+        if (
+            rec.get("expires_at") is not None
+            and rec["expires_at"] <= now_ns()
+            and rec["user_id"] != viewer
+        ):
+            return False
+        if viewer is None or rec["visibility"] == "public" or rec["user_id"] == viewer:
+            return True
+        return rec["visibility"] == "tag" and rec.get("visibility_tag") in teams
+
+    def _teams(self, db: Any, viewer: str | None) -> list[str]:
+        if viewer is None:
+            return []
+        user = self.store.get_users(db, [viewer]).get(viewer) or {}
+        return [t for t in user.get("teams") or [] if isinstance(t, str)]
+
+    def _load(self, db: Any, activity_id: str, *, deleted: bool = False) -> dict[str, Any]:
+        rec = self.store.get_records(db, [activity_id]).get(activity_id)
+        if rec is None or (rec.get("deleted_at") is not None and not deleted):
+            raise Problem.not_found(f"activity {activity_id!r}")
+        return rec
+
+    def _validate_new(
+        self, items: Sequence[Any], principal: Principal, prefix: str
+    ) -> list[tuple[dict[str, Any], str]]:
+        """(body, actor) per item, or one 400 naming every bad field of every item."""
+        errors: list[FieldError] = []
+        out = []
+        for i, body in enumerate(items):
+            where = prefix.format(i=i)
+            if not isinstance(body, dict):
+                errors.append(FieldError(where.rstrip("."), Reason.TYPE, "must be an object"))
+                continue
+            errs = validate_activity(body, strict=False)
+            actor = self._actor(principal, body)
+            if actor is None and not any(e.field == "user_id" for e in errs):
+                errs.append(
+                    FieldError("user_id", Reason.REQUIRED, "is required for server-side requests")
+                )
+            errors += [FieldError(where + e.field, e.code, e.message, e.value) for e in errs]
+            out.append((body, actor or ""))
+        if errors:
+            raise Problem.from_field_errors(errors)
+        return out
+
+    def _write(
+        self, db: Any, pairs: Sequence[tuple[dict[str, Any], str]], principal: Principal
+    ) -> list[dict[str, Any]]:
+        now = self.store.tick()
+        ids = [b.get("id") for b, _ in pairs if b.get("id")]
+        existing = self.store.get_records(db, ids) if ids else {}
+        records = []
+        for body, actor in pairs:
+            old = existing.get(body.get("id") or "")
+            if old is not None:
+                self._owner_check(principal, old)
+            rec = self._build(body, actor, now, old)
+            self._save(db, rec, old, now)
+            existing[rec["id"]] = rec
+            records.append(rec)
+        return records
+
+    def _save(self, db: Any, rec: dict[str, Any], old: dict[str, Any] | None, now: int) -> None:
+        """Write one record, creating the users and feeds it names."""
+        self.store.ensure_users(db, [rec["user_id"], *rec["mentioned_user_ids"]], now)
+        self.store.ensure_feeds(db, rec["feeds"], rec["user_id"], now)
+        self.store.write_records(db, [rec], {rec["id"]: old} if old else {})
+
+    def _upsert_embedded_users(self, db: Any, bodies: Iterable[dict[str, Any]], now: int) -> None:
+        users = [
+            b["user"]
+            for b in bodies
+            if isinstance(b.get("user"), dict) and isinstance(b["user"].get("id"), str)
+        ]
+        if users:
+            self.store.upsert_users(db, users, now)
+
+    # -- activities -------------------------------------------------------------------------
+
+    def add_activity(self, principal: Principal, body: Any) -> dict[str, Any]:
+        body = _obj(body)
+        pairs = self._validate_new([body], principal, "")
+        with self.store.transaction() as db:
+            self._upsert_embedded_users(db, [body], now_ns())
+            records = self._write(db, pairs, principal)
+            return {"activity": self._render(db, records)[0]}
+
+    def upsert_activities(self, principal: Principal, body: Any) -> dict[str, Any]:
+        items = _batch(_obj(body), "activities")
+        pairs = self._validate_new(items, principal, "activities[{i}].")
+        with self.store.transaction() as db:
+            self._upsert_embedded_users(db, items, now_ns())
+            records = self._write(db, pairs, principal)
+            return {"activities": self._render(db, records), "mention_notifications_created": 0}
+
+    def get_activity(
+        self, principal: Principal, activity_id: str, user_id: str | None
+    ) -> dict[str, Any]:
+        viewer = principal.acting_as(user_id)
+        with self.store.reading() as db:
+            rec = self._load(db, activity_id)
+            if not self._visible(db, rec, viewer):
+                raise Problem.not_found(f"activity {activity_id!r}")
+            return {"activity": self._render(db, [rec])[0]}
+
+    def update_activity(self, principal: Principal, activity_id: str, body: Any) -> dict[str, Any]:
+        body = _obj(body)
+        errors = validate_activity(body, strict=False, require=())
+        if errors:
+            raise Problem.from_field_errors(errors)
+        with self.store.transaction() as db:
+            old = self._load(db, activity_id)
+            self._owner_check(principal, old)
+            self._actor(principal, body)
+            merged = {k: body.get(k) for k in _REPLACED}
+            merged.update(
+                id=activity_id,
+                type=old["type"],
+                parent_id=old.get("parent_id"),
+                feeds=body.get("feeds") or old["feeds"],
+            )
+            now = self.store.tick()
+            rec = self._build(merged, old["user_id"], now, old)
+            self._save(db, rec, old, now)
+            return {"activity": self._render(db, [rec])[0]}
+
+    def _partial(
+        self,
+        db: Any,
+        principal: Principal,
+        activity_id: str,
+        set_: Any,
+        unset: Any,
+        prefix: str,
+        now: int,
+    ) -> dict[str, Any]:
+        errors = validate_partial(set_, unset)
+        if errors:
+            raise Problem.from_field_errors(errors, prefix)
+        old = self._load(db, activity_id)
+        self._owner_check(principal, old)
+        current = {k: old.get(k) for k in (*_REPLACED, "feeds", "type", "parent_id", "id")}
+        merged = apply_partial(current, set_, unset)
+        errs = validate_activity(merged, strict=False)
+        if errs:
+            raise Problem.from_field_errors(errs, prefix)
+        rec = self._build(merged, old["user_id"], now, old)
+        self._save(db, rec, old, now)
+        return rec
+
+    def update_activity_partial(
+        self, principal: Principal, activity_id: str, body: Any
+    ) -> dict[str, Any]:
+        body = _obj(body)
+        self._actor(principal, body)
+        with self.store.transaction() as db:
+            rec = self._partial(
+                db,
+                principal,
+                activity_id,
+                body.get("set"),
+                body.get("unset"),
+                "",
+                self.store.tick(),
+            )
+            return {"activity": self._render(db, [rec])[0]}
+
+    def update_activities_partial_batch(self, principal: Principal, body: Any) -> dict[str, Any]:
+        changes = _batch(_obj(body), "changes")
+        with self.store.transaction() as db:
+            now = self.store.tick()
+            records = []
+            for i, change in enumerate(changes):
+                if not isinstance(change, dict):
+                    raise Problem.invalid({f"changes[{i}]": "must be an object"})
+                aid = _check_id(change.get("activity_id"), f"changes[{i}].activity_id")
+                records.append(
+                    self._partial(
+                        db,
+                        principal,
+                        aid,
+                        change.get("set"),
+                        change.get("unset"),
+                        f"changes[{i}].",
+                        now,
+                    )
+                )
+            return {"activities": self._render(db, records)}
+
+    def delete_activities(
+        self, principal: Principal, ids: Sequence[Any], hard: bool, user_id: Any = None
+    ) -> dict[str, Any]:
+        self._actor(principal, {"user_id": user_id})
+        clean = [_check_id(x, f"ids[{i}]") for i, x in enumerate(ids)]
+        with self.store.transaction() as db:
+            found = self.store.get_records(db, clean)
+            # Deleting twice is not an error: a retried delete must not fail.
+            missing = [i for i in clean if i not in found]
+            if missing:
+                raise Problem(
+                    404,
+                    16,
+                    f"activities do not exist: {', '.join(missing[:10])}",
+                    {"ids": f"unknown activity ids: {', '.join(missing[:10])}"},
+                )
+            for rec in found.values():
+                self._owner_check(principal, rec)
+            if hard:
+                self.store.hard_delete(db, found.values())
+            else:
+                self.store.set_deleted(
+                    db,
+                    [r["rid"] for r in found.values() if r.get("deleted_at") is None],
+                    self.store.tick(),
+                )
+            return {"deleted_ids": clean}
+
+    def restore_activity(self, principal: Principal, activity_id: str, body: Any) -> dict[str, Any]:
+        self._actor(principal, _obj(body))
+        with self.store.transaction() as db:
+            rec = self._load(db, activity_id, deleted=True)
+            self._owner_check(principal, rec)
+            if rec.get("deleted_at") is None:
+                raise Problem.invalid({"id": f"activity {activity_id!r} is not deleted"})
+            self.store.set_deleted(db, [rec["rid"]], None)
+            rec["deleted_at"] = None
+            rec["updated_at"] = self.store.tick()
+            db.execute(
+                "UPDATE activities SET updated_at = ? WHERE rid = ?",
+                (rec["updated_at"], rec["rid"]),
+            )
+            return {"activity": self._render(db, [rec])[0]}
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def _page(
+        self,
+        db: Any,
+        principal: Principal,
+        body: dict[str, Any],
+        compiled: Compiled,
+        default_limit: int,
+        scope: str,
+    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
+        viewer = self._actor(principal, body)
+        sort = Sort.parse(body.get("sort"))
+        page = PageRequest(
+            _limit(body, default_limit), _cursor(body, "next"), _cursor(body, "prev")
+        )
+        if page.next and page.prev:
+            raise Problem.invalid({"prev": "send either next or prev, not both"})
+        base_sql, base_params = self._visibility(
+            viewer,
+            self._teams(db, viewer),
+            expired=bool(body.get("include_expired_activities")),
+            deleted=bool(body.get("include_soft_deleted_activities")),
+        )
+        rows, nxt, prv = run_page(db, compiled, sort, page, base_sql, base_params, scope)
+        return self._render(db, [row_to_record(r) for r in rows]), nxt, prv
+
+    def query_activities(self, principal: Principal, body: Any) -> dict[str, Any]:
+        body = _obj(body)
+        compiled = Compiled()
+        if body.get("filter") is not None:
+            compile_filter(body["filter"], compiled)
+        with self.store.reading() as db:
+            acts, nxt, prv = self._page(db, principal, body, compiled, 25, "query")
+        out: dict[str, Any] = {"activities": acts}
+        if nxt:
+            out["next"] = nxt
+        if prv:
+            out["prev"] = prv
+        return out
+
+    def get_or_create_feed(
+        self, principal: Principal, group: str, feed_id: str, body: Any
+    ) -> dict[str, Any]:
+        body = _obj(body)
+        fid = f"{group}:{feed_id}"
+        if not FEED_ID.match(fid) or len(fid) > MAX_ID:
+            raise Problem.invalid({"feed": f"{fid!r} is not a valid feed id 'group:id'"})
+        creator = self._actor(principal, body)
+        data = _obj(body.get("data"), "data")
+        with self.store.transaction() as db:
+            now = self.store.tick()
+            created = self.store.get_feed(db, fid) is None
+            if creator:
+                self.store.ensure_users(db, [creator], now)
+            self.store.ensure_feeds(db, [fid], creator, now)
+            if data:
+                feed = self.store.get_feed(db, fid) or {}
+                doc = {
+                    k: feed.get(k)
+                    for k in ("name", "description", "custom", "visibility", "filter_tags")
+                    if feed.get(k) is not None
+                }
+                doc.update(
+                    {
+                        k: v
+                        for k, v in data.items()
+                        if k in ("name", "description", "custom", "visibility", "filter_tags")
+                    }
+                )
+                self.store.update_feed_doc(db, fid, doc, now)
+        with self.store.reading() as db:
+            feeds = [fid, *self.store.following(db, fid)]
+            compiled = Compiled()
+            if len(feeds) == 1:
+                compiled.drive_key = "f:" + fid
+            else:
+                compile_filter({"feed": {"$in": feeds}}, compiled, top=False)
+            if body.get("filter") is not None:
+                compile_filter(body["filter"], compiled, top=False)
+            acts, nxt, prv = self._page(db, principal, body, compiled, 25, "feed:" + fid)
+            feed = self.store.get_feed(db, fid)
+            assert feed is not None
+            counts = self.store.feed_counts(db, fid)
+            users = self.store.get_users(db, [feed.get("created_by") or feed_id])
+            out: dict[str, Any] = {
+                "activities": acts,
+                "aggregated_activities": [],
+                "followers": [],
+                "following": [],
+                "members": [],
+                "pinned_activities": [],
+                "created": created,
+                "feed": feed_response(feed, counts, users, now_ns()),
+            }
+        if nxt:
+            out["next"] = nxt
+        if prv:
+            out["prev"] = prv
+        return out
+
+    def delete_feed(self, principal: Principal, group: str, feed_id: str) -> dict[str, Any]:
+        fid = f"{group}:{feed_id}"
+        with self.store.transaction() as db:
+            feed = self.store.get_feed(db, fid)
+            if feed is None:
+                raise Problem.not_found(f"feed {fid!r}")
+            if principal.user_id is not None and feed.get("created_by") != principal.user_id:
+                raise Problem(
+                    403, NOT_ALLOWED, f"user {principal.user_id!r} cannot delete feed {fid!r}"
+                )
+            self.store.delete_feed(db, fid)
+        return {}
+
+    # -- follows ----------------------------------------------------------------------------
+
+    def _feed_ref(self, value: Any, name: str) -> str:
+        if not isinstance(value, str) or not FEED_ID.match(value):
+            raise Problem.invalid({name: "must be a feed id 'group:id'"})
+        return value
+
+    def follow(self, principal: Principal, body: Any) -> dict[str, Any]:
+        body = _obj(body)
+        source = self._feed_ref(body.get("source"), "source")
+        target = self._feed_ref(body.get("target"), "target")
+        if source == target:
+            raise Problem.invalid({"target": "a feed cannot follow itself"})
+        with self.store.transaction() as db:
+            now = self.store.tick()
+            self.store.ensure_feeds(db, [source, target], principal.user_id, now)
+            created = self.store.follow(db, source, target, now)
+            return {"follow": self._follow_response(db, source, target, created, now)}
+
+    def _follow_response(
+        self, db: Any, source: str, target: str, created: int, now: int
+    ) -> dict[str, Any]:
+        feeds = {}
+        for fid in (source, target):
+            feed = self.store.get_feed(db, fid)
+            assert feed is not None
+            users = self.store.get_users(db, [feed.get("created_by") or feed["id"]])
+            feeds[fid] = feed_response(feed, self.store.feed_counts(db, fid), users, now)
+        return {
+            "source_feed": feeds[source],
+            "target_feed": feeds[target],
+            "status": "accepted",
+            "follower_role": "",
+            "push_preference": "none",
+            "custom": {},
+            "created_at": created,
+            "updated_at": now,
+        }
+
+    def unfollow(self, principal: Principal, source: str, target: str) -> dict[str, Any]:
+        with self.store.transaction() as db:
+            if not self.store.unfollow(db, source, target):
+                raise Problem.not_found(f"follow {source!r} -> {target!r}")
+        return {}
+
+    # -- users ------------------------------------------------------------------------------
+
+    def upsert_users(self, principal: Principal, body: Any) -> dict[str, Any]:
+        users = _obj(body).get("users")
+        if not isinstance(users, dict) or not users:
+            raise Problem.invalid({"users": "is required: an object of id -> user"})
+        clean = []
+        for key, user in users.items():
+            if not isinstance(user, dict):
+                raise Problem.invalid({f"users.{key}": "must be an object"})
+            uid = _check_id(user.get("id", key), f"users.{key}.id")
+            principal.acting_as(uid)
+            custom = user.get("custom")
+            if custom is not None and not isinstance(custom, dict):
+                raise Problem.invalid({f"users.{key}.custom": "must be a JSON object"})
+            clean.append({**user, "id": uid})
+        with self.store.transaction() as db:
+            self.store.upsert_users(db, clean, self.store.tick())
+            stored = self.store.get_users(db, [u["id"] for u in clean])
+        now = now_ns()
+        return {"users": {u["id"]: user_response(u["id"], stored, now) for u in clean}}

@@ -1,0 +1,377 @@
+"""The SQLite store behind the embedded server: activities, feeds, users and follows.
+
+One connection in WAL mode, serialised by a lock: SQLite has one writer at a time anyway, and
+a single connection keeps every batch one transaction (a rejected batch writes nothing).
+``synchronous=NORMAL`` in WAL mode keeps every committed write across a killed process; only a
+power cut can lose the last transactions.
+
+Activities are stored as indexed columns plus one JSON ``doc`` for the rest. The table
+``activity_keys`` holds one row per (feed, filter tag, interest tag) of each activity, keyed
+by ``(key, created_at, rid)``, so a feed page or a tag filter reads an index range in order
+instead of scanning.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+import time
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
+from typing import Any
+
+import orjson
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS activities (
+    rid INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    type TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    visibility TEXT NOT NULL,
+    visibility_tag TEXT,
+    parent_id TEXT,
+    expires_at INTEGER,
+    deleted_at INTEGER,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    share_count INTEGER NOT NULL DEFAULT 0,
+    popularity INTEGER NOT NULL DEFAULT 0,
+    doc BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS activities_created ON activities (created_at);
+CREATE INDEX IF NOT EXISTS activities_user ON activities (user_id, created_at);
+CREATE INDEX IF NOT EXISTS activities_type ON activities (type, created_at);
+CREATE INDEX IF NOT EXISTS activities_popularity ON activities (popularity, created_at);
+CREATE INDEX IF NOT EXISTS activities_parent ON activities (parent_id) WHERE parent_id IS NOT NULL;
+CREATE TABLE IF NOT EXISTS activity_keys (
+    k TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    rid INTEGER NOT NULL,
+    PRIMARY KEY (k, created_at, rid)
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS feeds (
+    fid TEXT PRIMARY KEY,
+    group_id TEXT NOT NULL,
+    id TEXT NOT NULL,
+    created_by TEXT,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    doc BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS users (
+    id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    doc BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS follows (
+    source TEXT NOT NULL,
+    target TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (source, target)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS follows_target ON follows (target);
+"""
+
+# Columns of ``activities`` besides rid and doc, in row order.
+COLUMNS = (
+    "id",
+    "type",
+    "user_id",
+    "visibility",
+    "visibility_tag",
+    "parent_id",
+    "expires_at",
+    "deleted_at",
+    "created_at",
+    "updated_at",
+    "share_count",
+    "popularity",
+)
+# Fields kept in the JSON doc.
+DOC_FIELDS = (
+    "text",
+    "feeds",
+    "attachments",
+    "custom",
+    "restrict_replies",
+    "location",
+    "mentioned_user_ids",
+    "poll_id",
+    "search_data",
+    "filter_tags",
+    "interest_tags",
+    "edited_at",
+)
+SELECT_ACTIVITY = "a.rid, " + ", ".join(f"a.{c}" for c in COLUMNS) + ", a.doc"
+
+FEED_KEY, FILTER_TAG_KEY, INTEREST_TAG_KEY = "f:", "t:", "i:"
+
+
+def activity_keys(record: dict[str, Any]) -> list[str]:
+    """The index keys of a record: its feeds and tags, each prefixed by kind."""
+    keys = {FEED_KEY + f for f in record.get("feeds") or ()}
+    keys.update(FILTER_TAG_KEY + t for t in record.get("filter_tags") or ())
+    keys.update(INTEREST_TAG_KEY + t for t in record.get("interest_tags") or ())
+    return sorted(keys)
+
+
+def row_to_record(row: Sequence[Any]) -> dict[str, Any]:
+    """A stored record (request-side names, ns timestamps) from a ``SELECT_ACTIVITY`` row."""
+    record: dict[str, Any] = orjson.loads(row[-1])
+    record["rid"] = row[0]
+    for name, value in zip(COLUMNS, row[1:-1], strict=True):
+        record[name] = value
+    return record
+
+
+def now_ns() -> int:
+    return time.time_ns()
+
+
+class Store:
+    """SQLite persistence; every public method is one transaction."""
+
+    def __init__(self, path: str = ":memory:") -> None:
+        self.path = path
+        self._lock = threading.RLock()
+        self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.execute("PRAGMA busy_timeout=10000")
+        self._db.execute("PRAGMA cache_size=-65536")
+        self._db.executescript(SCHEMA)
+        self._last_ns = 0
+
+    def close(self) -> None:
+        with self._lock:
+            self._db.close()
+
+    def tick(self) -> int:
+        """A strictly increasing nanosecond clock, so created_at orders writes."""
+        t = max(now_ns(), self._last_ns + 1)
+        self._last_ns = t
+        return t
+
+    @contextmanager
+    def transaction(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN IMMEDIATE")
+            try:
+                yield self._db
+            except BaseException:
+                self._db.execute("ROLLBACK")
+                raise
+            self._db.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        with self._lock:
+            self._db.execute("BEGIN")
+            try:
+                yield self._db
+            finally:
+                self._db.execute("COMMIT")
+
+    # -- activities -------------------------------------------------------------------------
+
+    def get_records(self, db: sqlite3.Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(dict.fromkeys(ids))
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for row in db.execute(
+                f"SELECT {SELECT_ACTIVITY} FROM activities a WHERE a.id IN ({marks})", chunk
+            ):
+                out[row[1]] = row_to_record(row)
+        return out
+
+    def write_records(
+        self,
+        db: sqlite3.Connection,
+        records: Sequence[dict[str, Any]],
+        existing: dict[str, dict[str, Any]],
+    ) -> None:
+        """Insert or replace full records (created_at, rid kept for existing ids)."""
+        for rec in records:
+            old = existing.get(rec["id"])
+            doc = orjson.dumps({k: rec.get(k) for k in DOC_FIELDS})
+            values = [rec.get(c) for c in COLUMNS]
+            if old is None:
+                cur = db.execute(
+                    f"INSERT INTO activities ({', '.join(COLUMNS)}, doc) "
+                    f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))})",
+                    [*values, doc],
+                )
+                rec["rid"] = cur.lastrowid
+                old_keys: list[str] = []
+                if rec.get("parent_id"):
+                    db.execute(
+                        "UPDATE activities SET share_count = share_count + 1, "
+                        "popularity = popularity + 1 WHERE id = ?",
+                        (rec["parent_id"],),
+                    )
+            else:
+                rec["rid"] = old["rid"]
+                db.execute(
+                    f"UPDATE activities SET {', '.join(f'{c} = ?' for c in COLUMNS)}, doc = ? "
+                    "WHERE rid = ?",
+                    [*values, doc, old["rid"]],
+                )
+                old_keys = activity_keys(old)
+            new_keys = activity_keys(rec)
+            if old_keys != new_keys:
+                created = rec["created_at"]
+                db.executemany(
+                    "DELETE FROM activity_keys WHERE k = ? AND created_at = ? AND rid = ?",
+                    [(k, created, rec["rid"]) for k in old_keys],
+                )
+                db.executemany(
+                    "INSERT INTO activity_keys VALUES (?, ?, ?)",
+                    [(k, created, rec["rid"]) for k in new_keys],
+                )
+
+    def hard_delete(self, db: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> None:
+        for rec in records:
+            db.executemany(
+                "DELETE FROM activity_keys WHERE k = ? AND created_at = ? AND rid = ?",
+                [(k, rec["created_at"], rec["rid"]) for k in activity_keys(rec)],
+            )
+            db.execute("DELETE FROM activities WHERE rid = ?", (rec["rid"],))
+
+    def set_deleted(self, db: sqlite3.Connection, rids: Iterable[int], at: int | None) -> None:
+        db.executemany(
+            "UPDATE activities SET deleted_at = ?, updated_at = COALESCE(?, "
+            "updated_at) WHERE rid = ?",
+            [(at, at, rid) for rid in rids],
+        )
+
+    def select(
+        self, db: sqlite3.Connection, sql: str, params: Sequence[Any]
+    ) -> list[dict[str, Any]]:
+        return [row_to_record(r) for r in db.execute(sql, params)]
+
+    # -- users ------------------------------------------------------------------------------
+
+    def ensure_users(self, db: sqlite3.Connection, ids: Iterable[str], at: int) -> None:
+        db.executemany(
+            "INSERT OR IGNORE INTO users (id, created_at, updated_at, doc) VALUES (?, ?, ?, '{}')",
+            [(i, at, at) for i in set(ids)],
+        )
+
+    def upsert_users(
+        self, db: sqlite3.Connection, users: Sequence[dict[str, Any]], at: int
+    ) -> None:
+        db.executemany(
+            "INSERT INTO users (id, created_at, updated_at, doc) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, doc = excluded.doc",
+            [
+                (u["id"], at, at, orjson.dumps({k: v for k, v in u.items() if k != "id"}))
+                for u in users
+            ],
+        )
+
+    def get_users(self, db: sqlite3.Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        ids = list(set(ids))
+        out: dict[str, dict[str, Any]] = {}
+        for start in range(0, len(ids), 500):
+            chunk = ids[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            for uid, created, updated, doc in db.execute(
+                f"SELECT id, created_at, updated_at, doc FROM users WHERE id IN ({marks})", chunk
+            ):
+                user = orjson.loads(doc)
+                user.update(id=uid, created_at=created, updated_at=updated)
+                out[uid] = user
+        return out
+
+    # -- feeds and follows ------------------------------------------------------------------
+
+    def ensure_feeds(
+        self, db: sqlite3.Connection, fids: Iterable[str], created_by: str | None, at: int
+    ) -> None:
+        rows = []
+        for fid in set(fids):
+            group, _, fid_id = fid.partition(":")
+            rows.append((fid, group, fid_id, created_by, at, at))
+        db.executemany(
+            "INSERT OR IGNORE INTO feeds (fid, group_id, id, created_by, created_at, "
+            "updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, '{}')",
+            rows,
+        )
+
+    def get_feed(self, db: sqlite3.Connection, fid: str) -> dict[str, Any] | None:
+        row = db.execute(
+            "SELECT fid, group_id, id, created_by, created_at, updated_at, doc "
+            "FROM feeds WHERE fid = ?",
+            (fid,),
+        ).fetchone()
+        if row is None:
+            return None
+        feed: dict[str, Any] = orjson.loads(row[6])
+        feed.update(
+            feed=row[0],
+            group_id=row[1],
+            id=row[2],
+            created_by=row[3],
+            created_at=row[4],
+            updated_at=row[5],
+        )
+        return feed
+
+    def update_feed_doc(
+        self, db: sqlite3.Connection, fid: str, doc: dict[str, Any], at: int
+    ) -> None:
+        db.execute(
+            "UPDATE feeds SET doc = ?, updated_at = ? WHERE fid = ?", (orjson.dumps(doc), at, fid)
+        )
+
+    def feed_counts(self, db: sqlite3.Connection, fid: str) -> dict[str, int]:
+        activities = db.execute(
+            "SELECT count(*) FROM activity_keys WHERE k = ?", (FEED_KEY + fid,)
+        ).fetchone()[0]
+        followers = db.execute("SELECT count(*) FROM follows WHERE target = ?", (fid,)).fetchone()[
+            0
+        ]
+        following = db.execute("SELECT count(*) FROM follows WHERE source = ?", (fid,)).fetchone()[
+            0
+        ]
+        return {
+            "activity_count": activities,
+            "follower_count": followers,
+            "following_count": following,
+        }
+
+    def following(self, db: sqlite3.Connection, fid: str) -> list[str]:
+        return [
+            r[0]
+            for r in db.execute(
+                "SELECT target FROM follows WHERE source = ? ORDER BY target", (fid,)
+            )
+        ]
+
+    def delete_feed(self, db: sqlite3.Connection, fid: str) -> bool:
+        db.execute("DELETE FROM follows WHERE source = ? OR target = ?", (fid, fid))
+        return db.execute("DELETE FROM feeds WHERE fid = ?", (fid,)).rowcount > 0
+
+    def follow(self, db: sqlite3.Connection, source: str, target: str, at: int) -> int:
+        db.execute(
+            "INSERT INTO follows VALUES (?, ?, ?, ?) ON CONFLICT (source, target) "
+            "DO UPDATE SET updated_at = excluded.updated_at",
+            (source, target, at, at),
+        )
+        row = db.execute(
+            "SELECT created_at FROM follows WHERE source = ? AND target = ?", (source, target)
+        ).fetchone()
+        return int(row[0])
+
+    def unfollow(self, db: sqlite3.Connection, source: str, target: str) -> bool:
+        return (
+            db.execute(
+                "DELETE FROM follows WHERE source = ? AND target = ?", (source, target)
+            ).rowcount
+            > 0
+        )
