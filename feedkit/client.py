@@ -125,6 +125,16 @@ def _retry_after(response: httpx.Response) -> float | None:
             return None
 
 
+class _SharedTransport(httpx.BaseTransport):
+    """Another client's transport, borrowed: closing the borrower leaves it open."""
+
+    def __init__(self, inner: httpx.BaseTransport) -> None:
+        self._inner = inner
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        return self._inner.handle_request(request)
+
+
 def _check(errors: list[FieldError], where: str = "") -> None:
     if errors:
         raise ValidationError(errors, where=where)
@@ -161,6 +171,8 @@ class Client:
         )
         self.retry = retry or Retry()
         self.validate = validate
+        self._transport = transport
+        self._timeout = timeout
         self._http = httpx.Client(
             base_url=self.base_url,
             transport=transport,
@@ -194,6 +206,20 @@ class Client:
         if expires_in is not None:
             claims["exp"] = int(time.time() + expires_in)
         return jwt.encode(claims, self._secret.reveal(), algorithm="HS256")
+
+    def as_user(self, user_id: str) -> Client:
+        """A client acting for ``user_id`` only (a user token), on the same server: reads
+        see what that user may see, and writes for anyone else are refused (403)."""
+        shared = _SharedTransport(self._transport) if self._transport is not None else None
+        return Client(
+            self.base_url,
+            self.api_key,
+            token=self.user_token(user_id),
+            transport=shared,
+            timeout=self._timeout,
+            retry=self.retry,
+            validate=self.validate,
+        )
 
     # -- the wire ---------------------------------------------------------------------------
 

@@ -249,11 +249,11 @@ class FeedsService:
     def _write(
         self, db: Any, pairs: Sequence[tuple[dict[str, Any], str]], principal: Principal
     ) -> list[dict[str, Any]]:
-        now = self.store.tick()
         ids = [b.get("id") for b, _ in pairs if b.get("id")]
         existing = self.store.get_records(db, ids) if ids else {}
         records = []
         for body, actor in pairs:
+            now = self.store.tick()  # one tick each: created_at orders the writes of a batch
             old = existing.get(body.get("id") or "")
             if old is not None:
                 self._owner_check(principal, old)

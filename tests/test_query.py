@@ -1,0 +1,216 @@
+"""Filters, sorting and keyset cursors of the embedded server's activity queries."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import feedkit
+from feedkit.errors import APIError
+
+
+@pytest.fixture
+def client() -> Iterator[feedkit.Client]:
+    with feedkit.connect(":memory:") as c:
+        yield c
+
+
+def seed(client: feedkit.Client) -> list[dict[str, object]]:
+    rows = [
+        dict(id="a", user_id="alice", type="post", feeds=["user:alice", "topic:x"],
+             filter_tags=["green", "big"], interest_tags=["sports"], text="Hello World",
+             custom={"likes": 5, "lang": "en", "meta": {"score": 1.5}}, search_data={"t": "one"}),
+        dict(id="b", user_id="bob", type="video", feeds=["user:bob"], filter_tags=["green"],
+             custom={"likes": 50, "lang": "fr", "flag": True}, text="bonjour le monde"),
+        dict(id="c", user_id="alice", type="post", feeds=["user:alice"], filter_tags=["blue"],
+             interest_tags=["music", "sports"], custom={"likes": 500},
+             expires_at=datetime.now(UTC) + timedelta(days=2)),
+        dict(id="d", user_id="carol", type="like", feeds=["topic:x"], custom={"lang": "en"}),
+    ]  # fmt: skip
+    client.upsert_activities(rows)
+    return rows
+
+
+def ids(client: feedkit.Client, flt: dict[str, object], **kw: object) -> list[str]:
+    return sorted(a["id"] for a in client.query_activities(flt, limit=100, **kw))
+
+
+@pytest.mark.parametrize(
+    ("flt", "expected"),
+    [
+        ({"activity_type": "post"}, ["a", "c"]),
+        ({"activity_type": {"$in": ["video", "like"]}}, ["b", "d"]),
+        ({"user_id": "alice"}, ["a", "c"]),
+        ({"user_id": {"$in": ["bob", "carol"]}}, ["b", "d"]),
+        ({"id": {"$in": ["a", "d", "zzz"]}}, ["a", "d"]),
+        ({"feed": "topic:x"}, ["a", "d"]),
+        ({"feed": {"$in": ["user:bob", "topic:x"]}}, ["a", "b", "d"]),
+        ({"filter_tags": {"$contains": "green"}}, ["a", "b"]),
+        ({"filter_tags": {"$contains": ["green", "big"]}}, ["a"]),
+        ({"filter_tags": {"$in": ["big", "blue"]}}, ["a", "c"]),
+        ({"filter_tags": {"$eq": ["green"]}}, ["b"]),
+        ({"interest_tags": {"$contains": "sports"}}, ["a", "c"]),
+        ({"custom.likes": {"$gt": 5}}, ["b", "c"]),
+        ({"custom.likes": {"$gte": 5, "$lt": 500}}, ["a", "b"]),
+        ({"custom.likes": {"$lte": 50}}, ["a", "b"]),
+        ({"custom.lang": "en"}, ["a", "d"]),
+        ({"custom.lang": {"$in": ["fr"]}}, ["b"]),
+        ({"custom.flag": True}, ["b"]),
+        ({"custom.meta.score": {"$eq": 1.5}}, ["a"]),
+        ({"custom.lang": {"$exists": False}}, ["c"]),
+        ({"custom": {"$contains": {"lang": "en", "likes": 5}}}, ["a"]),
+        ({"search_data": {"$path_exists": "t"}}, ["a"]),
+        ({"text": {"$q": "world"}}, ["a"]),
+        ({"text": {"$autocomplete": "mon"}}, ["b"]),
+        ({"expires_at": {"$exists": True}}, ["c"]),
+        ({"$or": [{"user_id": "bob"}, {"custom.likes": 500}]}, ["b", "c"]),
+        ({"$and": [{"feed": "user:alice"}, {"filter_tags": {"$contains": "blue"}}]}, ["c"]),
+        ({"user_id": "alice", "$or": [{"activity_type": "video"}, {"custom.likes": 5}]}, ["a"]),
+    ],
+)
+def test_filters(client: feedkit.Client, flt: dict[str, object], expected: list[str]) -> None:
+    seed(client)
+    assert ids(client, flt) == expected
+
+
+def test_created_at_filter_accepts_times(client: feedkit.Client) -> None:
+    seed(client)
+    created = {a["id"]: a["created_at"] for a in client.query_activities(limit=100)}
+    assert ids(client, {"created_at": {"$gte": created["c"]}}) == ["c", "d"]
+    iso = feedkit.schema.format_time(created["b"])
+    assert ids(client, {"created_at": {"$lt": iso}}) == ["a"]
+
+
+@pytest.mark.parametrize(
+    ("flt", "field"),
+    [
+        ({"nope": 1}, "filter.nope"),
+        ({"user_id": {"$gt": "a"}}, "filter.user_id"),
+        ({"id": {"$in": []}}, "filter.id"),
+        ({"$or": "x"}, "filter.$or"),
+        ({"created_at": {"$gt": "yesterday"}}, "filter.created_at"),
+        ({'custom.a"b': 1}, 'filter.custom.a"b'),
+    ],
+)
+def test_bad_filters_are_400_naming_the_field(
+    client: feedkit.Client, flt: dict[str, object], field: str
+) -> None:
+    with pytest.raises(APIError) as err:
+        client.query_activities(flt)
+    assert err.value.status == 400 and err.value.code == 4
+    assert field in err.value.exception_fields
+
+
+def test_sort_by_popularity_then_created_at(client: feedkit.Client) -> None:
+    client.upsert_activities(
+        [{"id": i, "type": "post", "feeds": ["user:a"], "user_id": "a"} for i in "pqrs"]
+    )
+    for parent, shares in (("q", 2), ("s", 1)):
+        for n in range(shares):
+            client.add_activity(
+                id=f"share-{parent}-{n}", type="share", feeds=["user:b"], user_id="b",
+                parent_id=parent,
+            )  # fmt: skip
+    page = client.query_activities(
+        {"feed": "user:a"}, sort=[{"field": "popularity", "direction": -1}], limit=100
+    )
+    assert [a["id"] for a in page] == ["q", "s", "r", "p"]
+    asc = client.query_activities(
+        {"feed": "user:a"}, sort=[{"field": "created_at", "direction": 1}], limit=100
+    )
+    assert [a["id"] for a in asc] == ["p", "q", "r", "s"]
+
+
+def walk(client: feedkit.Client, flt: dict[str, object] | None, limit: int, **kw: object):
+    seen, pages, cursor = [], 0, None
+    while pages < 1000:
+        page = client.query_activities(flt, limit=limit, next=cursor, **kw)
+        seen += [a["id"] for a in page]
+        pages += 1
+        if not page.next:
+            return seen, pages
+        cursor = page.next
+    raise AssertionError("too many pages")
+
+
+@pytest.mark.parametrize("flt", [None, {"feed": "user:u"}, {"filter_tags": {"$contains": "t"}}])
+@pytest.mark.parametrize(
+    "sort", [None, [{"field": "created_at", "direction": 1}], [{"field": "popularity"}]]
+)
+def test_pages_cover_everything_once(
+    client: feedkit.Client, flt: dict[str, object] | None, sort: list[dict[str, object]] | None
+) -> None:
+    client.upsert_activities(
+        [{"id": f"x{i:03}", "type": "post", "feeds": ["user:u"], "user_id": "u",
+          "filter_tags": ["t"]} for i in range(53)]
+    )  # fmt: skip
+    seen, pages = walk(client, flt, 10, sort=sort)
+    assert len(seen) == 53 and len(set(seen)) == 53
+    assert pages == 6
+    expected = sorted(seen, reverse=sort is None or sort[0].get("field") == "popularity")
+    assert seen == expected
+
+
+def test_prev_cursor_turns_back(client: feedkit.Client) -> None:
+    client.upsert_activities(
+        [{"id": f"y{i:02}", "type": "post", "feeds": ["user:u"], "user_id": "u"} for i in range(25)]
+    )
+    first = client.query_activities(limit=10)
+    assert first.prev is None
+    second = client.query_activities(limit=10, next=first.next)
+    assert second.prev is not None
+    back = client.query_activities(limit=10, prev=second.prev)
+    assert [a["id"] for a in back] == [a["id"] for a in first]
+    assert back.next is not None and back.prev is None
+
+
+def test_cursor_from_another_query_is_refused(client: feedkit.Client) -> None:
+    client.upsert_activities(
+        [{"id": f"z{i}", "type": "post", "feeds": ["user:u"], "user_id": "u"} for i in range(5)]
+    )
+    page = client.query_activities(limit=2)
+    with pytest.raises(APIError) as err:
+        client.query_activities({"user_id": "u"}, limit=2, next=page.next)
+    assert "next" in err.value.exception_fields
+    with pytest.raises(APIError):
+        client.query_activities(limit=2, next="cursor-next-abc")
+
+
+@settings(max_examples=15, deadline=None)
+@given(st.randoms(use_true_random=False), st.integers(min_value=1, max_value=17))
+def test_pagination_exact_under_concurrent_writes(rng: random.Random, limit: int) -> None:
+    """No activity twice, none skipped among those that existed before the read began,
+    while inserts, updates and deletes of other rows happen between pages."""
+    with feedkit.connect(":memory:") as client:
+        client.upsert_activities(
+            [{"id": f"o{i:03}", "type": "post", "feeds": ["user:u"], "user_id": "u"}
+             for i in range(60)]
+        )  # fmt: skip
+        before = {f"o{i:03}" for i in range(60)}
+        deleted: set[str] = set()
+        seen: list[str] = []
+        cursor = None
+        for step in range(200):
+            page = client.read_feed("user:u", limit=limit, next=cursor)
+            seen += [a["id"] for a in page]
+            action = rng.choice(["insert", "update", "delete", "none"])
+            if action == "insert":
+                client.add_activity(id=f"n{step}", type="post", feeds=["user:u"], user_id="u")
+            elif action == "update":
+                client.update_activity_partial(rng.choice(sorted(before)), set={"text": "e"})
+            elif action == "delete":
+                victim = rng.choice(sorted(before - set(seen) - deleted) or ["o000"])
+                client.delete_activity(victim)
+                deleted.add(victim)
+            if not page.next:
+                break
+            cursor = page.next
+        assert len(seen) == len(set(seen)), "an activity was served twice"
+        missing = before - deleted - set(seen)
+        assert not missing, f"skipped: {sorted(missing)}"
+        assert not {s for s in seen if s.startswith("n")}, "newer rows appear at the top only"
