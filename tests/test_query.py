@@ -202,7 +202,9 @@ def test_pagination_exact_under_concurrent_writes(rng: random.Random, limit: int
             if action == "insert":
                 client.add_activity(id=f"n{step}", type="post", feeds=["user:u"], user_id="u")
             elif action == "update":
-                client.update_activity_partial(rng.choice(sorted(before)), set={"text": "e"})
+                client.update_activity_partial(
+                    rng.choice(sorted(before - deleted)), set={"text": "e"}
+                )
             elif action == "delete":
                 victim = rng.choice(sorted(before - set(seen) - deleted) or ["o000"])
                 client.delete_activity(victim)
