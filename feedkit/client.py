@@ -540,9 +540,11 @@ class Client:
         )
 
     def follow(self, source: str, target: str) -> dict[str, Any]:
-        return self.request(
+        """Make ``source`` (e.g. timeline:alice) read the activities of ``target``."""
+        data = self.request(
             "POST", "/api/v2/feeds/follows", json={"source": source, "target": target}
-        )["follow"]
+        )
+        return dict(data["follow"])
 
     def unfollow(self, source: str, target: str) -> None:
         self.request("DELETE", f"/api/v2/feeds/follows/{_seg(source)}/{_seg(target)}")

@@ -235,8 +235,8 @@ class FeedsApp:
             )
         except Exception:
             log.exception("internal error on %s %s", request.method, request.url.path)
-            problem = Problem(500, INTERNAL, "internal server error")
-            return _json(problem.body(_duration(start)), 500, headers)
+            internal = Problem(500, INTERNAL, "internal server error")
+            return _json(internal.body(_duration(start)), 500, headers)
 
 
 def create_app(

@@ -152,7 +152,7 @@ def compile_filter(flt: Any, out: Compiled, *, top: bool = True, path: str = "fi
                     out.params += vals
         elif key in _TIME_FIELDS or key == "popularity":
             col = _TIME_FIELDS.get(key, "a.popularity")
-            allowed = ("$eq", "$gt", "$gte", "$lt", "$lte", "$exists")
+            allowed: tuple[str, ...] = ("$eq", "$gt", "$gte", "$lt", "$lte", "$exists")
             for op, v in _ops(where, value, allowed):
                 if op == "$exists":
                     out.sql.append(f"{col} IS {'NOT ' if v else ''}NULL")

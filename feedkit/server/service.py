@@ -249,7 +249,7 @@ class FeedsService:
     def _write(
         self, db: Any, pairs: Sequence[tuple[dict[str, Any], str]], principal: Principal
     ) -> list[dict[str, Any]]:
-        ids = [b.get("id") for b, _ in pairs if b.get("id")]
+        ids = [str(b["id"]) for b, _ in pairs if b.get("id")]
         existing = self.store.get_records(db, ids) if ids else {}
         records = []
         for body, actor in pairs:
@@ -515,8 +515,9 @@ class FeedsService:
             if body.get("filter") is not None:
                 compile_filter(body["filter"], compiled, top=False)
             acts, nxt, prv = self._page(db, principal, body, compiled, 25, "feed:" + fid)
-            feed = self.store.get_feed(db, fid)
-            assert feed is not None
+            stored = self.store.get_feed(db, fid)
+            assert stored is not None
+            feed = stored
             counts = self.store.feed_counts(db, fid)
             users = self.store.get_users(db, [feed.get("created_by") or feed_id])
             out: dict[str, Any] = {
