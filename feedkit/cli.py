@@ -28,6 +28,15 @@ def _limits(values: tuple[str, ...]) -> dict[str, int]:
     return limits
 
 
+db_option = click.option(
+    "--db",
+    default="feedkit.db",
+    envvar="FEEDKIT_DB",
+    show_default=True,
+    help="SQLite file of the embedded store [env FEEDKIT_DB] (':memory:' for a throwaway).",
+)
+
+
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="feedkit")
 def main() -> None:
@@ -35,13 +44,7 @@ def main() -> None:
 
 
 @main.command()
-@click.option(
-    "--db",
-    default="feedkit.db",
-    envvar="FEEDKIT_DB",
-    show_default=True,
-    help="SQLite file of the store (':memory:' for a throwaway).",
-)
+@db_option
 @click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
 @click.option(
     "--port", default=3030, show_default=True, type=int, help="Port to bind (0 picks a free one)."
@@ -97,13 +100,7 @@ def serve(
 
 
 @main.command()
-@click.option(
-    "--db",
-    default="feedkit.db",
-    envvar="FEEDKIT_DB",
-    show_default=True,
-    help="SQLite file of the embedded store.",
-)
+@db_option
 def demo(db: str) -> None:
     """Add, update, query and read back activities on the embedded default."""
     import feedkit

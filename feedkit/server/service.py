@@ -12,6 +12,7 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from feedkit.schema import (
+    ACTIVITY_FIELDS,
     FEED_ID,
     MAX_BATCH,
     MAX_ID,
@@ -30,21 +31,9 @@ from feedkit.server.render import activity_response, feed_response, user_respons
 from feedkit.server.store import Store, now_ns, row_to_record
 
 # Fields a full update (PUT) replaces; those it does not carry are cleared.
-_REPLACED = (
-    "text",
-    "attachments",
-    "custom",
-    "visibility",
-    "visibility_tag",
-    "restrict_replies",
-    "location",
-    "expires_at",
-    "mentioned_user_ids",
-    "poll_id",
-    "search_data",
-    "filter_tags",
-    "interest_tags",
-)
+_REPLACED = tuple(f.name for f in ACTIVITY_FIELDS if f.settable and f.name != "feeds")
+# Fields copied from a request into a record as they are (the rest are derived).
+_COPIED = tuple(f.name for f in ACTIVITY_FIELDS if f.name not in ("id", "user_id", "expires_at"))
 _LIST_FIELDS = ("feeds", "attachments", "mentioned_user_ids", "filter_tags", "interest_tags")
 
 
@@ -123,26 +112,7 @@ class FeedsService:
     def _build(
         self, body: dict[str, Any], actor: str, now: int, old: dict[str, Any] | None
     ) -> dict[str, Any]:
-        rec: dict[str, Any] = {
-            k: body.get(k)
-            for k in (
-                "type",
-                "text",
-                "feeds",
-                "attachments",
-                "custom",
-                "visibility",
-                "visibility_tag",
-                "restrict_replies",
-                "location",
-                "mentioned_user_ids",
-                "parent_id",
-                "poll_id",
-                "search_data",
-                "filter_tags",
-                "interest_tags",
-            )
-        }
+        rec: dict[str, Any] = {k: body.get(k) for k in _COPIED}
         rec["id"] = body.get("id") or (old or {}).get("id") or str(uuid.uuid4())
         rec["user_id"] = actor
         rec["visibility"] = rec["visibility"] or "public"
