@@ -19,6 +19,12 @@ USER_DEFAULTS: dict[str, Any] = {
     "teams": [],
     "custom": {},
 }
+# What a FullUserResponse (the answer to upserting users) adds: chat state a feeds server
+# does not keep, answered empty.
+FULL_USER_DEFAULTS: dict[str, Any] = {
+    "channel_mutes": [], "devices": [], "mutes": [], "total_unread_count": 0,
+    "unread_channels": 0, "unread_count": 0, "unread_threads": 0,
+}  # fmt: skip
 _USER_KEYS = ("name", "image", "role", "language", "invisible", "teams", "custom")
 
 

@@ -27,7 +27,12 @@ from feedkit.schema import (
 from feedkit.server.auth import Principal
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.query import Compiled, PageRequest, Sort, compile_filter, run_page
-from feedkit.server.render import activity_response, feed_response, user_response
+from feedkit.server.render import (
+    FULL_USER_DEFAULTS,
+    activity_response,
+    feed_response,
+    user_response,
+)
 from feedkit.server.store import Store, now_ns, row_to_record
 
 # Fields a full update (PUT) replaces; those it does not carry are cleared.
@@ -493,8 +498,12 @@ class FeedsService:
             out: dict[str, Any] = {
                 "activities": acts,
                 "aggregated_activities": [],
-                "followers": [],
-                "following": [],
+                "followers": [
+                    self._follow_response(db, *f) for f in self.store.follows(db, target=fid)
+                ],
+                "following": [
+                    self._follow_response(db, *f) for f in self.store.follows(db, source=fid)
+                ],
                 "members": [],
                 "pinned_activities": [],
                 "created": created,
@@ -517,7 +526,9 @@ class FeedsService:
                     403, NOT_ALLOWED, f"user {principal.user_id!r} cannot delete feed {fid!r}"
                 )
             self.store.delete_feed(db, fid)
-        return {}
+        # The hosted service deletes in a background task; here it is done on return, and the
+        # task id only keeps the response's shape.
+        return {"task_id": str(uuid.uuid4())}
 
     # -- follows ----------------------------------------------------------------------------
 
@@ -539,8 +550,9 @@ class FeedsService:
             return {"follow": self._follow_response(db, source, target, created, now)}
 
     def _follow_response(
-        self, db: Any, source: str, target: str, created: int, now: int
+        self, db: Any, source: str, target: str, created: int, updated: int
     ) -> dict[str, Any]:
+        now = now_ns()
         feeds = {}
         for fid in (source, target):
             feed = self.store.get_feed(db, fid)
@@ -555,14 +567,17 @@ class FeedsService:
             "push_preference": "none",
             "custom": {},
             "created_at": created,
-            "updated_at": now,
+            "updated_at": updated,
         }
 
     def unfollow(self, principal: Principal, source: str, target: str) -> dict[str, Any]:
         with self.store.transaction() as db:
-            if not self.store.unfollow(db, source, target):
+            found = [f for f in self.store.follows(db, source=source, limit=-1) if f[1] == target]
+            if not found:
                 raise Problem.not_found(f"follow {source!r} -> {target!r}")
-        return {}
+            follow = self._follow_response(db, *found[0])
+            self.store.unfollow(db, source, target)
+            return {"follow": follow}
 
     # -- users ------------------------------------------------------------------------------
 
@@ -584,4 +599,10 @@ class FeedsService:
             self.store.upsert_users(db, clean, self.store.tick())
             stored = self.store.get_users(db, [u["id"] for u in clean])
         now = now_ns()
-        return {"users": {u["id"]: user_response(u["id"], stored, now) for u in clean}}
+        return {
+            "users": {
+                u["id"]: {**user_response(u["id"], stored, now), **FULL_USER_DEFAULTS}
+                for u in clean
+            },
+            "membership_deletion_task_id": "",
+        }

@@ -368,6 +368,25 @@ class Store:
         ).fetchone()
         return int(row[0])
 
+    def follows(
+        self,
+        db: sqlite3.Connection,
+        *,
+        source: str | None = None,
+        target: str | None = None,
+        limit: int = 25,
+    ) -> list[tuple[str, str, int, int]]:
+        """(source, target, created_at, updated_at) of follows from or to a feed, newest first."""
+        column, value = ("source", source) if source is not None else ("target", target)
+        return [
+            (r[0], r[1], r[2], r[3])
+            for r in db.execute(
+                f"SELECT source, target, created_at, updated_at FROM follows WHERE {column} = ? "
+                "ORDER BY created_at DESC LIMIT ?",
+                (value, limit),
+            )
+        ]
+
     def unfollow(self, db: sqlite3.Connection, source: str, target: str) -> bool:
         return (
             db.execute(
