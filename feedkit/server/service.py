@@ -225,24 +225,37 @@ class FeedsService:
         self, db: Any, pairs: Sequence[tuple[dict[str, Any], str]], principal: Principal
     ) -> list[dict[str, Any]]:
         ids = [str(b["id"]) for b, _ in pairs if b.get("id")]
-        existing = self.store.get_records(db, ids) if ids else {}
+        stored = self.store.get_records(db, ids) if ids else {}
+        for old in stored.values():
+            self._owner_check(principal, old)
+        latest = dict(stored)
         records = []
         for body, actor in pairs:
             now = self.store.tick()  # one tick each: created_at orders the writes of a batch
-            old = existing.get(body.get("id") or "")
-            if old is not None:
-                self._owner_check(principal, old)
-            rec = self._build(body, actor, now, old)
-            self._save(db, rec, old, now)
-            existing[rec["id"]] = rec
+            rec = self._build(body, actor, now, latest.get(body.get("id") or ""))
+            latest[rec["id"]] = rec
             records.append(rec)
+        # An id upserted twice in one batch is written once, as its last version.
+        final = list({r["id"]: r for r in records}.values())
+        self._save(db, final, stored, now)
+        for rec in records:
+            rec["rid"] = latest[rec["id"]]["rid"]
         return records
 
-    def _save(self, db: Any, rec: dict[str, Any], old: dict[str, Any] | None, now: int) -> None:
-        """Write one record, creating the users and feeds it names."""
-        self.store.ensure_users(db, [rec["user_id"], *rec["mentioned_user_ids"]], now)
-        self.store.ensure_feeds(db, rec["feeds"], rec["user_id"], now)
-        self.store.write_records(db, [rec], {rec["id"]: old} if old else {})
+    def _save(
+        self,
+        db: Any,
+        records: Sequence[dict[str, Any]],
+        stored: dict[str, dict[str, Any]],
+        now: int,
+    ) -> None:
+        """Write records over the ``stored`` versions, creating the users and feeds they name."""
+        users = {u for r in records for u in (r["user_id"], *r["mentioned_user_ids"])}
+        self.store.ensure_users(db, users, now)
+        self.store.ensure_feeds_by(
+            db, [(f, r["user_id"]) for r in records for f in r["feeds"]], now
+        )
+        self.store.write_records(db, records, stored)
 
     def _upsert_embedded_users(self, db: Any, bodies: Iterable[dict[str, Any]], now: int) -> None:
         users = [
@@ -299,7 +312,7 @@ class FeedsService:
             )
             now = self.store.tick()
             rec = self._build(merged, old["user_id"], now, old)
-            self._save(db, rec, old, now)
+            self._save(db, [rec], {old["id"]: old}, now)
             return {"activity": self._render(db, [rec])[0]}
 
     def _partial(
@@ -323,7 +336,7 @@ class FeedsService:
         if errs:
             raise Problem.from_field_errors(errs, prefix)
         rec = self._build(merged, old["user_id"], now, old)
-        self._save(db, rec, old, now)
+        self._save(db, [rec], {old["id"]: old}, now)
         return rec
 
     def update_activity_partial(

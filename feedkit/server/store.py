@@ -195,44 +195,56 @@ class Store:
         records: Sequence[dict[str, Any]],
         existing: dict[str, dict[str, Any]],
     ) -> None:
-        """Insert or replace full records (created_at, rid kept for existing ids)."""
+        """Insert or replace full records, a whole batch in a few statements.
+
+        ``existing`` maps ids to the stored records they replace (their rid, created_at and
+        keys are kept); ids must be distinct. Sets ``rid`` on every record. A new record with
+        a ``parent_id`` counts as one share of its parent.
+        """
+        columns = ", ".join(COLUMNS)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "created_at")
+        db.executemany(
+            f"INSERT INTO activities ({columns}, doc) VALUES ({', '.join('?' * len(COLUMNS))}, ?) "
+            f"ON CONFLICT (id) DO UPDATE SET {updates}, doc = excluded.doc",
+            [
+                [*(r.get(c) for c in COLUMNS), orjson.dumps({k: r.get(k) for k in DOC_FIELDS})]
+                for r in records
+            ],
+        )
+        fresh = [r for r in records if r["id"] not in existing]
         for rec in records:
             old = existing.get(rec["id"])
-            doc = orjson.dumps({k: rec.get(k) for k in DOC_FIELDS})
-            values = [rec.get(c) for c in COLUMNS]
-            if old is None:
-                cur = db.execute(
-                    f"INSERT INTO activities ({', '.join(COLUMNS)}, doc) "
-                    f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))})",
-                    [*values, doc],
-                )
-                rec["rid"] = cur.lastrowid
-                old_keys: list[str] = []
-                if rec.get("parent_id"):
-                    db.execute(
-                        "UPDATE activities SET share_count = share_count + 1, "
-                        "popularity = popularity + 1 WHERE id = ?",
-                        (rec["parent_id"],),
-                    )
-            else:
+            if old is not None:
                 rec["rid"] = old["rid"]
+        for start in range(0, len(fresh), 500):
+            chunk = fresh[start : start + 500]
+            marks = ",".join("?" * len(chunk))
+            rids = dict(
                 db.execute(
-                    f"UPDATE activities SET {', '.join(f'{c} = ?' for c in COLUMNS)}, doc = ? "
-                    "WHERE rid = ?",
-                    [*values, doc, old["rid"]],
-                )
-                old_keys = activity_keys(old)
+                    f"SELECT id, rid FROM activities WHERE id IN ({marks})",
+                    [r["id"] for r in chunk],
+                ).fetchall()
+            )
+            for rec in chunk:
+                rec["rid"] = rids[rec["id"]]
+        stale: list[tuple[str, int, int]] = []
+        added: list[tuple[str, int, int]] = []
+        for rec in records:
+            old = existing.get(rec["id"])
+            old_keys = activity_keys(old) if old is not None else []
             new_keys = activity_keys(rec)
             if old_keys != new_keys:
-                created = rec["created_at"]
-                db.executemany(
-                    "DELETE FROM activity_keys WHERE k = ? AND created_at = ? AND rid = ?",
-                    [(k, created, rec["rid"]) for k in old_keys],
-                )
-                db.executemany(
-                    "INSERT INTO activity_keys VALUES (?, ?, ?)",
-                    [(k, created, rec["rid"]) for k in new_keys],
-                )
+                stale += [(k, rec["created_at"], rec["rid"]) for k in old_keys]
+                added += [(k, rec["created_at"], rec["rid"]) for k in new_keys]
+        db.executemany(
+            "DELETE FROM activity_keys WHERE k = ? AND created_at = ? AND rid = ?", stale
+        )
+        db.executemany("INSERT INTO activity_keys VALUES (?, ?, ?)", added)
+        db.executemany(
+            "UPDATE activities SET share_count = share_count + 1, popularity = popularity + 1 "
+            "WHERE id = ?",
+            [(r["parent_id"],) for r in fresh if r.get("parent_id")],
+        )
 
     def hard_delete(self, db: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> None:
         for rec in records:
@@ -293,8 +305,14 @@ class Store:
     def ensure_feeds(
         self, db: sqlite3.Connection, fids: Iterable[str], created_by: str | None, at: int
     ) -> None:
+        self.ensure_feeds_by(db, [(fid, created_by) for fid in fids], at)
+
+    def ensure_feeds_by(
+        self, db: sqlite3.Connection, feeds: Iterable[tuple[str, str | None]], at: int
+    ) -> None:
+        """Create the feeds that do not exist yet, each with its creator."""
         rows = []
-        for fid in set(fids):
+        for fid, created_by in dict(feeds).items():
             group, _, fid_id = fid.partition(":")
             rows.append((fid, group, fid_id, created_by, at, at))
         db.executemany(
