@@ -47,6 +47,7 @@ from feedkit.schema import (
     format_time,
     parse_time,
     validate_activity,
+    validate_limit,
     validate_partial,
 )
 
@@ -459,6 +460,8 @@ class Client:
         **options: Any,
     ) -> Page:
         """One page of a query; see :meth:`iter_activities` for every page."""
+        if self.validate:
+            _check(validate_limit(limit))
         body = {
             "filter": filter,
             "sort": list(sort) if sort else None,
@@ -503,6 +506,8 @@ class Client:
         **options: Any,
     ) -> Page:
         """Read a feed page (creating the feed if needed): its activities and the feed."""
+        if self.validate:
+            _check(validate_limit(limit))
         body = {"user_id": user_id, "limit": limit, "next": next, "prev": prev, **options}
         data = self.request(
             "POST", f"/api/v2/feeds/feed_groups/{_seg(feed_group)}/feeds/{_seg(feed_id)}", json=body

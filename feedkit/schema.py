@@ -19,7 +19,7 @@ import math
 import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
 
@@ -34,6 +34,7 @@ __all__ = [
     "Kind",
     "Reason",
     "validate_activity",
+    "validate_limit",
     "validate_partial",
 ]
 
@@ -45,6 +46,7 @@ MAX_MENTIONS = 25
 MAX_BATCH = 100
 MAX_PAGE = 100
 _UTC = UTC
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 class Kind(StrEnum):
@@ -289,21 +291,23 @@ def parse_time(value: Any) -> int:
         ns = getattr(value, "value", None)  # pandas.Timestamp keeps nanoseconds
         if isinstance(ns, int):
             return ns
-        seconds = int(value.timestamp() // 1)
-        return seconds * 1_000_000_000 + value.microsecond * 1000
+        return (value - _EPOCH) // timedelta(microseconds=1) * 1000
     if isinstance(value, str):
         text = value.strip()
-        if not _ISO_TZ.search(text):
-            raise ValueError(
-                f"{value!r} has no timezone offset; write e.g. 2030-01-01T00:00:00Z",
-                Reason.TIMEZONE,
-            )
         frac = re.search(r"\.(\d+)", text)
         try:
             parsed = datetime.fromisoformat(re.sub(r"\.\d+", "", text).replace("z", "Z"))
         except ValueError:
-            raise ValueError(f"{value!r} is not an ISO 8601 time", Reason.TIME_FORMAT) from None
-        ns = int(parsed.timestamp()) * 1_000_000_000
+            raise ValueError(
+                f"{value!r} is not an ISO 8601 time; write e.g. 2030-01-01T00:00:00Z",
+                Reason.TIME_FORMAT,
+            ) from None
+        if parsed.tzinfo is None or not _ISO_TZ.search(text):
+            raise ValueError(
+                f"{value!r} has no timezone offset; write e.g. 2030-01-01T00:00:00Z",
+                Reason.TIMEZONE,
+            )
+        ns = (parsed - _EPOCH) // timedelta(seconds=1) * 1_000_000_000
         if frac:
             ns += int(frac.group(1)[:9].ljust(9, "0"))
         return ns
@@ -523,6 +527,18 @@ def validate_activity(
                     )
                 )
     return errors
+
+
+def validate_limit(limit: Any, field: str = "limit") -> list[FieldError]:
+    """Errors in a page size: an integer from 0 to 100 (0 asks for the server's default)."""
+    if isinstance(limit, bool) or not isinstance(limit, int):
+        return [
+            FieldError(field, Reason.TYPE, f"must be an integer, not {_type_name(limit)}", limit)
+        ]
+    if not 0 <= limit <= MAX_PAGE:
+        message = f"is {limit}; must be from 0 to {MAX_PAGE}"
+        return [FieldError(field, Reason.RANGE, message, limit)]
+    return []
 
 
 def validate_partial(

@@ -1,8 +1,20 @@
-"""Run the embedded server on a port with uvicorn, announcing the URL once it accepts."""
+"""Run the embedded server on a port with uvicorn, in this process or as a child process.
+
+``run`` serves until stopped and announces its URL once it accepts requests; ``spawn``
+starts ``feedkit serve`` as a child and waits for that announcement, for tests, benchmarks
+and notebooks that need a real port.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
 from typing import Any
 
 import uvicorn
@@ -45,3 +57,79 @@ def run(
     server = _Server(config)
     server.announce = announce
     server.run()
+
+
+ANNOUNCE = re.compile(r"feedkit serving (http://\S+)")
+
+
+class ServerProcess:
+    """A ``feedkit serve`` child process: its URL, its output, and a bounded stop."""
+
+    def __init__(self, proc: subprocess.Popen[bytes], url: str, db: str, log_path: Path) -> None:
+        self.proc = proc
+        self.url = url
+        self.db = db
+        self.log_path = log_path
+
+    def __repr__(self) -> str:
+        return f"ServerProcess(url={self.url!r}, db={self.db!r}, pid={self.proc.pid})"
+
+    def __enter__(self) -> ServerProcess:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    def output(self) -> str:
+        """Everything the server printed so far (stdout and stderr)."""
+        return self.log_path.read_text(errors="replace")
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """SIGTERM (a clean shutdown), then SIGKILL if it lingers past ``timeout``."""
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(timeout=timeout)
+
+
+def spawn(
+    db: str | os.PathLike[str],
+    *,
+    api_key: str,
+    api_secret: str,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    args: Sequence[str] = (),
+    timeout: float = 30.0,
+    log_dir: str | os.PathLike[str] | None = None,
+) -> ServerProcess:
+    """Start ``feedkit serve`` in a child process and wait (at most ``timeout`` s) until it
+    accepts requests. Credentials travel in the child's environment, never on its command
+    line; port 0 picks a free port. Use as a context manager to stop it at the end."""
+    directory = Path(log_dir) if log_dir is not None else Path(tempfile.mkdtemp(prefix="feedkit-"))
+    log_path = directory / f"serve-{os.getpid()}-{time.monotonic_ns()}.log"
+    env = {k: v for k, v in os.environ.items() if not k.startswith("STREAM_")}
+    env.update(STREAM_API_KEY=api_key, STREAM_API_SECRET=api_secret, PYTHONUNBUFFERED="1")
+    cmd = [sys.executable, "-m", "feedkit", "serve", "--db", os.fspath(db), "--host", host,
+           "--port", str(port), *args]  # fmt: skip
+    with log_path.open("wb") as log:
+        proc = subprocess.Popen(
+            cmd, stdout=log, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, env=env
+        )
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        found = ANNOUNCE.search(log_path.read_text(errors="replace"))
+        if found:
+            return ServerProcess(proc, found.group(1), os.fspath(db), log_path)
+        if proc.poll() is not None:
+            break
+        time.sleep(0.02)
+    server = ServerProcess(proc, "", os.fspath(db), log_path)
+    server.stop()
+    raise RuntimeError(
+        f"feedkit serve did not start within {timeout:g}s (exit code {proc.returncode}): "
+        f"{server.output()[-3000:]}"
+    )

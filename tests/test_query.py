@@ -156,15 +156,19 @@ def test_pages_cover_everything_once(
     assert seen == expected
 
 
-def test_prev_cursor_turns_back(client: feedkit.Client) -> None:
+@pytest.mark.parametrize(
+    "flt", [None, {"feed": "user:u"}, {"feed": {"$in": ["user:u", "user:v"]}}, {"user_id": "u"}]
+)
+def test_prev_cursor_turns_back(client: feedkit.Client, flt: dict[str, object] | None) -> None:
     client.upsert_activities(
-        [{"id": f"y{i:02}", "type": "post", "feeds": ["user:u"], "user_id": "u"} for i in range(25)]
-    )
-    first = client.query_activities(limit=10)
+        [{"id": f"y{i:02}", "type": "post", "feeds": ["user:u", "user:v"][: 1 + i % 2],
+          "user_id": "u"} for i in range(25)]
+    )  # fmt: skip
+    first = client.query_activities(flt, limit=10)
     assert first.prev is None
-    second = client.query_activities(limit=10, next=first.next)
+    second = client.query_activities(flt, limit=10, next=first.next)
     assert second.prev is not None
-    back = client.query_activities(limit=10, prev=second.prev)
+    back = client.query_activities(flt, limit=10, prev=second.prev)
     assert [a["id"] for a in back] == [a["id"] for a in first]
     assert back.next is not None and back.prev is None
 
@@ -216,3 +220,32 @@ def test_pagination_exact_under_concurrent_writes(rng: random.Random, limit: int
         missing = before - deleted - set(seen)
         assert not missing, f"skipped: {sorted(missing)}"
         assert not {s for s in seen if s.startswith("n")}, "newer rows appear at the top only"
+
+
+@pytest.mark.parametrize("limit", [1, 4, 100])
+@pytest.mark.parametrize("direction", [-1, 1])
+def test_pages_over_several_feeds_and_tags_merge_without_repeats(
+    client: feedkit.Client, limit: int, direction: int
+) -> None:
+    rows = []
+    for i in range(40):
+        feeds = [f"user:f{i % 3}"] + (["user:f1"] if i % 5 == 0 else [])
+        tags = ["red"] if i % 2 else ["blue", "red"] if i % 7 == 0 else ["blue"]
+        rows.append({"id": f"m{i:02}", "type": "post", "feeds": sorted(set(feeds)),
+                     "user_id": "u", "filter_tags": tags})  # fmt: skip
+    client.upsert_activities(rows)
+    client.delete_activity("m10")
+    sort = [{"field": "created_at", "direction": direction}]
+    expected = [r["id"] for r in rows if r["id"] != "m10"]
+    if direction == -1:
+        expected.reverse()
+    for flt in (
+        {"feed": {"$in": ["user:f0", "user:f1", "user:f2"]}},
+        {"filter_tags": {"$in": ["red", "blue"]}},
+    ):
+        seen, _ = walk(client, flt, limit, sort=sort)
+        assert seen == expected
+    only_f1 = [i for i in expected if int(i[1:]) % 3 == 1 or int(i[1:]) % 5 == 0]
+    assert walk(client, {"feed": {"$in": ["user:f1", "user:nobody"]}}, limit, sort=sort)[0] == (
+        only_f1
+    )

@@ -245,3 +245,15 @@ def test_sql_metacharacters_are_literal(client: feedkit.Client) -> None:
     ]
     assert [a["id"] for a in client.query_activities({"id": {"$in": [nasty]}})] == [nasty]
     assert len(client.query_activities()) == 2
+
+
+def test_user_token_follows_only_from_its_own_feeds(client: feedkit.Client) -> None:
+    bob = client.as_user("bob")
+    with pytest.raises(AuthError):
+        bob.follow("timeline:alice", "user:bob")
+    bob.follow("timeline:bob", "user:alice")
+    client.follow("timeline:alice", "user:carol")
+    with pytest.raises(AuthError):
+        bob.unfollow("timeline:alice", "user:carol")
+    assert client.read_feed("timeline:alice").feed["following_count"] == 1  # type: ignore[index]
+    bob.unfollow("timeline:bob", "user:alice")

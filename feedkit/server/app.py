@@ -17,6 +17,7 @@ from urllib.parse import unquote
 
 import orjson
 from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
@@ -224,7 +225,11 @@ class FeedsApp:
             )
             headers = self.limiter.check(op.name)
             body = await self._body(request)
-            result = op.handler(self.service, principal, params, body, query)
+            # SQLite work runs in worker threads, so a slow read never stalls the event loop
+            # and reads on a file store proceed beside the writer.
+            result = await run_in_threadpool(
+                op.handler, self.service, principal, params, body, query
+            )
             result = dict(result or {})
             result["duration"] = _duration(start)
             status = 201 if request.method in ("POST", "PUT") else 200

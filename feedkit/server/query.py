@@ -43,7 +43,11 @@ _PATH_PART = re.compile(r"^[^\"\\.\[\]]+$")
 class Compiled:
     sql: list[str] = field(default_factory=list)
     params: list[Any] = field(default_factory=list)
-    drive_key: str | None = None  # an activity_keys key every result must carry
+    # activity_keys keys of which every result carries at least one (a feed, or tags), from
+    # the filter's top level: a page can be read from those index ranges in order.
+    drive_keys: list[str] | None = None
+    # The top level has an equality on id or user_id: their own indexes are better.
+    selective: bool = False
 
 
 def _bad(path: str, message: str) -> Problem:
@@ -142,6 +146,7 @@ def compile_filter(flt: Any, out: Compiled, *, top: bool = True, path: str = "fi
             out.sql.append("(" + f" {key[1:].upper()} ".join(parts) + ")")
         elif key in _COLUMN_FIELDS:
             col = _COLUMN_FIELDS[key]
+            out.selective = out.selective or (top and key in ("id", "user_id"))
             for op, v in _ops(where, value, ("$eq", "$in")):
                 if op == "$eq":
                     out.sql.append(f"{col} = ?")
@@ -164,8 +169,8 @@ def compile_filter(flt: Any, out: Compiled, *, top: bool = True, path: str = "fi
             for op, v in _ops(where, value, ("$eq", "$in")):
                 feeds = [_scalar(where, v)] if op == "$eq" else _list(where, v)
                 keys = [FEED_KEY + str(f) for f in feeds]
-                if top and len(keys) == 1 and out.drive_key is None:
-                    out.drive_key = keys[0]
+                if top and out.drive_keys is None:
+                    out.drive_keys = keys
                 else:
                     sql, params = _key_exists(keys)
                     out.sql.append(sql)
@@ -181,14 +186,18 @@ def compile_filter(flt: Any, out: Compiled, *, top: bool = True, path: str = "fi
                 if not tags:
                     raise _bad(where, "needs at least one tag")
                 if op == "$in":
-                    sql, params = _key_exists([prefix + str(t) for t in tags])
-                    out.sql.append(sql)
-                    out.params += params
+                    keys = [prefix + str(_scalar(where, t)) for t in tags]
+                    if top and out.drive_keys is None:
+                        out.drive_keys = keys
+                    else:
+                        sql, params = _key_exists(keys)
+                        out.sql.append(sql)
+                        out.params += params
                     continue
                 for tag in tags:  # $contains / $eq with a scalar: every tag present
                     k = prefix + str(_scalar(where, tag))
-                    if top and out.drive_key is None:
-                        out.drive_key = k
+                    if top and out.drive_keys is None:
+                        out.drive_keys = [k]
                     else:
                         sql, params = _key_exists([k])
                         out.sql.append(sql)
@@ -283,7 +292,7 @@ class Sort:
 
 def _cursor_sig(compiled: Compiled, sort: Sort, scope: str) -> str:
     text = orjson.dumps(
-        [compiled.sql, [str(p) for p in compiled.params], compiled.drive_key, sort.keys, scope]
+        [compiled.sql, [str(p) for p in compiled.params], compiled.drive_keys, sort.keys, scope]
     )
     return hashlib.sha256(text).hexdigest()[:16]
 
@@ -337,16 +346,22 @@ def run_page(
     base_params: list[Any],
     scope: str,
 ) -> tuple[list[Any], str | None, str | None]:
-    """Rows of one page (``SELECT_ACTIVITY`` rows), and the next and prev cursors."""
+    """Rows of one page (``SELECT_ACTIVITY`` rows), and the next and prev cursors.
+
+    With drive keys and a created_at sort, each key's index range is read in order, at most
+    one page of it, and the ranges are merged (an activity in two of them counts once): the
+    cost follows the page size and the number of keys, not the size of the store.
+    """
     sig = _cursor_sig(compiled, sort, scope)
-    drive = compiled.drive_key is not None and sort.drivable
+    keys = compiled.drive_keys
+    drive = bool(keys) and sort.drivable and not compiled.selective
     names = [c for c, _ in sort.keys]
     dirs = [d for _, d in sort.keys]
     cols = [(f"ak.{c}" if drive else f"a.{c}") for c in names]
     where = [*base_sql, *compiled.sql]
     params = [*base_params, *compiled.params]
-    if compiled.drive_key is not None and not drive:
-        sql, ps = _key_exists([compiled.drive_key])
+    if keys and not drive:
+        sql, ps = _key_exists(keys)
         where.append(sql)
         params += ps
     forward = page.prev is None
@@ -356,21 +371,34 @@ def run_page(
         sql, ps = _keyset(cols, dirs, values, forward)
         where.append(sql)
         params += ps
-    order = ", ".join(
-        f"{c} {'ASC' if (d == 1) == forward else 'DESC'}" for c, d in zip(cols, dirs, strict=True)
-    )
-    if drive:
-        source = "activity_keys ak JOIN activities a ON a.rid = ak.rid"
-        where.insert(0, "ak.k = ?")
-        params.insert(0, compiled.drive_key)
+    directions = ["ASC" if (d == 1) == forward else "DESC" for d in dirs]
+    order = ", ".join(f"{c} {d}" for c, d in zip(cols, directions, strict=True))
+    extra = ", ".join(cols)
+    limit = page.limit + 1
+    condition = " AND ".join(where) or "1"
+    if drive and keys:
+        branch = (
+            f"SELECT {SELECT_ACTIVITY}, {extra} FROM activity_keys ak "
+            f"JOIN activities a ON a.rid = ak.rid WHERE ak.k = ? AND {condition} "
+            f"ORDER BY {order} LIMIT ?"
+        )
+        if len(keys) == 1:
+            sql, args = branch, [keys[0], *params, limit]
+        else:
+            first = len(SELECT_ACTIVITY.split(",")) + 1  # 1-based position of the sort values
+            outer = ", ".join(f"{first + i} {d}" for i, d in enumerate(directions))
+            sql = (
+                " UNION ".join(f"SELECT * FROM ({branch})" for _ in keys)
+                + f" ORDER BY {outer} LIMIT ?"
+            )
+            args = [x for k in keys for x in (k, *params, limit)] + [limit]
     else:
-        source = "activities a"
-    extra = ", ".join(f"a.{c}" for c in names)
-    sql = (
-        f"SELECT {SELECT_ACTIVITY}, {extra} FROM {source} "
-        f"WHERE {' AND '.join(where) or '1'} ORDER BY {order} LIMIT ?"
-    )
-    rows = list(db.execute(sql, [*params, page.limit + 1]))
+        sql = (
+            f"SELECT {SELECT_ACTIVITY}, {extra} FROM activities a "
+            f"WHERE {condition} ORDER BY {order} LIMIT ?"
+        )
+        args = [*params, limit]
+    rows = list(db.execute(sql, args))
     more = len(rows) > page.limit
     rows = rows[: page.limit]
     if not forward:
@@ -378,9 +406,9 @@ def run_page(
     width = len(names)
     nxt = prv = None
     if rows:
-        first, last = rows[0][-width:], rows[-1][-width:]
+        first_row, last_row = rows[0][-width:], rows[-1][-width:]
         if more if forward else cursor is not None:
-            nxt = encode_cursor(last, sig)
+            nxt = encode_cursor(last_row, sig)
         if cursor is not None if forward else more:
-            prv = encode_cursor(first, sig)
+            prv = encode_cursor(first_row, sig)
     return [r[:-width] for r in rows], nxt, prv

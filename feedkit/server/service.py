@@ -16,12 +16,12 @@ from feedkit.schema import (
     FEED_ID,
     MAX_BATCH,
     MAX_ID,
-    MAX_PAGE,
     FieldError,
     Reason,
     apply_partial,
     parse_time,
     validate_activity,
+    validate_limit,
     validate_partial,
 )
 from feedkit.server.auth import Principal
@@ -33,7 +33,7 @@ from feedkit.server.render import (
     feed_response,
     user_response,
 )
-from feedkit.server.store import Store, now_ns, row_to_record
+from feedkit.server.store import FEED_KEY, Store, now_ns, row_to_record
 
 # Fields a full update (PUT) replaces; those it does not carry are cleared.
 _REPLACED = tuple(f.name for f in ACTIVITY_FIELDS if f.settable and f.name != "feeds")
@@ -61,9 +61,10 @@ def _batch(body: dict[str, Any], key: str) -> list[Any]:
 
 def _limit(body: dict[str, Any], default: int) -> int:
     limit = body.get("limit", default)
-    if isinstance(limit, bool) or not isinstance(limit, int) or not 0 <= limit <= MAX_PAGE:
-        raise Problem.invalid({"limit": f"must be an integer from 0 to {MAX_PAGE}"})
-    return limit or default
+    errors = validate_limit(limit)
+    if errors:
+        raise Problem.from_field_errors(errors)
+    return int(limit) or default
 
 
 def _cursor(body: dict[str, Any], name: str) -> str | None:
@@ -472,34 +473,13 @@ class FeedsService:
             raise Problem.invalid({"feed": f"{fid!r} is not a valid feed id 'group:id'"})
         creator = self._actor(principal, body)
         data = _obj(body.get("data"), "data")
-        with self.store.transaction() as db:
-            now = self.store.tick()
+        with self.store.reading() as db:
             created = self.store.get_feed(db, fid) is None
-            if creator:
-                self.store.ensure_users(db, [creator], now)
-            self.store.ensure_feeds(db, [fid], creator, now)
-            if data:
-                feed = self.store.get_feed(db, fid) or {}
-                doc = {
-                    k: feed.get(k)
-                    for k in ("name", "description", "custom", "visibility", "filter_tags")
-                    if feed.get(k) is not None
-                }
-                doc.update(
-                    {
-                        k: v
-                        for k, v in data.items()
-                        if k in ("name", "description", "custom", "visibility", "filter_tags")
-                    }
-                )
-                self.store.update_feed_doc(db, fid, doc, now)
+        if created or data:  # a plain read of an existing feed writes nothing
+            self._write_feed(fid, creator, data)
         with self.store.reading() as db:
             feeds = [fid, *self.store.following(db, fid)]
-            compiled = Compiled()
-            if len(feeds) == 1:
-                compiled.drive_key = "f:" + fid
-            else:
-                compile_filter({"feed": {"$in": feeds}}, compiled, top=False)
+            compiled = Compiled(drive_keys=[FEED_KEY + f for f in feeds])
             if body.get("filter") is not None:
                 compile_filter(body["filter"], compiled, top=False)
             acts, nxt, prv = self._page(db, principal, body, compiled, 25, "feed:" + fid)
@@ -528,6 +508,20 @@ class FeedsService:
             out["prev"] = prv
         return out
 
+    def _write_feed(self, fid: str, creator: str | None, data: dict[str, Any]) -> None:
+        """Create the feed if it is missing, and apply ``data`` (name, description, ...)."""
+        keys = ("name", "description", "custom", "visibility", "filter_tags")
+        with self.store.transaction() as db:
+            now = self.store.tick()
+            if creator:
+                self.store.ensure_users(db, [creator], now)
+            self.store.ensure_feeds(db, [fid], creator, now)
+            if data:
+                feed = self.store.get_feed(db, fid) or {}
+                doc = {k: feed[k] for k in keys if feed.get(k) is not None}
+                doc.update({k: v for k, v in data.items() if k in keys})
+                self.store.update_feed_doc(db, fid, doc, now)
+
     def delete_feed(self, principal: Principal, group: str, feed_id: str) -> dict[str, Any]:
         fid = f"{group}:{feed_id}"
         with self.store.transaction() as db:
@@ -545,6 +539,17 @@ class FeedsService:
 
     # -- follows ----------------------------------------------------------------------------
 
+    def _feed_owner_check(self, db: Any, principal: Principal, fid: str) -> None:
+        """A user token may change only its own feeds: created by it, or named for it."""
+        if principal.user_id is None:
+            return
+        feed = self.store.get_feed(db, fid)
+        owner = feed.get("created_by") if feed else fid.partition(":")[2]
+        if owner != principal.user_id:
+            raise Problem(
+                403, NOT_ALLOWED, f"user {principal.user_id!r} cannot change follows of {fid!r}"
+            )
+
     def _feed_ref(self, value: Any, name: str) -> str:
         if not isinstance(value, str) or not FEED_ID.match(value):
             raise Problem.invalid({name: "must be a feed id 'group:id'"})
@@ -557,6 +562,7 @@ class FeedsService:
         if source == target:
             raise Problem.invalid({"target": "a feed cannot follow itself"})
         with self.store.transaction() as db:
+            self._feed_owner_check(db, principal, source)
             now = self.store.tick()
             self.store.ensure_feeds(db, [source, target], principal.user_id, now)
             created = self.store.follow(db, source, target, now)
@@ -585,6 +591,7 @@ class FeedsService:
 
     def unfollow(self, principal: Principal, source: str, target: str) -> dict[str, Any]:
         with self.store.transaction() as db:
+            self._feed_owner_check(db, principal, source)
             found = [f for f in self.store.follows(db, source=source, limit=-1) if f[1] == target]
             if not found:
                 raise Problem.not_found(f"follow {source!r} -> {target!r}")
