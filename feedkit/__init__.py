@@ -5,7 +5,9 @@
 any compatible server through the same client.
 """
 
+from feedkit.bulk import ImportOptions, ImportReport, import_activities
 from feedkit.client import Client, Retry, connect
+from feedkit.convert import Conversion, to_activities
 from feedkit.errors import (
     APIError,
     AuthError,
@@ -16,6 +18,7 @@ from feedkit.errors import (
     TransportError,
     ValidationError,
 )
+from feedkit.mapping import Mapping, MappingError
 from feedkit.results import Activity, Page
 from feedkit.schema import FIELDS, Field, FieldError, Reason, validate_activity, validate_partial
 
@@ -27,9 +30,14 @@ __all__ = [
     "Activity",
     "AuthError",
     "Client",
+    "Conversion",
     "FeedkitError",
     "Field",
     "FieldError",
+    "ImportOptions",
+    "ImportReport",
+    "Mapping",
+    "MappingError",
     "NotFoundError",
     "Page",
     "RateLimitError",
@@ -39,6 +47,8 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "connect",
+    "import_activities",
+    "to_activities",
     "validate_activity",
     "validate_partial",
 ]

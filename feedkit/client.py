@@ -53,7 +53,7 @@ from feedkit.schema import (
 
 log = logging.getLogger("feedkit.client")
 
-__all__ = ["Client", "Retry", "connect"]
+__all__ = ["Client", "RateBudget", "Retry", "connect"]
 
 DEFAULT_DB = "feedkit.db"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -72,6 +72,32 @@ class Retry:
         if retry_after is not None:
             return retry_after + random.uniform(0, self.backoff)
         return random.uniform(0, min(self.max_backoff, self.backoff * 2**attempt))
+
+
+class RateBudget:
+    """One rate budget for every thread of a client: a 429's Retry-After, or an exhausted
+    ``x-ratelimit-remaining`` until ``x-ratelimit-reset``, pauses them all."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._until = 0.0
+
+    def pause(self, seconds: float) -> None:
+        with self._lock:
+            self._until = max(self._until, time.time() + seconds)
+
+    def wait(self) -> None:
+        """Sleep until the budget allows a request (one bounded sleep)."""
+        with self._lock:
+            delay = self._until - time.time()
+        if delay > 0:
+            time.sleep(delay)
+
+    def observe(self, response: httpx.Response) -> None:
+        remaining = response.headers.get("x-ratelimit-remaining")
+        reset = response.headers.get("x-ratelimit-reset")
+        if remaining == "0" and reset and reset.isdigit() and response.status_code != 429:
+            self.pause(min(60.0, max(0.0, int(reset) - time.time())))
 
 
 class _Secret:
@@ -171,6 +197,7 @@ class Client:
             token if token is not None else jwt.encode({}, api_secret or "", algorithm="HS256")
         )
         self.retry = retry or Retry()
+        self.budget = RateBudget()
         self.validate = validate
         self._transport = transport
         self._timeout = timeout
@@ -230,23 +257,28 @@ class Client:
         path: str,
         *,
         json: Any = None,
+        content: bytes | None = None,
         params: Mapping[str, Any] | None = None,
         retry: bool = True,
     ) -> dict[str, Any]:
         """Send one protocol request and return the decoded JSON answer.
 
-        ``retry`` says the request is safe to repeat; unsafe ones are sent once.
+        ``json`` is encoded (nulls stripped); ``content`` is sent as it is (JSON bytes made
+        elsewhere, as the bulk importer does). ``retry`` says the request is safe to repeat;
+        unsafe ones are sent once. Every request first waits out the client's rate budget.
         """
         query: dict[str, Any] = {"api_key": self.api_key}
         for key, value in (params or {}).items():
             if value is not None:
                 query[key] = ("true" if value else "false") if isinstance(value, bool) else value
-        content = orjson.dumps(_wire(json), default=_default) if json is not None else None
+        if json is not None:
+            content = orjson.dumps(_wire(json), default=_default)
         headers = {"Authorization": self._token.reveal(), "x-client-request-id": str(uuid.uuid4())}
         if content is not None:
             headers["Content-Type"] = "application/json"
         attempts = self.retry.attempts if retry else 1
         for attempt in range(attempts):
+            self.budget.wait()
             try:
                 response = self._http.request(
                     method, path, params=query, content=content, headers=headers
@@ -255,28 +287,20 @@ class Client:
             except httpx.HTTPError as exc:
                 if attempt + 1 < attempts:
                     wait = self.retry.delay(attempt)
-                    log.warning(
-                        "%s %s failed (%s); retry %d in %.2fs",
-                        method,
-                        path,
-                        type(exc).__name__,
-                        attempt + 1,
-                        wait,
-                    )
+                    log.warning("%s %s failed (%s); retry %d in %.2fs", method, path,
+                                type(exc).__name__, attempt + 1, wait)  # fmt: skip
                     time.sleep(wait)
                     continue
                 raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
+            self.budget.observe(response)
             if response.status_code in RETRY_STATUSES and attempt + 1 < attempts:
                 wait = self.retry.delay(attempt, _retry_after(response))
-                log.warning(
-                    "%s %s answered %d; retry %d in %.2fs",
-                    method,
-                    path,
-                    response.status_code,
-                    attempt + 1,
-                    wait,
-                )
-                time.sleep(wait)
+                log.warning("%s %s answered %d; retry %d in %.2fs", method, path,
+                            response.status_code, attempt + 1, wait)  # fmt: skip
+                if response.status_code == 429:
+                    self.budget.pause(wait)  # every thread of this client waits it out
+                else:
+                    time.sleep(wait)
                 continue
             return self._decode(method, path, response, body)
         raise AssertionError("unreachable")  # pragma: no cover

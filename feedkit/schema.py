@@ -45,6 +45,7 @@ MAX_FILTER_TAGS = 50
 MAX_MENTIONS = 25
 MAX_BATCH = 100
 MAX_PAGE = 100
+LOCATION_BOUNDS = {"lat": 90.0, "lng": 180.0}  # each within [-bound, bound] degrees
 _UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -79,6 +80,10 @@ class Reason(StrEnum):
     UNKNOWN_FIELD = "unknown_field"
     NOT_SETTABLE = "not_settable"
     NOT_UNSETTABLE = "not_unsettable"
+    # Reasons a source row cannot even be read, and a row the server would not take.
+    MALFORMED_ROW = "malformed_row"
+    ENCODING = "encoding"
+    SEND_FAILED = "send_failed"
 
 
 @dataclass(frozen=True)
@@ -399,7 +404,7 @@ def _check_location(path: str, value: Any) -> list[FieldError]:
             )
         ]
     errors = []
-    for key, bound in (("lat", 90.0), ("lng", 180.0)):
+    for key, bound in LOCATION_BOUNDS.items():
         where = f"{path}.{key}"
         v = value.get(key)
         if v is None:

@@ -8,8 +8,10 @@ import feedkit
 def test_all_is_sorted_and_complete() -> None:
     assert feedkit.__all__ == sorted(feedkit.__all__, key=lambda n: (not n.isupper(), n))
     public = {name for name in dir(feedkit) if not name.startswith("_")}
-    modules = {"cli", "client", "demo", "errors", "results", "schema", "serve", "server",
-               "transport"}  # fmt: skip
+    modules = {
+        "arrowjson", "bulk", "checkpoint", "cli", "client", "convert", "demo", "errors",
+        "mapping", "results", "schema", "serve", "server", "sources", "transport",
+    }  # fmt: skip
     assert public - modules - {"annotations"} == set(feedkit.__all__)
     for name in feedkit.__all__:
         assert getattr(feedkit, name) is not None

@@ -1,0 +1,300 @@
+"""Source columns -> activity fields: templates, literals, list columns, objects.
+
+A mapping is written in Python or TOML (``Mapping.from_toml("posts.toml")``)::
+
+    [activity]
+    id = "{post_id}"                      # "{column}"; text around it makes a template
+    type = "post"                         # a literal
+    feeds = ["user:{author}", "topic:{topic}"]
+    filter_tags = { column = "tags", split = "," }
+    location = { lat = "lat", lng = "lng" }
+    custom = ["likes", "lang"]            # columns copied into custom, keeping their types
+    search_data = { title = "{title}" }   # or key = template; dotted keys nest
+    [[activity.attachments]]
+    type = "image"
+    image_url = "{image}"                 # left out where its url is empty or null
+
+    [columns]                             # optional: the type of a CSV column
+    likes = "int"
+
+A value that is exactly ``"{col}"`` keeps the column's type. An empty or null referenced
+value leaves the field unset. Without an ``id``, ids derive from the row's content, so a
+rerun upserts the same activities instead of duplicating them. ``{{`` and ``}}`` are literal
+braces. Every problem in a mapping is a :class:`MappingError` naming the field.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from os import PathLike
+from typing import Any
+
+from feedkit.errors import FeedkitError
+from feedkit.schema import ATTACHMENT_FIELDS, FIELDS, Kind
+
+__all__ = ["Mapping", "MappingError"]
+
+COLUMN_TYPES = ("string", "int", "float", "bool", "timestamp")
+URL_FIELDS = ("asset_url", "image_url", "thumb_url")
+# Fields a mapping may fill besides the schema's: bulk import files keep history.
+EXTRA_FIELDS = ("created_at",)
+_REF = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
+
+
+class MappingError(FeedkitError, ValueError):
+    """A mapping that cannot work: an unknown field, a bad template, a missing column."""
+
+    def __init__(self, message: str, *, field: str = "", columns: Iterable[str] = ()) -> None:
+        self.field = field
+        self.columns = list(columns)
+        super().__init__(f"{field}: {message}" if field else message)
+
+
+@dataclass(frozen=True)
+class Template:
+    """Literal text and column references; ``"{col}"`` alone keeps the column's type."""
+
+    parts: tuple[str | tuple[str], ...]  # str: literal text; (name,): a column
+
+    @classmethod
+    def parse(cls, text: str, where: str) -> Template:
+        parts: list[str | tuple[str]] = []
+        pos = 0
+        literal = ""
+        for m in _REF.finditer(text):
+            literal += text[pos : m.start()]
+            pos = m.end()
+            token = m.group(0)
+            if token in ("{{", "}}"):
+                literal += token[0]
+            elif token in ("{", "}"):
+                raise MappingError(
+                    f"unbalanced {token!r} in {text!r}; write {token * 2} for a literal brace",
+                    field=where,
+                )
+            else:
+                name = m.group(1).strip()
+                if not name:
+                    raise MappingError(f"empty column reference in {text!r}", field=where)
+                if literal:
+                    parts.append(literal)
+                    literal = ""
+                parts.append((name,))
+        literal += text[pos:]
+        if literal:
+            parts.append(literal)
+        return cls(tuple(parts))
+
+    @classmethod
+    def column(cls, name: str) -> Template:
+        return cls(((name,),))
+
+    @property
+    def columns(self) -> list[str]:
+        return [p[0] for p in self.parts if isinstance(p, tuple)]
+
+    @property
+    def whole(self) -> str | None:
+        """The column name when the template is exactly one reference, else None."""
+        if len(self.parts) == 1 and isinstance(self.parts[0], tuple):
+            return self.parts[0][0]
+        return None
+
+    @property
+    def literal(self) -> str | None:
+        """The text when the template references no column, else None."""
+        return "".join(p for p in self.parts if isinstance(p, str)) if not self.columns else None
+
+
+@dataclass(frozen=True)
+class SplitColumn:
+    """A list field from one column: a list column, or a string split on ``split``."""
+
+    column: str
+    split: str | None = None
+
+
+@dataclass(frozen=True)
+class Location:
+    lat: str
+    lng: str
+
+
+@dataclass(frozen=True)
+class ObjectSpec:
+    """A JSON object: dotted keys -> templates (``"{col}"`` keeps the column's type)."""
+
+    members: tuple[tuple[str, Template], ...]
+
+
+Spec = Template | tuple[Template, ...] | SplitColumn | Location | ObjectSpec
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """How each activity field is computed from a source row. See the module docstring."""
+
+    fields: dict[str, Spec]
+    attachments: tuple[ObjectSpec, ...] = ()
+    column_types: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_toml(cls, path: str | PathLike[str]) -> Mapping:
+        with open(path, "rb") as f:
+            try:
+                data = tomllib.load(f)
+            except tomllib.TOMLDecodeError as exc:
+                raise MappingError(f"{path} is not valid TOML: {exc}") from None
+        return cls.from_dict(data)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Mapping:
+        """From the TOML's shape: ``{"activity": {...}, "columns": {...}}``."""
+        unknown = set(data) - {"activity", "columns"}
+        if unknown:
+            raise MappingError(
+                f"unknown section(s) {sorted(unknown)}; use [activity] and [columns]"
+            )
+        activity = data.get("activity")
+        if not isinstance(activity, dict):
+            raise MappingError("the mapping needs an [activity] table")
+        return cls.build(activity, data.get("columns") or {})
+
+    @classmethod
+    def build(cls, activity: dict[str, Any], columns: dict[str, str] | None = None) -> Mapping:
+        """``Mapping.build({"id": "{post_id}", "type": "post", ...})``."""
+        fields: dict[str, Spec] = {}
+        attachments: tuple[ObjectSpec, ...] = ()
+        for name, value in activity.items():
+            if name == "attachments":
+                attachments = _attachments(value)
+            elif name in FIELDS or name in EXTRA_FIELDS:
+                fields[name] = _spec(name, value)
+            else:
+                known = ", ".join([*FIELDS, *EXTRA_FIELDS])
+                raise MappingError(f"is not an activity field; known fields: {known}", field=name)
+        types = dict(columns or {})
+        for col, kind in types.items():
+            if kind not in COLUMN_TYPES:
+                raise MappingError(
+                    f"type {kind!r} is not one of {', '.join(COLUMN_TYPES)}", field=f"columns.{col}"
+                )
+        return cls(fields, attachments, types)
+
+    @property
+    def columns(self) -> list[str]:
+        """Every source column the mapping reads, in order of first use."""
+        out: dict[str, None] = {}
+        for spec in [*self.fields.values(), *self.attachments]:
+            for col in spec_columns(spec):
+                out.setdefault(col, None)
+        return list(out)
+
+
+def spec_columns(spec: Spec) -> list[str]:
+    """The source columns one field's spec reads."""
+    if isinstance(spec, Template):
+        return spec.columns
+    if isinstance(spec, tuple):
+        return [c for t in spec for c in t.columns]
+    if isinstance(spec, SplitColumn):
+        return [spec.column]
+    if isinstance(spec, Location):
+        return [spec.lat, spec.lng]
+    return [c for _, t in spec.members for c in t.columns]
+
+
+def _template(value: Any, where: str) -> Template:
+    if isinstance(value, str):
+        return Template.parse(value, where)
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise MappingError(f"expected a template string, got {type(value).__name__}", field=where)
+    return Template((str(value),))
+
+
+def _spec(name: str, value: Any) -> Spec:
+    kind = FIELDS[name].kind if name in FIELDS else Kind.TIME
+    if kind in (Kind.STRING, Kind.CHOICE, Kind.TIME):
+        return _template(value, name)
+    if kind is Kind.STRING_LIST:
+        if isinstance(value, list):
+            return tuple(_template(v, f"{name}[{i}]") for i, v in enumerate(value))
+        if isinstance(value, dict):
+            if set(value) - {"column", "split"} or not isinstance(value.get("column"), str):
+                raise MappingError(
+                    'write { column = "name", split = "," } (split optional)', field=name
+                )
+            split = value.get("split")
+            if split is not None and (not isinstance(split, str) or not split):
+                raise MappingError("split must be a non-empty string", field=name)
+            return SplitColumn(value["column"], split)
+        template = _template(value, name)
+        if template.whole is None:
+            raise MappingError(
+                'a list field takes a list of templates, "{column}" of a list '
+                "column, or { column = ..., split = ... }",
+                field=name,
+            )
+        return SplitColumn(template.whole)
+    if kind is Kind.LOCATION:
+        if (
+            not isinstance(value, dict)
+            or set(value) != {"lat", "lng"}
+            or not all(isinstance(v, str) for v in value.values())
+        ):
+            raise MappingError('write { lat = "lat_column", lng = "lng_column" }', field=name)
+        return Location(_bare(value["lat"]), _bare(value["lng"]))
+    if kind is Kind.OBJECT:
+        if isinstance(value, list):
+            if not all(isinstance(c, str) for c in value):
+                raise MappingError("a list here names columns to copy", field=name)
+            return ObjectSpec(tuple((_bare(c), Template.column(_bare(c))) for c in value))
+        if isinstance(value, dict):
+            return ObjectSpec(tuple((k, _template(v, f"{name}.{k}")) for k, v in value.items()))
+        raise MappingError("write a list of columns or a table of key = template", field=name)
+    raise MappingError(f"cannot be mapped from columns (a {kind.value} field)", field=name)
+
+
+def _bare(name: str) -> str:
+    """A column name, written bare or as "{name}"."""
+    if name.startswith("{") and name.endswith("}") and name.count("{") == 1:
+        return name[1:-1].strip()
+    return name
+
+
+def _attachments(value: Any) -> tuple[ObjectSpec, ...]:
+    if not isinstance(value, list):
+        raise MappingError(
+            "write one [[activity.attachments]] table per attachment", field="attachments"
+        )
+    known = {f.name for f in ATTACHMENT_FIELDS}
+    out = []
+    for i, table in enumerate(value):
+        where = f"attachments[{i}]"
+        if not isinstance(table, dict):
+            raise MappingError("must be a table", field=where)
+        unknown = set(table) - known
+        if unknown:
+            raise MappingError(
+                f"unknown attachment field(s) {sorted(unknown)}; known: {', '.join(sorted(known))}",
+                field=where,
+            )
+        if not set(table) & set(URL_FIELDS):
+            raise MappingError(f"needs one of {', '.join(URL_FIELDS)}", field=where)
+        members = []
+        for key, v in table.items():
+            if key == "custom":
+                if not isinstance(v, dict):
+                    raise MappingError(
+                        "custom must be a table of key = template", field=f"{where}.custom"
+                    )
+                members += [
+                    (f"custom.{k}", _template(t, f"{where}.custom.{k}")) for k, t in v.items()
+                ]
+            else:
+                members.append((key, _template(v, f"{where}.{key}")))
+        out.append(ObjectSpec(tuple(members)))
+    return tuple(out)
