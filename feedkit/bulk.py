@@ -328,6 +328,9 @@ def import_activities(
             )
         for f in pending:
             f.result()
+        bar.set_postfix(
+            valid=report.valid, invalid=report.invalid, stored=report.acknowledged + report.skipped
+        )
     except KeyboardInterrupt:
         report.interrupted = True
         for f in pending:

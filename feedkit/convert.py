@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -189,9 +189,12 @@ class _Batch:
         self.bad = np.zeros(self.n, dtype=bool)
         self.errors: list[RowError] = list(sb.errors)
         position = {int(r): i for i, r in enumerate(sb.rows)} if sb.errors else {}
-        for e in sb.errors:  # unreadable bytes: the row is in the batch but cannot be used
+        users = _fields_by_column(mapping)
+        for k, e in enumerate(self.errors):  # unreadable bytes: the row is there but unusable
             if e.row in position:
                 self.bad[position[e.row]] = True
+                if not e.field and e.column in users:
+                    self.errors[k] = replace(e, field=users[e.column])
 
     # -- columns ----------------------------------------------------------------------------
 
@@ -443,6 +446,18 @@ class _Batch:
             )
             fragments.append(pc.if_else(present, json_object(obj), _NULL))
         return json_array_of(fragments, self.n)
+
+
+def _fields_by_column(mapping: Mapping) -> dict[str, str]:
+    """For each source column, the fields that read it (for errors about the column)."""
+    out: dict[str, list[str]] = {}
+    for name, spec in mapping.fields.items():
+        for col in spec_columns(spec):
+            out.setdefault(col, []).append(name)
+    for i, attachment in enumerate(mapping.attachments):
+        for col in spec_columns(attachment):
+            out.setdefault(col, []).append(f"attachments[{i}]")
+    return {col: ",".join(dict.fromkeys(names)) for col, names in out.items()}
 
 
 def _clean_list(lists: pa.Array) -> pa.Array:

@@ -49,3 +49,47 @@ def test_bad_rate_limit_is_a_usage_error() -> None:
         main, ["serve", "--api-key", "k", "--api-secret", "s", "--rate-limit", "Add=lots"]
     )
     assert result.exit_code == 2 and "OPERATION=N" in result.output
+
+
+DATA = Path(__file__).resolve().parents[1] / "data"
+
+
+def test_import_reports_and_exits_1_for_bad_rows(tmp_path: Path) -> None:
+    db, errors = tmp_path / "i.db", tmp_path / "errors.csv"
+    args = ["import", str(DATA / "posts.csv"), "--mapping", str(DATA / "posts.toml"),
+            "--db", str(db), "--no-progress", "--errors", str(errors)]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1, result.output
+    assert "acknowledged       2,985" in result.output
+    assert "feed_format" in result.output and errors.exists()
+
+
+def test_import_of_clean_rows_exits_0(tmp_path: Path) -> None:
+    import pandas as pd
+
+    clean = tmp_path / "clean.parquet"
+    frame = pd.read_parquet(DATA / "posts.parquet")
+    frame.iloc[:50].to_parquet(clean)
+    args = ["import", str(clean), "--mapping", str(DATA / "posts.toml"),
+            "--db", str(tmp_path / "c.db"), "--no-progress"]  # fmt: skip
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 0, result.output
+    dry = CliRunner().invoke(main, [*args, "--dry-run"])
+    assert dry.exit_code == 0 and "dry run" in dry.output
+
+
+def test_validate_and_usage_errors(tmp_path: Path) -> None:
+    args = ["validate", str(DATA / "posts.parquet"), "--mapping", str(DATA / "posts.toml")]
+    result = CliRunner().invoke(main, args)
+    assert result.exit_code == 1 and "2,989 valid, 11 invalid" in result.output
+    both = CliRunner().invoke(main, ["import", "x.csv", "--mapping", str(DATA / "posts.toml"),
+                                     "--db", "a.db", "--base-url", "http://x"])  # fmt: skip
+    assert both.exit_code == 2
+    missing = CliRunner().invoke(main, ["validate", str(tmp_path / "nope.csv"), "--mapping",
+                                        str(DATA / "posts.toml")])  # fmt: skip
+    assert missing.exit_code == 1 and "no such file" in missing.output
+    bad_map = tmp_path / "bad.toml"
+    bad_map.write_text('[activity]\nid = "{post_id"\n')
+    broken = CliRunner().invoke(main, ["validate", str(DATA / "posts.csv"), "--mapping",
+                                       str(bad_map)])  # fmt: skip
+    assert broken.exit_code == 1 and "id:" in broken.output
