@@ -19,6 +19,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+# Field metadata of a string column whose values are JSON text standing for JSON values (a
+# list of objects, mixed types): they are written back as JSON, not as strings.
+JSON_METADATA = {b"feedkit": b"json"}
 _CONTROL = [chr(i) for i in range(0x20)]
 _SHORT = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -49,15 +52,26 @@ def json_value(arr: pa.Array) -> pa.Array:
         arr = pc.cast(arr, pa.float64())
         finite = pc.is_finite(arr)
         text = pc.cast(arr, pa.string())
+        # Arrow writes 2.0 as "2": keep it a float in JSON (and -0.0 as -0.0).
+        whole = pc.match_substring_regex(text, "^-?[0-9]+$")
+        text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
         return pc.if_else(finite, text, pa.scalar(None, pa.string()))
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         return json_string(rfc3339(arr))
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return json_list(arr)
     if pa.types.is_struct(t):
-        members = [(t.field(i).name, json_value(arr.field(i))) for i in range(t.num_fields)]
+        members = [
+            (f.name, arr.field(i) if is_json_field(f) else json_value(arr.field(i)))
+            for i, f in enumerate(t)
+        ]
         return pc.if_else(arr.is_null(), pa.scalar(None, pa.string()), json_object(members))
     raise TypeError(f"cannot write {t} as JSON")
+
+
+def is_json_field(f: pa.Field) -> bool:
+    """Whether a string field holds JSON text (see ``JSON_METADATA``)."""
+    return bool(f.metadata) and f.metadata.get(b"feedkit") == b"json"
 
 
 def rfc3339(arr: pa.Array) -> pa.Array:

@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from feedkit.arrowjson import (
+    is_json_field,
     json_array_of,
     json_object,
     json_string,
@@ -47,14 +48,14 @@ from feedkit.mapping import (
     Template,
     spec_columns,
 )
-from feedkit.schema import FEED_ID, FIELDS, LOCATION_BOUNDS, Field, Kind, Reason
+from feedkit.schema import FEED_ID_RE2, FIELDS, LOCATION_BOUNDS, Field, Kind, Reason
 from feedkit.sources import RowError, Source, SourceBatch, open_source
 
 __all__ = ["ERROR_COLUMNS", "Conversion", "ConvertedBatch", "convert", "to_activities"]
 
 ERROR_COLUMNS = ["row", "column", "field", "code", "message", "value"]
 _NULL = pa.scalar(None, pa.string())
-_INT = r"^\s*[+-]?\d{1,18}\s*$"
+_INT = r"^\s*[+-]?(0|[1-9]\d{0,17})\s*$"  # no leading zeros: "007" stays text
 _FLOAT = r"^\s*[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|[iI]nf(inity)?|[nN]a[nN])\s*$"
 _BOOL = r"^\s*(true|false|True|False|TRUE|FALSE)\s*$"
 _ISO = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*"
@@ -127,7 +128,9 @@ def _show(value: Any) -> str | None:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-def to_activities(source: Any, mapping: Mapping, *, batch_rows: int = 10_000) -> Conversion:
+def to_activities(
+    source: Any, mapping: Mapping, *, batch_rows: int = 10_000, history: bool = False
+) -> Conversion:
     """Map and validate a whole source: the valid activities (dicts) and the error table.
 
     ``source`` is a pandas DataFrame, a pyarrow Table or RecordBatchReader, or a path to a
@@ -137,7 +140,7 @@ def to_activities(source: Any, mapping: Mapping, *, batch_rows: int = 10_000) ->
     rows: list[int] = []
     errors: list[RowError] = []
     read = 0
-    _, batches = convert(source, mapping, batch_rows=batch_rows)
+    _, batches = convert(source, mapping, batch_rows=batch_rows, history=history)
     for converted in batches:
         activities += converted.activities()
         rows += converted.rows.tolist()
@@ -147,13 +150,17 @@ def to_activities(source: Any, mapping: Mapping, *, batch_rows: int = 10_000) ->
 
 
 def convert(
-    source: Any, mapping: Mapping, *, batch_rows: int = 10_000
+    source: Any, mapping: Mapping, *, batch_rows: int = 10_000, history: bool = False
 ) -> tuple[Source, Iterator[ConvertedBatch]]:
-    """The opened source and a lazy iterator of its converted batches (memory stays flat)."""
+    """The opened source and a lazy iterator of its converted batches (memory stays flat).
+
+    ``history`` keeps a mapped ``created_at`` in the output: bulk import files can set it,
+    the API cannot (it is validated either way).
+    """
     opened = open_source(source, mapping.columns, batch_rows=batch_rows)
     types = ColumnTypes(dict(mapping.column_types))
     text_source = isinstance(source, (str, bytes)) or hasattr(source, "__fspath__")
-    return opened, (convert_batch(b, mapping, types, text_source) for b in opened)
+    return opened, (convert_batch(b, mapping, types, text_source, history) for b in opened)
 
 
 class ColumnTypes:
@@ -206,9 +213,25 @@ class _Batch:
             arr = arr.dictionary_decode()
         return arr
 
-    def text_of(self, name: str) -> pa.Array:
-        """A column as strings; empty strings become null."""
+    def text_of(self, name: str, path: str | None = None) -> pa.Array:
+        """A column as strings; empty strings become null. A column of lists or objects
+        is refused (a type error at ``path``) where a field needs text."""
         arr = self.column(name)
+        nested = (
+            pa.types.is_list(arr.type)
+            or pa.types.is_large_list(arr.type)
+            or pa.types.is_struct(arr.type)
+        )
+        if nested and path is not None:
+            self.fail(
+                pc.is_valid(arr),
+                arr,
+                name,
+                path,
+                Reason.TYPE,
+                f"needs text, but column {name!r} holds {arr.type}",
+            )
+            return pa.nulls(self.n, pa.string())
         if pa.types.is_timestamp(arr.type) or pa.types.is_date(arr.type):
             arr = (
                 rfc3339(arr)
@@ -271,6 +294,7 @@ class _Batch:
         if pa.types.is_date(arr.type):
             return pc.cast(pc.cast(arr, pa.timestamp("s")), pa.timestamp("ns", tz="UTC"))
         arr = pc.utf8_trim_whitespace(pc.cast(arr, pa.string()))
+        arr = pc.if_else(pc.equal(arr, ""), _NULL, arr)  # empty: the field is unset
         iso = pc.match_substring_regex(arr, _ISO)
         offset = pc.match_substring_regex(arr, _OFFSET)
         present = pc.is_valid(arr)
@@ -312,6 +336,20 @@ class _Batch:
                 self.error(i, column, path, Reason.TIME_FORMAT, "is not a valid time", value)
         return pa.array(out, pa.timestamp("ns", tz="UTC"))
 
+    def is_json(self, name: str) -> bool:
+        """Whether a column holds JSON text: declared so, or marked by feedkit's export."""
+        if self.mapping.column_types.get(name) == "json":
+            return True
+        return is_json_field(self.sb.batch.schema.field(name))
+
+    def json_column(self, name: str) -> pa.Array:
+        """JSON fragments of a column of whole values (lists, structs, or JSON text)."""
+        arr = self.column(name)
+        if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
+            return self.text_of(name)
+        fragments = json_value(arr)
+        return pc.if_else(pc.equal(fragments, "[]"), _NULL, fragments)
+
     # -- failures ---------------------------------------------------------------------------
 
     def error(self, i: int, column: str, path: str, code: Reason, message: str, value: Any) -> None:
@@ -333,22 +371,26 @@ class _Batch:
 
     # -- fields -----------------------------------------------------------------------------
 
-    def template(self, t: Template) -> pa.Array:
+    def template(self, t: Template, path: str) -> pa.Array:
         """Strings from a template; null where a referenced value is null or empty."""
         if t.literal is not None:
             return pa.repeat(pa.scalar(t.literal or None, pa.string()), self.n)
-        parts = [self.text_of(p[0]) if isinstance(p, tuple) else p for p in t.parts]
+        parts = [self.text_of(p[0], path) if isinstance(p, tuple) else p for p in t.parts]
         if len(parts) == 1:
             return parts[0]
         return pc.binary_join_element_wise(*parts, "", null_handling="emit_null")
 
-    def string_list(self, spec: SplitColumn | tuple[Template, ...]) -> pa.Array:
+    def string_list(self, spec: SplitColumn | tuple[Template, ...], path: str) -> pa.Array:
         if isinstance(spec, tuple):
-            lists = list_from_columns([self.template(t) for t in spec])
+            lists = list_from_columns(
+                [self.template(t, f"{path}[{i}]") for i, t in enumerate(spec)]
+            )
         else:
             arr = self.column(spec.column)
             if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
                 lists = pc.cast(arr, pa.list_(pa.string()))
+            elif self.is_json(spec.column):
+                lists = _parse_json_lists(self.text_of(spec.column))
             else:
                 text = self.text_of(spec.column)
                 lists = (
@@ -362,20 +404,29 @@ class _Batch:
 
     def location(self, spec: Location) -> pa.Array:
         arrays = []
+        given = []  # where the source has a value at all (a bad one is reported once)
         for key, col in (("lat", spec.lat), ("lng", spec.lng)):
             arr = self.column(col)
             path = f"location.{key}"
-            if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-                arr = self.numbers(pc.if_else(pc.equal(arr, ""), _NULL, arr), col, path, "float")
-            elif not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
+            text = pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
+            if text:
+                arr = pc.if_else(pc.equal(arr, ""), _NULL, arr)
+            given.append(pc.is_valid(arr))
+            if text:
+                arr = self.numbers(arr, col, path, "float")
+            if not (pa.types.is_integer(arr.type) or pa.types.is_floating(arr.type)):
                 self.fail(pc.is_valid(arr), arr, col, path, Reason.TYPE, "must be a number")
                 arr = pa.nulls(self.n, pa.float64())
             arrays.append(pc.cast(arr, pa.float64()))
         lat, lng = arrays
         both = pc.and_(pc.is_valid(lat), pc.is_valid(lng))
-        for key, arr, other, col in (("lat", lat, lng, spec.lat), ("lng", lng, lat, spec.lng)):
+        pairs = (
+            ("lat", lat, given[0], given[1], spec.lat),
+            ("lng", lng, given[1], given[0], spec.lng),
+        )
+        for key, arr, mine, other, col in pairs:
             self.fail(
-                pc.and_(pc.is_null(arr), pc.is_valid(other)),
+                pc.and_(pc.invert(mine), other),
                 None,
                 col,
                 f"location.{key}",
@@ -409,10 +460,12 @@ class _Batch:
         tree: dict[str, Any] = {}
         for key, t in spec.members:
             where = f"{path}.{key}"
-            if t.whole is not None:
+            if t.whole is not None and self.is_json(t.whole):
+                value = self.text_of(t.whole)  # JSON text, written as it is
+            elif t.whole is not None:
                 value = json_value(self.typed(t.whole, where))
             else:
-                value = json_string(self.template(t))
+                value = json_string(self.template(t, where))
             node = tree
             parts = key.split(".")
             for part in parts[:-1]:
@@ -427,13 +480,14 @@ class _Batch:
     def attachments(self, specs: Sequence[ObjectSpec]) -> pa.Array:
         fragments = []
         for i, spec in enumerate(specs):
-            urls = [self.template(t) for k, t in spec.members if k in URL_FIELDS]
+            where = f"attachments[{i}]"
+            urls = [self.template(t, f"{where}.{k}") for k, t in spec.members if k in URL_FIELDS]
             present = pc.is_valid(urls[0])
             for url in urls[1:]:
                 present = pc.or_(present, pc.is_valid(url))
             members = [(k, t) for k, t in spec.members if not k.startswith("custom.")]
             custom = [(k[7:], t) for k, t in spec.members if k.startswith("custom.")]
-            obj = [(k, json_string(self.template(t))) for k, t in members]
+            obj = [(k, json_string(self.template(t, f"{where}.{k}"))) for k, t in members]
             obj.append(
                 (
                     "custom",
@@ -458,6 +512,22 @@ def _fields_by_column(mapping: Mapping) -> dict[str, str]:
         for col in spec_columns(attachment):
             out.setdefault(col, []).append(f"attachments[{i}]")
     return {col: ",".join(dict.fromkeys(names)) for col, names in out.items()}
+
+
+def _parse_json_lists(text: pa.Array) -> pa.Array:
+    """list<string> from JSON array text, parsed in C++ (one JSON document per row)."""
+    import io
+
+    import pyarrow.json as pajson
+
+    lines = pc.binary_join_element_wise('{"v":', pc.fill_null(text, "null"), "}", "")
+    data = "\n".join(lines.to_pylist()).encode()
+    schema = pa.schema([("v", pa.list_(pa.string()))])
+    table = pajson.read_json(
+        io.BytesIO(data),
+        parse_options=pajson.ParseOptions(explicit_schema=schema, newlines_in_values=False),
+    )
+    return table.column("v").combine_chunks()
 
 
 def _clean_list(lists: pa.Array) -> pa.Array:
@@ -520,7 +590,7 @@ def _check_list(b: _Batch, f: Field, lists: pa.Array, column: str) -> None:
     if f.name == "feeds":
         checks.append(
             (
-                pc.invert(pc.match_substring_regex(values, FEED_ID.pattern)),
+                pc.invert(pc.match_substring_regex(values, FEED_ID_RE2)),
                 Reason.FEED_FORMAT,
                 "is not a feed id of the form 'group:id'",
             )
@@ -551,7 +621,11 @@ def _columns_of(mapping: Mapping, name: str) -> str:
 
 
 def convert_batch(
-    sb: SourceBatch, mapping: Mapping, types: ColumnTypes, text: bool = False
+    sb: SourceBatch,
+    mapping: Mapping,
+    types: ColumnTypes,
+    text: bool = False,
+    history: bool = False,
 ) -> ConvertedBatch:
     """Map, validate and write one source batch."""
     b = _Batch(sb, mapping, types, text)
@@ -562,18 +636,18 @@ def convert_batch(
         f = FIELDS.get(name)
         kind = f.kind if f is not None else Kind.TIME
         if kind in (Kind.STRING, Kind.CHOICE):
-            arr = b.template(spec)  # type: ignore[arg-type]
+            arr = b.template(spec, name)  # type: ignore[arg-type]
             assert f is not None
             _check_strings(b, f, arr, column)
             values[name], fragments[name] = arr, json_string(arr)
         elif kind is Kind.TIME:
             t: Template = spec  # type: ignore[assignment]
-            source = b.column(t.whole) if t.whole is not None else b.template(t)
+            source = b.column(t.whole) if t.whole is not None else b.template(t, name)
             times = b.times(source, column, name)
             values[name], fragments[name] = times, json_string(rfc3339(times))
         elif kind is Kind.STRING_LIST:
             assert f is not None
-            lists = b.string_list(spec)  # type: ignore[arg-type]
+            lists = b.string_list(spec, name)  # type: ignore[arg-type]
             _check_list(b, f, lists, column)
             values[name], fragments[name] = lists, json_value(lists)
         elif kind is Kind.LOCATION:
@@ -582,6 +656,10 @@ def convert_batch(
             fragments[name] = b.obj(spec, name)  # type: ignore[arg-type]
     if mapping.attachments:
         fragments["attachments"] = b.attachments(mapping.attachments)
+    elif mapping.attachments_column:
+        fragments["attachments"] = b.json_column(mapping.attachments_column)
+    if not history:
+        fragments.pop("created_at", None)
     for f in FIELDS.values():
         if f.required and (f.name in mapping.fields or f.name in ("type", "feeds")):
             arr = values.get(f.name)

@@ -37,10 +37,11 @@ from feedkit.schema import ATTACHMENT_FIELDS, FIELDS, Kind
 
 __all__ = ["Mapping", "MappingError"]
 
-COLUMN_TYPES = ("string", "int", "float", "bool", "timestamp")
+COLUMN_TYPES = ("string", "int", "float", "bool", "timestamp", "json")
 URL_FIELDS = ("asset_url", "image_url", "thumb_url")
 # Fields a mapping may fill besides the schema's: bulk import files keep history.
 EXTRA_FIELDS = ("created_at",)
+JSON_COLUMNS_ATTR = "feedkit.json_columns"  # DataFrame.attrs key naming JSON text columns
 _REF = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
 
@@ -140,6 +141,7 @@ class Mapping:
     fields: dict[str, Spec]
     attachments: tuple[ObjectSpec, ...] = ()
     column_types: dict[str, str] = field(default_factory=dict)
+    attachments_column: str | None = None  # a column holding whole attachment lists
 
     @classmethod
     def from_toml(cls, path: str | PathLike[str]) -> Mapping:
@@ -168,8 +170,16 @@ class Mapping:
         """``Mapping.build({"id": "{post_id}", "type": "post", ...})``."""
         fields: dict[str, Spec] = {}
         attachments: tuple[ObjectSpec, ...] = ()
+        attachments_column = None
         for name, value in activity.items():
-            if name == "attachments":
+            if name == "attachments" and isinstance(value, dict):
+                if set(value) != {"column"} or not isinstance(value["column"], str):
+                    raise MappingError(
+                        'write attachments = { column = "name" } for a column of attachment lists',
+                        field=name,
+                    )
+                attachments_column = value["column"]
+            elif name == "attachments":
                 attachments = _attachments(value)
             elif name in FIELDS or name in EXTRA_FIELDS:
                 fields[name] = _spec(name, value)
@@ -182,7 +192,7 @@ class Mapping:
                 raise MappingError(
                     f"type {kind!r} is not one of {', '.join(COLUMN_TYPES)}", field=f"columns.{col}"
                 )
-        return cls(fields, attachments, types)
+        return cls(fields, attachments, types, attachments_column)
 
     @property
     def columns(self) -> list[str]:
@@ -191,7 +201,107 @@ class Mapping:
         for spec in [*self.fields.values(), *self.attachments]:
             for col in spec_columns(spec):
                 out.setdefault(col, None)
+        if self.attachments_column:
+            out.setdefault(self.attachments_column, None)
         return list(out)
+
+    @classmethod
+    def identity(cls, source: Any) -> Mapping:
+        """The mapping that reads back a table written by feedkit's export.
+
+        ``source`` is an exported DataFrame, a pyarrow Table or Schema, a Parquet path, or
+        column names. ``custom.*`` and ``search_data.*`` columns fold back into nested
+        objects; columns of JSON text (marked by the export) are written back as JSON.
+        """
+        names, json_columns = _describe(source)
+        activity: dict[str, Any] = {}
+        for name in names:
+            root = name.split(".")[0]
+            kind = FIELDS[name].kind if name in FIELDS else None
+            if kind is Kind.STRING_LIST or name == "attachments":
+                activity[name] = {"column": name}
+            elif kind in (Kind.STRING, Kind.CHOICE, Kind.TIME) or name in EXTRA_FIELDS:
+                activity[name] = "{" + name + "}"
+            elif root in ("custom", "search_data") and name != root:
+                activity.setdefault(root, {})[name[len(root) + 1 :]] = "{" + name + "}"
+        if "location.lat" in names and "location.lng" in names:
+            activity["location"] = {"lat": "location.lat", "lng": "location.lng"}
+        return cls.build(activity, {c: "json" for c in json_columns if c in names})
+
+    def to_toml(self) -> str:
+        """The mapping as TOML text that :meth:`from_toml` reads back."""
+        lines = ["[activity]"]
+        for name, spec in self.fields.items():
+            lines.append(f"{_toml_key(name)} = {_toml_spec(spec)}")
+        if self.attachments_column:
+            lines.append(f"attachments = {{ column = {_toml_str(self.attachments_column)} }}")
+        for attachment in self.attachments:
+            lines += ["", "[[activity.attachments]]"]
+            custom = [(k[7:], t) for k, t in attachment.members if k.startswith("custom.")]
+            lines += [
+                f"{k} = {_toml_template(t)}"
+                for k, t in attachment.members
+                if not k.startswith("custom.")
+            ]
+            if custom:
+                lines.append(
+                    "custom = { "
+                    + ", ".join(f"{_toml_key(k)} = {_toml_template(t)}" for k, t in custom)
+                    + " }"
+                )
+        if self.column_types:
+            lines += ["", "[columns]"]
+            lines += [f"{_toml_key(c)} = {_toml_str(t)}" for c, t in self.column_types.items()]
+        return "\n".join(lines) + "\n"
+
+
+def _describe(source: Any) -> tuple[list[str], list[str]]:
+    """Column names of an exported table, and those holding JSON text."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from feedkit.arrowjson import is_json_field
+
+    if isinstance(source, (str, PathLike)):
+        source = pq.read_schema(source)
+    if isinstance(source, pa.Table):
+        source = source.schema
+    if isinstance(source, pa.Schema):
+        return source.names, [f.name for f in source if is_json_field(f)]
+    if hasattr(source, "columns") and hasattr(source, "attrs"):  # a pandas DataFrame
+        return [str(c) for c in source.columns], list(source.attrs.get(JSON_COLUMNS_ATTR, []))
+    return [str(c) for c in source], []
+
+
+def _toml_str(text: str) -> str:
+    import json
+
+    return json.dumps(text, ensure_ascii=False)
+
+
+def _toml_key(key: str) -> str:
+    return key if re.fullmatch(r"[A-Za-z0-9_-]+", key) else _toml_str(key)
+
+
+def _toml_template(t: Template) -> str:
+    text = "".join(
+        "{" + p[0] + "}" if isinstance(p, tuple) else p.replace("{", "{{").replace("}", "}}")
+        for p in t.parts
+    )
+    return _toml_str(text)
+
+
+def _toml_spec(spec: Spec) -> str:
+    if isinstance(spec, Template):
+        return _toml_template(spec)
+    if isinstance(spec, tuple):
+        return "[" + ", ".join(_toml_template(t) for t in spec) + "]"
+    if isinstance(spec, SplitColumn):
+        split = f", split = {_toml_str(spec.split)}" if spec.split else ""
+        return f"{{ column = {_toml_str(spec.column)}{split} }}"
+    if isinstance(spec, Location):
+        return f"{{ lat = {_toml_str(spec.lat)}, lng = {_toml_str(spec.lng)} }}"
+    return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_template(t)}" for k, t in spec.members) + " }"
 
 
 def spec_columns(spec: Spec) -> list[str]:
@@ -253,9 +363,26 @@ def _spec(name: str, value: Any) -> Spec:
                 raise MappingError("a list here names columns to copy", field=name)
             return ObjectSpec(tuple((_bare(c), Template.column(_bare(c))) for c in value))
         if isinstance(value, dict):
+            _check_paths(name, list(value))
             return ObjectSpec(tuple((k, _template(v, f"{name}.{k}")) for k, v in value.items()))
         raise MappingError("write a list of columns or a table of key = template", field=name)
     raise MappingError(f"cannot be mapped from columns (a {kind.value} field)", field=name)
+
+
+def _check_paths(name: str, keys: list[str]) -> None:
+    """Dotted keys nest: "a" and "a.b" cannot both be set (a is a value or an object)."""
+    paths = set(keys)
+    for key in keys:
+        parts = key.split(".")
+        if any(not p for p in parts):
+            raise MappingError(f"key {key!r} has an empty segment", field=f"{name}.{key}")
+        for i in range(1, len(parts)):
+            prefix = ".".join(parts[:i])
+            if prefix in paths:
+                raise MappingError(
+                    f"{prefix!r} is set as a value and as an object (by {key!r})",
+                    field=f"{name}.{key}",
+                )
 
 
 def _bare(name: str) -> str:

@@ -275,7 +275,20 @@ REQUEST_OPTIONS = frozenset(
     }
 )
 
-FEED_ID = re.compile(r"^[A-Za-z0-9_\-]+:[^\s:]+$")
+# Whitespace as Python's str.isspace() sees it, spelled out so that Python's re and Arrow's
+# RE2 (whose \s is ASCII only) refuse exactly the same feed ids.
+_SPACE_RANGES = ((0x09, 0x0D), (0x1C, 0x20), (0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680),
+                 (0x2000, 0x200A), (0x2028, 0x2029), (0x202F, 0x202F), (0x205F, 0x205F),
+                 (0x3000, 0x3000))  # fmt: skip
+
+
+def _space_class(fmt: str) -> str:
+    return "".join(fmt.format(a) if a == b else fmt.format(a) + "-" + fmt.format(b)
+                   for a, b in _SPACE_RANGES)  # fmt: skip
+
+
+FEED_ID = re.compile(r"^[A-Za-z0-9_\-]+:[^:" + _space_class("\\U{:08x}") + r"]+\Z")
+FEED_ID_RE2 = r"^[A-Za-z0-9_\-]+:[^:" + _space_class("\\x{{{:x}}}") + "]+$"
 _ISO_TZ = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
 
 

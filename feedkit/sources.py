@@ -104,9 +104,13 @@ def open_source(source: Any, columns: Sequence[str], *, batch_rows: int = 10_000
             raise SourceError(f"{path}: no such file")
         suffix = path.suffix.lower()
         if suffix in (".csv", ".tsv", ".txt"):
+            tab = suffix == ".tsv"
+            names = _csv_header(path, tab)
+            if names is not None:
+                _missing(columns, names)
             return Source(
                 str(path),
-                _csv(path, columns, batch_rows, suffix == ".tsv"),
+                _csv(path, names, columns, batch_rows, tab),
                 None,
                 _file_fingerprint(path),
             )
@@ -206,39 +210,68 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def _csv(path: Path, columns: Sequence[str], batch_rows: int, tab: bool) -> Iterator[SourceBatch]:
-    """Stream a CSV file: every column as text, ragged lines and bad bytes as row errors."""
-    delimiter = "\t" if tab else ","
-    parse = dict(delimiter=delimiter, newlines_in_values=True)
+def _csv_header(path: Path, tab: bool) -> list[str] | None:
+    """The column names of a CSV file (None when the file is empty)."""
     try:
         probe = pcsv.open_csv(
             path,
             read_options=pcsv.ReadOptions(use_threads=False),
-            parse_options=pcsv.ParseOptions(invalid_row_handler=lambda row: "skip", **parse),
+            parse_options=pcsv.ParseOptions(
+                invalid_row_handler=lambda row: "skip", **_csv_parse(tab)
+            ),
             convert_options=pcsv.ConvertOptions(check_utf8=False),
         )
-        names = probe.schema.names
-        probe.close()
     except pa.ArrowInvalid as exc:
         if "Empty CSV file" in str(exc):
-            return
+            return None
         raise SourceError(f"{path}: cannot read the CSV header: {exc}") from None
-    _missing(columns, names)
+    names = list(probe.schema.names)
+    probe.close()
+    return names
+
+
+def _csv_parse(tab: bool) -> dict[str, Any]:
+    return {"delimiter": "\t" if tab else ",", "newlines_in_values": True}
+
+
+def _malformed(row: int, text: str, width: int) -> RowError:
+    return RowError(
+        row,
+        "",
+        "",
+        Reason.MALFORMED_ROW.value,
+        f"CSV record has the wrong number of fields ({width} expected)",
+        text,
+    )
+
+
+def _csv(
+    path: Path, names: list[str] | None, columns: Sequence[str], batch_rows: int, tab: bool
+) -> Iterator[SourceBatch]:
+    """Stream a CSV file: every column as text, ragged lines and bad bytes as row errors.
+
+    Only an empty cell is missing: "NA" or "null" are text. The reader reports ragged
+    records by number, possibly while it reads ahead, so each batch claims the ragged
+    records that fall inside its own span of record numbers.
+    """
+    if names is None:
+        return
     ragged: list[tuple[int, str]] = []
 
     def on_invalid(row: Any) -> str:
-        number = row.number if row.number is not None and row.number > 0 else -1
-        ragged.append((number - 2 if number > 0 else -1, row.text))
+        number = row.number if row.number is not None and row.number > 1 else None
+        ragged.append((number - 2 if number is not None else -1, row.text))
         return "skip"
 
     reader = pcsv.open_csv(
         path,
         read_options=pcsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK),
-        parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid, **parse),
+        parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid, **_csv_parse(tab)),
         convert_options=pcsv.ConvertOptions(
             column_types={n: pa.binary() for n in names},
             include_columns=list(columns),
             strings_can_be_null=True,
+            null_values=[""],
             quoted_strings_can_be_null=False,
         ),
     )
@@ -250,56 +283,37 @@ def _csv(path: Path, columns: Sequence[str], batch_rows: int, tab: bool) -> Iter
             break
         except pa.ArrowInvalid as exc:
             raise SourceError(f"{path}: unreadable CSV after record {next_row}: {exc}") from None
-        errors = [
-            RowError(
-                r,
-                "",
-                "",
-                Reason.MALFORMED_ROW.value,
-                f"CSV record has the wrong number of fields ({len(names)} expected)",
-                text,
-            )
-            for r, text in ragged
-        ]
-        bad = {e.row for e in errors}
-        ragged.clear()
-        total = batch.num_rows + len(errors)
-        rows = np.array(
-            [r for r in range(next_row, next_row + total) if r not in bad]
-            if bad
-            else np.arange(next_row, next_row + total),
-            dtype=np.int64,
-        )
-        if len(rows) != batch.num_rows:  # numbering unknown: keep counts right
-            rows = np.arange(next_row, next_row + batch.num_rows, dtype=np.int64)
-        next_row += total
-        text, encoding_errors = _decode(batch, rows)
-        for start in range(0, text.num_rows, batch_rows):
-            part = text.slice(start, batch_rows)
+        ragged.sort()
+        end = next_row + batch.num_rows
+        mine: list[tuple[int, str]] = []
+        while ragged and (ragged[0][0] < end):
+            row, text = ragged.pop(0)
+            mine.append((row if row >= next_row else end, text))
+            end += 1
+        bad = {r for r, _ in mine}
+        rows = np.array([r for r in range(next_row, end) if r not in bad], dtype=np.int64)
+        next_row = end
+        errors = [_malformed(r, t, len(names)) for r, t in mine]
+        text_batch, encoding_errors = _decode(batch, rows)
+        for start in range(0, max(text_batch.num_rows, 1), batch_rows):
+            part = text_batch.slice(start, batch_rows)
             part_rows = rows[start : start + batch_rows]
             lo, hi = (int(part_rows[0]), int(part_rows[-1])) if len(part_rows) else (0, -1)
-            mine = [e for e in encoding_errors if lo <= e.row <= hi]
-            if start == 0:
-                mine += errors
-            yield SourceBatch(part, part_rows, mine)
-        if not text.num_rows and errors:
-            yield SourceBatch(text, rows, errors)
+            found = [e for e in encoding_errors if lo <= e.row <= hi]
+            found += errors if start == 0 else []
+            if part.num_rows or found:
+                yield SourceBatch(part, part_rows, found)
     if ragged:
+        empty = pa.RecordBatch.from_arrays(
+            [pa.array([], pa.string())] * len(columns), names=list(columns)
+        )
+        rows_left = [max(r, next_row + i) for i, (r, _) in enumerate(sorted(ragged))]
         yield SourceBatch(
-            pa.RecordBatch.from_arrays(
-                [pa.array([], pa.string())] * len(columns), names=list(columns)
-            ),
+            empty,
             np.array([], dtype=np.int64),
             [
-                RowError(
-                    r,
-                    "",
-                    "",
-                    Reason.MALFORMED_ROW.value,
-                    "CSV record has the wrong number of fields",
-                    t,
-                )
-                for r, t in ragged
+                _malformed(r, t, len(names))
+                for r, (_, t) in zip(rows_left, sorted(ragged), strict=True)
             ],
         )
 

@@ -277,6 +277,17 @@ class Store:
             "WHERE id = ?",
             [(r["parent_id"],) for r in fresh if r.get("parent_id")],
         )
+        # Shares written before their parent count too, whatever the order of an import.
+        db.executemany(
+            "UPDATE activities SET share_count = (SELECT count(*) FROM activities c WHERE "
+            "c.parent_id = activities.id), popularity = (SELECT count(*) FROM activities c "
+            "WHERE c.parent_id = activities.id) WHERE rid = ?",
+            [(r["rid"],) for r in fresh],
+        )
+        for r in fresh:
+            r["share_count"] = r["popularity"] = db.execute(
+                "SELECT share_count FROM activities WHERE rid = ?", (r["rid"],)
+            ).fetchone()[0]
 
     def hard_delete(self, db: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> None:
         for rec in records:
