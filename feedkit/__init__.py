@@ -18,6 +18,8 @@ from feedkit.errors import (
     TransportError,
     ValidationError,
 )
+from feedkit.export import feed_to_dataframe, query_to_dataframe, to_parquet
+from feedkit.importfile import write_import_file
 from feedkit.mapping import Mapping, MappingError
 from feedkit.results import Activity, Page
 from feedkit.schema import FIELDS, Field, FieldError, Reason, validate_activity, validate_partial
@@ -47,8 +49,12 @@ __all__ = [
     "TransportError",
     "ValidationError",
     "connect",
+    "feed_to_dataframe",
     "import_activities",
+    "query_to_dataframe",
     "to_activities",
+    "to_parquet",
     "validate_activity",
     "validate_partial",
+    "write_import_file",
 ]

@@ -145,22 +145,36 @@ errors_option = click.option(
 )
 
 
-@main.command(name="import")
-@source_argument
-@mapping_option
-@click.option(
+store_option = click.option(
     "--db",
     default=None,
     envvar="FEEDKIT_DB",
-    help="Import into the embedded store in this SQLite file [env FEEDKIT_DB].",
+    help="The embedded store in this SQLite file [env FEEDKIT_DB; default feedkit.db].",
 )
-@click.option(
+remote_option = click.option(
     "--base-url",
     default=None,
     envvar="STREAM_BASE_URL",
-    help="Import into a remote server instead [env STREAM_BASE_URL]; the key and "
-    "secret come from STREAM_API_KEY and STREAM_API_SECRET.",
+    help="A remote server instead [env STREAM_BASE_URL]; the key and secret come from "
+    "STREAM_API_KEY and STREAM_API_SECRET.",
 )
+no_progress_option = click.option("--no-progress", is_flag=True, help="No progress bar.")
+
+
+def _client(db: str | None, base_url: str | None) -> Any:
+    """The embedded store (--db) or a remote server (--base-url), never both."""
+    import feedkit
+
+    if db and base_url:
+        raise click.UsageError("pass --db or --base-url, not both")
+    return feedkit.connect(base_url=base_url) if base_url and not db else feedkit.connect(db)
+
+
+@main.command(name="import")
+@source_argument
+@mapping_option
+@store_option
+@remote_option
 @click.option(
     "--checkpoint",
     type=click.Path(dir_okay=False),
@@ -182,7 +196,12 @@ errors_option = click.option(
     help="Activities per request.",
 )
 @errors_option
-@click.option("--no-progress", is_flag=True, help="No progress bar.")
+@click.option(
+    "--to-jsonl",
+    type=click.Path(dir_okay=False),
+    help="Write a bulk import file (JSON lines, created_at kept) instead of sending.",
+)
+@no_progress_option
 def import_(
     source: str,
     mapping_path: str,
@@ -193,6 +212,7 @@ def import_(
     concurrency: int,
     batch_size: int,
     errors_path: str | None,
+    to_jsonl: str | None,
     no_progress: bool,
 ) -> None:
     """Import the rows of SOURCE (CSV or Parquet) as activities, validated by the mapping.
@@ -200,13 +220,16 @@ def import_(
     Exits 0 when every row was imported, 1 when some were invalid or failed.
     """
     import feedkit
+    from feedkit.importfile import write_import_file
 
-    if db and base_url:
-        raise click.UsageError("pass --db or --base-url, not both")
     try:
         mapping = _mapping(mapping_path)
-        client = feedkit.connect(db) if db or not base_url else feedkit.connect(base_url=base_url)
-        with client:
+        if to_jsonl:
+            written = write_import_file(source, mapping, to_jsonl)
+            click.echo(written.summary())
+            _print_errors(written.errors)
+            sys.exit(1 if written.invalid else 0)
+        with _client(db, base_url) as client:
             report = feedkit.import_activities(
                 client,
                 source,
@@ -231,6 +254,56 @@ def import_(
     _print_errors(report.errors)
     if not report.ok:
         sys.exit(1)
+
+
+@main.command()
+@click.argument("feed", required=False)
+@click.option(
+    "-o",
+    "--output",
+    required=True,
+    type=click.Path(dir_okay=False),
+    help="OUT.parquet, OUT.csv (with OUT.mapping.toml beside it) or OUT.jsonl (an import file).",
+)
+@click.option("--query", "query", help='A query filter as JSON, e.g. \'{"user_id": "alice"}\'.')
+@store_option
+@remote_option
+@no_progress_option
+def export(
+    feed: str | None,
+    output: str,
+    query: str | None,
+    db: str | None,
+    base_url: str | None,
+    no_progress: bool,
+) -> None:
+    """Export FEED (e.g. user:alice) or a --query, every page of it, to a file."""
+    import json
+
+    from feedkit import export as ex
+
+    if (feed is None) == (query is None):
+        raise click.UsageError("give a FEED or --query, one of them")
+    try:
+        filter_ = json.loads(query) if query is not None else None
+    except json.JSONDecodeError as exc:
+        raise click.BadParameter(f"not JSON: {exc}", param_hint="--query") from None
+    suffix = output.rsplit(".", 1)[-1].lower()
+    writers: dict[str, Any] = {"parquet": ex.to_parquet, "csv": ex.to_csv, "jsonl": ex.to_jsonl}
+    if suffix not in writers:
+        raise click.BadParameter("write .parquet, .csv or .jsonl", param_hint="--output")
+    try:
+        with _client(db, base_url) as client:
+            result = writers[suffix](
+                client, output, feed=feed, filter=filter_, progress=not no_progress
+            )
+    except FeedkitError as exc:
+        raise click.ClickException(str(exc)) from None
+    count, extra = result if isinstance(result, tuple) else (result, None)
+    click.echo(
+        f"exported {count:,} activities to {output}"
+        + (f" (import it back with --mapping {extra})" if extra else "")
+    )
 
 
 @main.command()

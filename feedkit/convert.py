@@ -242,14 +242,15 @@ class _Batch:
             arr = json_value(arr)
         elif not pa.types.is_string(arr.type):
             arr = pc.cast(arr, pa.string())
-        return pc.if_else(pc.equal(arr, ""), _NULL, arr)
+        return arr if self.mapping.keep_empty else pc.if_else(pc.equal(arr, ""), _NULL, arr)
 
     def typed(self, name: str, field_path: str) -> pa.Array:
         """A column with its own type; text columns take their declared or inferred type."""
         arr = self.column(name)
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             return arr
-        arr = pc.if_else(pc.equal(arr, ""), _NULL, arr)
+        if not self.mapping.keep_empty:
+            arr = pc.if_else(pc.equal(arr, ""), _NULL, arr)
         if not self.text and name not in self.mapping.column_types:
             return arr
         kind = self.types.of(name, arr)

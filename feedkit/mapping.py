@@ -28,7 +28,7 @@ from __future__ import annotations
 import re
 import tomllib
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from os import PathLike
 from typing import Any
 
@@ -142,6 +142,7 @@ class Mapping:
     attachments: tuple[ObjectSpec, ...] = ()
     column_types: dict[str, str] = field(default_factory=dict)
     attachments_column: str | None = None  # a column holding whole attachment lists
+    keep_empty: bool = False  # keep "" as a value instead of leaving the field unset
 
     @classmethod
     def from_toml(cls, path: str | PathLike[str]) -> Mapping:
@@ -155,15 +156,20 @@ class Mapping:
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Mapping:
         """From the TOML's shape: ``{"activity": {...}, "columns": {...}}``."""
-        unknown = set(data) - {"activity", "columns"}
+        unknown = set(data) - {"activity", "columns", "options"}
         if unknown:
             raise MappingError(
-                f"unknown section(s) {sorted(unknown)}; use [activity] and [columns]"
+                f"unknown section(s) {sorted(unknown)}; use [activity], [columns], [options]"
             )
+        options = data.get("options") or {}
+        keep = options.get("keep_empty", False) if isinstance(options, dict) else None
+        if not isinstance(keep, bool) or set(options) - {"keep_empty"}:
+            raise MappingError("[options] takes only keep_empty = true|false", field="options")
         activity = data.get("activity")
         if not isinstance(activity, dict):
             raise MappingError("the mapping needs an [activity] table")
-        return cls.build(activity, data.get("columns") or {})
+        mapping = cls.build(activity, data.get("columns") or {})
+        return replace(mapping, keep_empty=keep)
 
     @classmethod
     def build(cls, activity: dict[str, Any], columns: dict[str, str] | None = None) -> Mapping:
@@ -226,7 +232,8 @@ class Mapping:
                 activity.setdefault(root, {})[name[len(root) + 1 :]] = "{" + name + "}"
         if "location.lat" in names and "location.lng" in names:
             activity["location"] = {"lat": "location.lat", "lng": "location.lng"}
-        return cls.build(activity, {c: "json" for c in json_columns if c in names})
+        built = cls.build(activity, {c: "json" for c in json_columns if c in names})
+        return replace(built, keep_empty=True)  # an exported "" is a value, not a gap
 
     def to_toml(self) -> str:
         """The mapping as TOML text that :meth:`from_toml` reads back."""
@@ -249,6 +256,8 @@ class Mapping:
                     + ", ".join(f"{_toml_key(k)} = {_toml_template(t)}" for k, t in custom)
                     + " }"
                 )
+        if self.keep_empty:
+            lines += ["", "[options]", "keep_empty = true"]
         if self.column_types:
             lines += ["", "[columns]"]
             lines += [f"{_toml_key(c)} = {_toml_str(t)}" for c, t in self.column_types.items()]

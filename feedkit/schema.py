@@ -81,6 +81,7 @@ class Reason(StrEnum):
     NOT_SETTABLE = "not_settable"
     NOT_UNSETTABLE = "not_unsettable"
     # Reasons a source row cannot even be read, and a row the server would not take.
+    FORMAT = "format"
     MALFORMED_ROW = "malformed_row"
     ENCODING = "encoding"
     SEND_FAILED = "send_failed"

@@ -1,0 +1,372 @@
+"""Feeds and queries -> typed DataFrames and Parquet files, page by page.
+
+``feed_to_dataframe(client, "user:alice")`` and ``query_to_dataframe(client, filter=...)``
+follow the cursors through every page and return one row per activity with a stable,
+Arrow-backed schema: the activity's fields (times as timezone-aware timestamps, lists as
+lists, ``location.lat``/``location.lng``, attachments as a list of structs) and ``custom.*`` /
+``search_data.*`` flattened with '.' (nested objects become dotted columns, types are kept).
+``to_parquet`` streams to a file without holding the export in memory.
+``Mapping.identity()`` reads such a table back, so export -> import -> export is the identity.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import replace
+from typing import Any
+
+import orjson
+import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from feedkit.arrowjson import JSON_METADATA, is_json_field, json_value, rfc3339
+from feedkit.client import Client
+from feedkit.mapping import JSON_COLUMNS_ATTR
+
+__all__ = [
+    "ACTIVITY_COLUMNS",
+    "activities_to_table",
+    "feed_to_dataframe",
+    "iter_pages",
+    "query_to_dataframe",
+    "text_table",
+    "to_csv",
+    "to_jsonl",
+    "to_parquet",
+]
+
+TS = pa.timestamp("ns", tz="UTC")
+STRINGS = pa.list_(pa.string())
+ATTACHMENT = pa.struct([
+    ("type", pa.string()), ("asset_url", pa.string()), ("image_url", pa.string()),
+    ("thumb_url", pa.string()), ("title", pa.string()), ("text", pa.string()),
+    pa.field("custom", pa.string(), metadata=JSON_METADATA),
+])  # fmt: skip
+ACTIVITY_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
+    ("id", pa.string()), ("type", pa.string()), ("user_id", pa.string()), ("feeds", STRINGS),
+    ("text", pa.string()), ("created_at", TS), ("updated_at", TS), ("expires_at", TS),
+    ("visibility", pa.string()), ("visibility_tag", pa.string()),
+    ("restrict_replies", pa.string()), ("location.lat", pa.float64()),
+    ("location.lng", pa.float64()), ("parent_id", pa.string()), ("poll_id", pa.string()),
+    ("mentioned_user_ids", STRINGS), ("filter_tags", STRINGS), ("interest_tags", STRINGS),
+    ("attachments", pa.list_(ATTACHMENT)), ("share_count", pa.int64()),
+    ("popularity", pa.int64()),
+)  # fmt: skip
+_OBJECTS = ("custom", "search_data")
+
+
+def _flatten(obj: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:
+    for key, value in obj.items():
+        path = f"{prefix}.{key}"
+        if isinstance(value, dict) and value:
+            _flatten(value, path, out)
+        else:
+            out[path] = value
+
+
+def _fixed(activities: list[dict[str, Any]], name: str) -> list[Any]:
+    if name == "user_id":
+        return [(a.get("user") or {}).get("id") for a in activities]
+    if name == "mentioned_user_ids":
+        return [[u["id"] for u in a.get("mentioned_users") or []] or None for a in activities]
+    if name.startswith("location."):
+        key = name[9:]
+        return [(a.get("location") or {}).get(key) for a in activities]
+    if name == "attachments":
+        return [[_attachment(x) for x in a.get("attachments") or []] or None
+                for a in activities]  # fmt: skip
+    if name in ("feeds", "filter_tags", "interest_tags"):
+        return [a.get(name) or None for a in activities]
+    return [a.get(name) for a in activities]
+
+
+def _attachment(x: Mapping[str, Any]) -> dict[str, Any]:
+    out = {k: x.get(k) for k in ("type", "asset_url", "image_url", "thumb_url", "title", "text")}
+    out["custom"] = orjson.dumps(x["custom"]).decode() if x.get("custom") else None
+    return out
+
+
+def _column(values: list[Any]) -> tuple[pa.Array, bool]:
+    """Values of one flattened key: typed when they agree, else JSON text (and True)."""
+    kinds = {type(v) for v in values if v is not None}
+    if kinds <= {bool} or kinds <= {int} or kinds <= {float, int} or kinds <= {str}:
+        if kinds == {float, int}:
+            values = [float(v) if v is not None else None for v in values]
+        try:
+            return pa.array(values), False
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+    if kinds <= {list} and all(_scalar_list(v) for v in values if v is not None):
+        try:
+            return pa.array(values), False
+        except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
+            pass
+    text = [None if v is None else orjson.dumps(v).decode() for v in values]
+    return pa.array(text, pa.string()), True
+
+
+def _scalar_list(value: list[Any]) -> bool:
+    kinds = {type(v) for v in value}
+    return len(kinds) <= 1 and not kinds & {dict, list, type(None)}
+
+
+def activities_to_table(activities: Iterable[Mapping[str, Any]]) -> pa.Table:
+    """A table of activities as the server returns them (read-side names, ns times)."""
+    items = [dict(a) for a in activities]
+    arrays: list[pa.Array] = []
+    fields: list[pa.Field] = []
+    for name, typ in ACTIVITY_COLUMNS:
+        values = _fixed(items, name)
+        arrays.append(pa.array(values, pa.int64()).cast(typ) if typ == TS else
+                      pa.array(values, typ))  # fmt: skip
+        fields.append(pa.field(name, typ))
+    for root in _OBJECTS:
+        flat: list[dict[str, Any]] = []
+        for a in items:
+            row: dict[str, Any] = {}
+            _flatten(a.get(root) or {}, root, row)
+            flat.append(row)
+        keys = sorted({k for row in flat for k in row})
+        for key in keys:
+            column, as_json = _column([row.get(key) for row in flat])
+            arrays.append(column)
+            fields.append(pa.field(key, column.type, metadata=JSON_METADATA if as_json else None))
+    return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def iter_pages(
+    client: Client,
+    *,
+    feed: str | None = None,
+    filter: Mapping[str, Any] | None = None,
+    sort: list[dict[str, Any]] | None = None,
+    page_size: int = 100,
+    **options: Any,
+) -> Iterator[list[dict[str, Any]]]:
+    """The raw activities of every page of a feed or a query, following ``next``."""
+    cursor: str | None = None
+    for _ in range(10**9):
+        if feed is not None:
+            page = client.read_feed(feed, limit=page_size, next=cursor, **options)
+        else:
+            page = client.query_activities(filter, sort=sort, limit=page_size, next=cursor,
+                                           **options)  # fmt: skip
+        yield [dict(a) for a in page]
+        if not page.next:
+            return
+        cursor = page.next
+
+
+def _frame(table: pa.Table) -> pd.DataFrame:
+    frame = table.to_pandas(types_mapper=pd.ArrowDtype)
+    # pandas keeps no field metadata: name the JSON text columns for Mapping.identity.
+    frame.attrs[JSON_COLUMNS_ATTR] = [f.name for f in table.schema if is_json_field(f)]
+    return frame
+
+
+def _collect(
+    pages: Iterator[list[dict[str, Any]]], limit: int | None, progress: bool, what: str
+) -> pd.DataFrame:
+    from tqdm.auto import tqdm
+
+    items: list[dict[str, Any]] = []
+    with tqdm(unit=" activities", desc=f"export {what}", disable=not progress) as bar:
+        for page in pages:
+            take = page if limit is None else page[: max(0, limit - len(items))]
+            items += take
+            bar.update(len(take))
+            if limit is not None and len(items) >= limit:
+                break
+    return _frame(activities_to_table(items))
+
+
+def feed_to_dataframe(
+    client: Client,
+    feed: str,
+    *,
+    limit: int | None = None,
+    page_size: int = 100,
+    progress: bool = True,
+    **options: Any,
+) -> pd.DataFrame:
+    """Every activity of ``feed`` (e.g. "user:alice"), newest first, as a DataFrame."""
+    pages = iter_pages(client, feed=feed, page_size=page_size, **options)
+    return _collect(pages, limit, progress, feed)
+
+
+def query_to_dataframe(
+    client: Client,
+    filter: Mapping[str, Any] | None = None,
+    *,
+    sort: list[dict[str, Any]] | None = None,
+    limit: int | None = None,
+    page_size: int = 100,
+    progress: bool = True,
+    **options: Any,
+) -> pd.DataFrame:
+    """Every activity a query matches, following the cursors, as a DataFrame."""
+    pages = iter_pages(client, filter=filter, sort=sort, page_size=page_size, **options)
+    return _collect(pages, limit, progress, "query")
+
+
+def to_parquet(
+    client: Client,
+    path: str | os.PathLike[str],
+    *,
+    feed: str | None = None,
+    filter: Mapping[str, Any] | None = None,
+    sort: list[dict[str, Any]] | None = None,
+    page_size: int = 100,
+    rows_per_group: int = 50_000,
+    progress: bool = True,
+    **options: Any,
+) -> int:
+    """Stream a feed or a query to a Parquet file; returns the number of activities.
+
+    Pages are spooled to a temporary file first, so the file's schema covers every custom
+    key of every page while memory holds one row group at a time.
+    """
+    from tqdm.auto import tqdm
+
+    keys: dict[str, pa.Field] = {}
+    count = 0
+    with tempfile.TemporaryFile() as spool:
+        with tqdm(unit=" activities", desc="export", disable=not progress) as bar:
+            for page in iter_pages(client, feed=feed, filter=filter, sort=sort,
+                                   page_size=page_size, **options):  # fmt: skip
+                if not page:
+                    continue
+                for f in activities_to_table(page).schema:
+                    keys[f.name] = _widen(keys.get(f.name), f)
+                for a in page:
+                    spool.write(orjson.dumps(a) + b"\n")
+                count += len(page)
+                bar.update(len(page))
+        spool.seek(0)
+        schema = _schema(keys)
+        with pq.ParquetWriter(path, schema) as writer:
+            chunk: list[dict[str, Any]] = []
+            for line in spool:
+                chunk.append(orjson.loads(line))
+                if len(chunk) >= rows_per_group:
+                    writer.write_table(_conform(activities_to_table(chunk), schema))
+                    chunk = []
+            if chunk or not count:
+                writer.write_table(_conform(activities_to_table(chunk), schema))
+    return count
+
+
+def _widen(old: pa.Field | None, new: pa.Field) -> pa.Field:
+    if old is None or old.type == new.type or pa.types.is_null(new.type):
+        return old if old is not None and pa.types.is_null(new.type) else new
+    if pa.types.is_null(old.type):
+        return new
+    numeric = {pa.int64(), pa.float64()}
+    if old.type in numeric and new.type in numeric:
+        return pa.field(old.name, pa.float64())
+    return pa.field(old.name, pa.string(), metadata=JSON_METADATA)
+
+
+def _schema(keys: dict[str, pa.Field]) -> pa.Schema:
+    fixed = [pa.field(n, t) for n, t in ACTIVITY_COLUMNS]
+    extra = [keys[k] for k in sorted(keys) if k.split(".")[0] in _OBJECTS]
+    extra = [f if not pa.types.is_null(f.type) else pa.field(f.name, pa.string()) for f in extra]
+    return pa.schema(fixed + extra)
+
+
+def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
+    """A page table in the file's schema: missing columns null, types widened."""
+    arrays = []
+    for f in schema:
+        if f.name not in table.column_names:
+            arrays.append(pa.nulls(table.num_rows, f.type))
+            continue
+        col = table.column(f.name)
+        if col.type == f.type:
+            arrays.append(col)
+        elif f.metadata == JSON_METADATA and not (
+            f.name in table.schema.names and table.schema.field(f.name).metadata
+        ):
+            arrays.append(pa.array([None if v is None else orjson.dumps(v).decode()
+                                    for v in col.to_pylist()], pa.string()))  # fmt: skip
+        else:
+            arrays.append(col.cast(f.type))
+    return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def text_table(table: pa.Table) -> tuple[pa.Table, dict[str, str]]:
+    """A table for text formats (CSV): nested values as JSON text, times as RFC 3339, plus
+    the ``[columns]`` types that read it back exactly."""
+    arrays, types = [], {}
+    for f, col in zip(table.schema, table.columns, strict=True):
+        arr = col.combine_chunks()
+        t = f.type
+        if pa.types.is_list(t) or pa.types.is_struct(t) or is_json_field(f):
+            arrays.append(json_value(arr) if not is_json_field(f) else arr)
+            types[f.name] = "json"
+        elif pa.types.is_timestamp(t):
+            arrays.append(rfc3339(arr))
+        else:
+            arrays.append(arr)
+            kind = {pa.int64(): "int", pa.float64(): "float", pa.bool_(): "bool"}.get(t)
+            if kind and f.name.split(".")[0] in _OBJECTS:
+                types[f.name] = kind
+    return pa.Table.from_arrays(arrays, names=table.column_names), types
+
+
+def to_csv(
+    client: Client,
+    path: str | os.PathLike[str],
+    *,
+    feed: str | None = None,
+    filter: Mapping[str, Any] | None = None,
+    sort: list[dict[str, Any]] | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> tuple[int, str]:
+    """Write a feed or a query to CSV, and beside it the mapping that imports it back
+    (``OUT.mapping.toml``); returns the number of activities and the mapping's path."""
+    import pyarrow.csv as pcsv
+
+    from feedkit.mapping import Mapping as ActivityMapping
+
+    pages = iter_pages(client, feed=feed, filter=filter, sort=sort, **options)
+    frame = _collect(pages, None, progress, feed or "query")
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    text, types = text_table(table)
+    pcsv.write_csv(text, path)
+    identity = ActivityMapping.identity(table)
+    mapping = replace(identity, column_types={**identity.column_types, **types})
+    mapping_path = f"{os.fspath(path).rsplit('.', 1)[0]}.mapping.toml"
+    with open(mapping_path, "w", encoding="utf-8") as f:
+        f.write(mapping.to_toml())
+    return len(frame), mapping_path
+
+
+def to_jsonl(
+    client: Client,
+    path: str | os.PathLike[str],
+    *,
+    feed: str | None = None,
+    filter: Mapping[str, Any] | None = None,
+    sort: list[dict[str, Any]] | None = None,
+    progress: bool = True,
+    **options: Any,
+) -> int:
+    """Stream a feed or a query into a bulk import file (JSON lines that keep history)."""
+    from tqdm.auto import tqdm
+
+    from feedkit.importfile import exported_lines
+
+    count = 0
+    with open(path, "wb") as out, tqdm(unit=" activities", desc="export",
+                                       disable=not progress) as bar:  # fmt: skip
+        for page in iter_pages(client, feed=feed, filter=filter, sort=sort, **options):
+            for line in exported_lines(page):
+                out.write(orjson.dumps(line) + b"\n")
+            count += len(page)
+            bar.update(len(page))
+    return count

@@ -1,0 +1,320 @@
+"""Export: typed frames, Parquet, CSV and import files, and the lossless round trip."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+import pandas as pd
+import pyarrow.parquet as pq
+import pytest
+from click.testing import CliRunner
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from referencing import Registry, Resource
+
+import feedkit
+from feedkit.cli import main
+from feedkit.export import to_csv, to_jsonl
+
+ROOT = Path(__file__).resolve().parents[1]
+SCHEMAS = ROOT.parent / "shared" / "reference" / "import-schemas"
+MAPPING = feedkit.Mapping.from_toml(ROOT / "data" / "posts.toml")
+VOLATILE = ("created_at", "updated_at")  # set by the server at write time
+
+
+@pytest.fixture
+def client() -> Iterator[feedkit.Client]:
+    with feedkit.connect(":memory:") as c:
+        yield c
+
+
+def comparable(frame: pd.DataFrame) -> pd.DataFrame:
+    cols = [c for c in frame.columns if c not in VOLATILE]
+    return frame[cols].sort_values("id").reset_index(drop=True)
+
+
+RICH: dict[str, Any] = {
+    "id": "rich", "type": "video", "feeds": ["user:zed", "topic:x"], "user_id": "zed",
+    "text": 't\n"q" é 😀\x01', "visibility": "tag", "visibility_tag": "vip",
+    "restrict_replies": "nobody", "location": {"lat": 1.5, "lng": -2.0},
+    "mentioned_user_ids": ["bob"], "expires_at": "2031-01-01T00:00:00.123456789Z",
+    "filter_tags": ["a", "b"], "interest_tags": ["i"], "search_data": {"k": "v"},
+    "custom": {"a": 1, "f": 2.0, "b": {"c": [1, 2], "d": "x", "e": {"f": True}},
+               "mixed": [1, "a", {"z": 1}], "objs": [{"k": 1}]},
+    "attachments": [{"type": "video", "asset_url": "https://v/1.mp4", "custom": {"dur": 120}}],
+}  # fmt: skip
+
+
+def test_frame_has_the_stable_typed_schema(client: feedkit.Client) -> None:
+    client.add_activity(RICH)
+    frame = feedkit.query_to_dataframe(client, progress=False)
+    row = frame.iloc[0]
+    assert str(frame["created_at"].dtype) == "timestamp[ns, tz=UTC][pyarrow]"
+    assert str(frame["feeds"].dtype).startswith("list<item: string>")
+    assert row["expires_at"] == pd.Timestamp("2031-01-01T00:00:00.123456789Z")
+    assert row["location.lat"] == 1.5 and row["user_id"] == "zed"
+    assert row["custom.b.c"] == [1, 2] and row["custom.b.e.f"] is True
+    assert row["custom.f"] == 2.0 and str(frame["custom.f"].dtype) == "double[pyarrow]"
+    assert json.loads(row["custom.mixed"]) == [1, "a", {"z": 1}]
+    assert frame.attrs["feedkit.json_columns"] == ["custom.mixed", "custom.objs"]
+    assert row["attachments"][0]["asset_url"] == "https://v/1.mp4"
+
+
+def round_trip(client: feedkit.Client) -> tuple[pd.DataFrame, pd.DataFrame]:
+    first = feedkit.query_to_dataframe(client, progress=False, include_expired_activities=True)
+    with feedkit.connect(":memory:") as fresh:
+        report = feedkit.import_activities(fresh, first, feedkit.Mapping.identity(first),
+                                           progress=False)  # fmt: skip
+        assert report.ok, report.errors
+        second = feedkit.query_to_dataframe(fresh, progress=False,
+                                            include_expired_activities=True)  # fmt: skip
+        stored = {a["id"]: a for a in fresh.iter_activities(include_expired_activities=True)}
+    if "rich" in stored:  # JSON text columns go back as JSON values, not strings
+        assert stored["rich"]["custom"] == RICH["custom"]
+    return first, second
+
+
+def test_export_import_export_is_the_identity(client: feedkit.Client) -> None:
+    feedkit.import_activities(client, ROOT / "data" / "posts.parquet", MAPPING, progress=False)
+    client.add_activity(RICH)
+    first, second = round_trip(client)
+    pd.testing.assert_frame_equal(comparable(first), comparable(second))
+
+
+def test_parquet_file_equals_the_frame(client: feedkit.Client, tmp_path: Path) -> None:
+    feedkit.import_activities(client, ROOT / "data" / "posts.parquet", MAPPING, progress=False)
+    client.add_activity(RICH)
+    path = tmp_path / "out.parquet"
+    count = feedkit.to_parquet(client, path, progress=False, rows_per_group=700)
+    frame = feedkit.query_to_dataframe(client, progress=False)
+    assert count == len(frame) == pq.ParquetFile(path).metadata.num_rows
+    assert pq.ParquetFile(path).metadata.num_row_groups == -(-count // 700)
+    from_file = pq.read_table(path).to_pandas(types_mapper=pd.ArrowDtype)
+    pd.testing.assert_frame_equal(comparable(from_file), comparable(frame))
+    with feedkit.connect(":memory:") as fresh:  # the file imports back through identity()
+        report = feedkit.import_activities(fresh, path, feedkit.Mapping.identity(path),
+                                           progress=False)  # fmt: skip
+        assert report.ok and report.acknowledged == count
+        again = feedkit.query_to_dataframe(fresh, progress=False)
+    pd.testing.assert_frame_equal(comparable(again), comparable(frame))
+
+
+def test_csv_with_its_mapping_round_trips(client: feedkit.Client, tmp_path: Path) -> None:
+    client.add_activity(RICH)
+    feedkit.import_activities(client, ROOT / "data" / "posts.parquet", MAPPING, progress=False)
+    count, mapping_path = to_csv(client, tmp_path / "out.csv", progress=False)
+    assert Path(mapping_path).name == "out.mapping.toml"
+    with feedkit.connect(":memory:") as fresh:
+        report = feedkit.import_activities(fresh, tmp_path / "out.csv",
+                                           feedkit.Mapping.from_toml(mapping_path),
+                                           progress=False)  # fmt: skip
+        assert report.ok and report.acknowledged == count
+        again = feedkit.query_to_dataframe(fresh, progress=False)
+    frame = feedkit.query_to_dataframe(client, progress=False)
+    pd.testing.assert_frame_equal(comparable(again), comparable(frame))
+
+
+def validator() -> jsonschema.Draft202012Validator:
+    resources = [(p.name, Resource.from_contents(json.loads(p.read_text())))
+                 for p in SCHEMAS.glob("*.json")]  # fmt: skip
+    item = json.loads((SCHEMAS / "item.schema.json").read_text())
+    return jsonschema.Draft202012Validator(item, registry=Registry().with_resources(resources))
+
+
+def test_import_file_lines_validate_and_keep_history(tmp_path: Path) -> None:
+    mapping = feedkit.Mapping.build({**MAPPING_DICT, "created_at": "{created}"})
+    out = tmp_path / "posts.jsonl"
+    written = feedkit.write_import_file(ROOT / "data" / "posts.parquet", mapping, out)
+    lines = [json.loads(x) for x in out.read_text().splitlines()]
+    check = validator()
+    assert [e.message for line in lines for e in check.iter_errors(line)] == []
+    activities = [x["data"] for x in lines if x["type"] == "activity"]
+    users = [x["data"]["id"] for x in lines if x["type"] == "user"]
+    assert len(activities) == written.activities == 3000 - written.invalid
+    assert len(users) == len(set(users)) == written.users
+    source = pd.read_parquet(ROOT / "data" / "posts.parquet").set_index("post_id")
+    first = activities[0]
+    assert first["fids"] and "feeds" not in first
+    assert pd.Timestamp(first["created_at"]) == source.loc[first["id"], "created"]
+    seen: set[str] = set()
+    for line in lines:  # every user line comes before that user's first activity
+        if line["type"] == "user":
+            seen.add(line["data"]["id"])
+        else:
+            assert line["data"]["user_id"] in seen
+
+
+def test_import_file_refuses_what_the_format_cannot_hold(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"pid": ["a", "b", "c"], "who": ["ann", "b.o.b", ""],
+                          "img": ["https://x/1.png", "http://x/2.png", None]})  # fmt: skip
+    mapping = feedkit.Mapping.build(
+        {
+            "id": "{pid}",
+            "type": "post",
+            "user_id": "{who}",
+            "feeds": ["topic:t"],
+            "attachments": [{"type": "image", "image_url": "{img}"}],
+        }
+    )
+    written = feedkit.write_import_file(frame, mapping, tmp_path / "x.jsonl")
+    assert written.activities == 1
+    got = written.errors[["row", "field", "code"]].values.tolist()
+    assert got == [[1, "attachments[0].image_url", "format"], [1, "user_id", "format"],
+                   [2, "user_id", "required"]]  # fmt: skip
+
+
+def test_exported_jsonl_is_an_import_file(client: feedkit.Client, tmp_path: Path) -> None:
+    client.add_activity(RICH)
+    client.add_activity(id="p", type="post", feeds=["user:ann"], user_id="ann", text="x")
+    count = to_jsonl(client, tmp_path / "all.jsonl", progress=False)
+    lines = [json.loads(x) for x in (tmp_path / "all.jsonl").read_text().splitlines()]
+    assert count == 2 and [e.message for x in lines for e in validator().iter_errors(x)] == []
+    rich = next(x["data"] for x in lines if x["type"] == "activity" and x["data"]["id"] == "rich")
+    assert rich["custom"] == RICH["custom"] and rich["fids"] == RICH["feeds"]
+    assert rich["created_at"].endswith("Z")
+
+
+def test_export_is_exact_while_writes_happen(client: feedkit.Client) -> None:
+    client.upsert_activities([{"id": f"o{i:04}", "type": "post", "feeds": ["user:u"],
+                               "user_id": "u"} for i in range(700)])  # fmt: skip
+    before = {f"o{i:04}" for i in range(700)}
+    stop = threading.Event()
+
+    def writer() -> None:
+        n = 0
+        while not stop.is_set() and n < 2000:
+            client.add_activity(id=f"new{n}", type="post", feeds=["user:u"], user_id="u")
+            client.update_activity_partial(f"o{n % 700:04}", set={"text": f"edit {n}"})
+            n += 1
+
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        frame = feedkit.feed_to_dataframe(client, "user:u", progress=False, page_size=7)
+    finally:
+        stop.set()
+        thread.join(timeout=30)
+    ids = frame["id"].tolist()
+    assert len(ids) == len(set(ids)), "an activity came twice"
+    assert before <= set(ids), f"skipped: {sorted(before - set(ids))[:5]}"
+
+
+def test_limit_and_feed(client: feedkit.Client) -> None:
+    client.upsert_activities([{"id": f"l{i}", "type": "post", "feeds": ["user:a"],
+                               "user_id": "a"} for i in range(30)])  # fmt: skip
+    assert len(feedkit.feed_to_dataframe(client, "user:a", limit=12, page_size=5,
+                                         progress=False)) == 12  # fmt: skip
+    empty = feedkit.query_to_dataframe(client, {"user_id": "nobody"}, progress=False)
+    assert len(empty) == 0 and "id" in empty.columns
+
+
+def test_cli_export_writes_each_format(client: feedkit.Client, tmp_path: Path) -> None:
+    db = tmp_path / "e.db"
+    with feedkit.connect(db) as c:
+        c.add_activity(RICH)
+    for name in ("out.parquet", "out.csv", "out.jsonl"):
+        result = CliRunner().invoke(main, ["export", "user:zed", "-o", str(tmp_path / name),
+                                           "--db", str(db), "--no-progress"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        assert "exported 1 activities" in result.output
+    query = CliRunner().invoke(main, ["export", "--query", '{"filter_tags": {"$in": ["a"]}}',
+                                      "-o", str(tmp_path / "q.parquet"), "--db", str(db),
+                                      "--no-progress"])  # fmt: skip
+    assert query.exit_code == 0 and "exported 1 activities" in query.output
+    both = CliRunner().invoke(main, ["export", "user:zed", "--query", "{}", "-o", "x.csv"])
+    assert both.exit_code == 2
+    bad = CliRunner().invoke(main, ["export", "user:zed", "-o", "x.txt", "--db", str(db)])
+    assert bad.exit_code == 2
+
+
+MAPPING_DICT: dict[str, Any] = {
+    "id": "{post_id}", "type": "post", "user_id": "{author}",
+    "feeds": ["user:{author}", "topic:{topic}"], "text": "{body}", "expires_at": "{expires}",
+    "visibility": "{vis}", "visibility_tag": "{vis_tag}", "parent_id": "{reply_to}",
+    "filter_tags": {"column": "tags"}, "interest_tags": {"column": "topics"},
+    "mentioned_user_ids": {"column": "mentions"}, "location": {"lat": "lat", "lng": "lng"},
+    "custom": ["likes", "lang"], "search_data": {"title": "{title}"},
+    "attachments": [{"type": "image", "image_url": "{image}"}],
+}  # fmt: skip
+
+# -- the property: random activities survive export -> import -> export ---------------------
+
+TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=20)
+KEY = st.text("abcdefgh", min_size=1, max_size=4)
+SCALAR = st.one_of(st.integers(-(2**53), 2**53), st.booleans(), TEXT,
+                   st.floats(allow_nan=False, allow_infinity=False, width=32))  # fmt: skip
+CUSTOM = st.recursive(SCALAR, lambda inner: st.dictionaries(KEY, inner, min_size=1, max_size=3),
+                      max_leaves=6)  # fmt: skip
+TAG = st.text("abcxyz-_", min_size=1, max_size=6)
+
+
+@st.composite
+def activities(draw: st.DrawFn) -> list[dict[str, Any]]:
+    n = draw(st.integers(1, 6))
+    out = []
+    for i in range(n):
+        a: dict[str, Any] = {
+            "id": f"h{i}",
+            "type": draw(st.sampled_from(["post", "video"])),
+            "user_id": draw(st.sampled_from(["ann", "bob"])),
+            "feeds": draw(
+                st.lists(
+                    st.sampled_from(["user:a", "topic:b", "x:y"]),
+                    min_size=1,
+                    max_size=3,
+                    unique=True,
+                )
+            ),
+        }
+        if draw(st.booleans()):
+            a["text"] = draw(TEXT)
+        if draw(st.booleans()):
+            a["custom"] = draw(st.dictionaries(KEY, CUSTOM, min_size=1, max_size=4))
+        if draw(st.booleans()):
+            a["filter_tags"] = draw(st.lists(TAG, min_size=1, max_size=4))
+        if draw(st.booleans()):
+            a["location"] = {"lat": draw(st.floats(-90, 90)), "lng": draw(st.floats(-180, 180))}
+        if draw(st.booleans()):
+            when = datetime(2030, 1, 1, tzinfo=UTC) + timedelta(
+                seconds=draw(st.integers(0, 10**8)), microseconds=draw(st.integers(0, 999999))
+            )
+            a["expires_at"] = when
+        if draw(st.booleans()):
+            a["attachments"] = [
+                {"type": "image", "image_url": f"https://i/{draw(TAG)}.png", "title": draw(TEXT)}
+            ]
+        if draw(st.booleans()):
+            a["mentioned_user_ids"] = draw(st.lists(TAG, min_size=1, max_size=3))
+        out.append(a)
+    return out
+
+
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(activities())
+def test_property_round_trip_is_exact(items: list[dict[str, Any]]) -> None:
+    with feedkit.connect(":memory:") as client:
+        client.upsert_activities(items)
+        first, second = round_trip(client)
+        pd.testing.assert_frame_equal(comparable(first), comparable(second))
+        by_id = {a["id"]: a for a in client.iter_activities()}
+    for a in items:  # the exported values equal the upserted ones, field by field
+        row = first[first["id"] == a["id"]].iloc[0]
+        got = by_id[a["id"]]
+        assert got.get("custom", {}) == (a.get("custom") or {})
+        assert list(row["feeds"]) == a["feeds"] and row["type"] == a["type"]
+        assert (row["text"] if pd.notna(row["text"]) else None) == a.get("text")
+        if "expires_at" in a:
+            assert row["expires_at"] == pd.Timestamp(a["expires_at"])
+        if "location" in a:
+            assert (row["location.lat"], row["location.lng"]) == (
+                a["location"]["lat"],
+                a["location"]["lng"],
+            )
+        if "filter_tags" in a:
+            assert list(row["filter_tags"]) == a["filter_tags"]
