@@ -31,10 +31,26 @@ def json_string(arr: pa.Array) -> pa.Array:
     arr = pc.cast(arr, pa.string())
     out = pc.replace_substring(arr, "\\", "\\\\")
     out = pc.replace_substring(out, '"', '\\"')
-    if pc.any(pc.match_substring_regex(out, "[\\x00-\\x1f]")).as_py():
-        for ch in _CONTROL:
-            out = pc.replace_substring(out, ch, _SHORT.get(ch, f"\\u{ord(ch):04x}"))
+    for code in _control_bytes(out):  # only the control characters actually present
+        ch = chr(code)
+        out = pc.replace_substring(out, ch, _SHORT.get(ch, f"\\u{code:04x}"))
     return pc.binary_join_element_wise('"', out, '"', "")
+
+
+def _control_bytes(arr: pa.Array) -> list[int]:
+    """The distinct bytes below 0x20 in a string array's data (UTF-8 never uses them
+    inside a multi-byte character), found with one numpy pass over the buffer."""
+    if isinstance(arr, pa.ChunkedArray):
+        return sorted({c for chunk in arr.chunks for c in _control_bytes(chunk)})
+    data = arr.buffers()[2]
+    if data is None or not len(arr):
+        return []
+    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
+        arr.offset : arr.offset + len(arr) + 1
+    ]
+    raw = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
+    low = raw[raw < 0x20]
+    return np.unique(low).tolist() if len(low) else []
 
 
 def json_value(arr: pa.Array) -> pa.Array:

@@ -58,13 +58,28 @@ ACTIVITY_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
 _OBJECTS = ("custom", "search_data")
 
 
-def _flatten(obj: Mapping[str, Any], prefix: str, out: dict[str, Any]) -> None:
+def _flatten(
+    obj: Mapping[str, Any], prefix: str, out: dict[str, Any], whole: frozenset[str] = frozenset()
+) -> None:
+    """Nested objects to dotted keys; a path in ``whole`` keeps its value unflattened."""
     for key, value in obj.items():
         path = f"{prefix}.{key}"
-        if isinstance(value, dict) and value:
-            _flatten(value, path, out)
+        if isinstance(value, dict) and value and path not in whole:
+            _flatten(value, path, out, whole)
         else:
             out[path] = value
+
+
+def conflicts(keys: Iterable[str]) -> frozenset[str]:
+    """Paths that are a value in some rows and an object in others (custom.a and
+    custom.a.b): they stay whole, as JSON, so that the table folds back unambiguously."""
+    ordered = sorted(set(keys))
+    found: set[str] = set()
+    for i, key in enumerate(ordered):
+        nested = i + 1 < len(ordered) and ordered[i + 1].startswith(key + ".")
+        if nested and not any(key.startswith(f + ".") for f in found):
+            found.add(key)
+    return frozenset(found)
 
 
 def _fixed(activities: list[dict[str, Any]], name: str) -> list[Any]:
@@ -113,8 +128,14 @@ def _scalar_list(value: list[Any]) -> bool:
     return len(kinds) <= 1 and not kinds & {dict, list, type(None)}
 
 
-def activities_to_table(activities: Iterable[Mapping[str, Any]]) -> pa.Table:
-    """A table of activities as the server returns them (read-side names, ns times)."""
+def activities_to_table(
+    activities: Iterable[Mapping[str, Any]], whole: frozenset[str] = frozenset()
+) -> pa.Table:
+    """A table of activities as the server returns them (read-side names, ns times).
+
+    ``whole`` names custom/search_data paths to keep unflattened (see :func:`conflicts`);
+    conflicts within these activities are found and added to it.
+    """
     items = [dict(a) for a in activities]
     arrays: list[pa.Array] = []
     fields: list[pa.Field] = []
@@ -124,17 +145,27 @@ def activities_to_table(activities: Iterable[Mapping[str, Any]]) -> pa.Table:
                       pa.array(values, typ))  # fmt: skip
         fields.append(pa.field(name, typ))
     for root in _OBJECTS:
-        flat: list[dict[str, Any]] = []
-        for a in items:
-            row: dict[str, Any] = {}
-            _flatten(a.get(root) or {}, root, row)
-            flat.append(row)
+        flat = _flat_rows(items, root, whole)
+        found = conflicts(k for row in flat for k in row)
+        if found:
+            flat = _flat_rows(items, root, whole | found)
         keys = sorted({k for row in flat for k in row})
         for key in keys:
             column, as_json = _column([row.get(key) for row in flat])
             arrays.append(column)
             fields.append(pa.field(key, column.type, metadata=JSON_METADATA if as_json else None))
     return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+
+def _flat_rows(
+    items: list[dict[str, Any]], root: str, whole: frozenset[str]
+) -> list[dict[str, Any]]:
+    rows = []
+    for a in items:
+        row: dict[str, Any] = {}
+        _flatten(a.get(root) or {}, root, row, whole)
+        rows.append(row)
+    return rows
 
 
 def iter_pages(
@@ -232,6 +263,7 @@ def to_parquet(
     from tqdm.auto import tqdm
 
     keys: dict[str, pa.Field] = {}
+    whole: frozenset[str] = frozenset()
     count = 0
     with tempfile.TemporaryFile() as spool:
         with tqdm(unit=" activities", desc="export", disable=not progress) as bar:
@@ -239,8 +271,15 @@ def to_parquet(
                                    page_size=page_size, **options):  # fmt: skip
                 if not page:
                     continue
-                for f in activities_to_table(page).schema:
+                for f in activities_to_table(page, whole).schema:
                     keys[f.name] = _widen(keys.get(f.name), f)
+                found = conflicts(keys)
+                if found - whole:
+                    whole = whole | found
+                    keys = {k: f for k, f in keys.items()
+                            if not any(k.startswith(c + ".") for c in whole)}  # fmt: skip
+                    for c in found:
+                        keys[c] = pa.field(c, pa.string(), metadata=JSON_METADATA)
                 for a in page:
                     spool.write(orjson.dumps(a) + b"\n")
                 count += len(page)
@@ -252,10 +291,10 @@ def to_parquet(
             for line in spool:
                 chunk.append(orjson.loads(line))
                 if len(chunk) >= rows_per_group:
-                    writer.write_table(_conform(activities_to_table(chunk), schema))
+                    writer.write_table(_conform(activities_to_table(chunk, whole), schema))
                     chunk = []
             if chunk or not count:
-                writer.write_table(_conform(activities_to_table(chunk), schema))
+                writer.write_table(_conform(activities_to_table(chunk, whole), schema))
     return count
 
 

@@ -175,9 +175,13 @@ def _reader(
 
 def _parquet(pf: pq.ParquetFile, columns: Sequence[str], batch_rows: int) -> Iterator[SourceBatch]:
     start = 0
-    for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns)):
-        yield from _slices(batch, start, batch_rows)
-        start += batch.num_rows
+    # One row group at a time: a single iter_batches over the file keeps the memory of every
+    # group it has read until the end (pyarrow 26), so peak memory would grow with the file.
+    for group in range(pf.num_row_groups):
+        for batch in pf.iter_batches(batch_size=batch_rows, columns=list(columns),
+                                     row_groups=[group]):  # fmt: skip
+            yield from _slices(batch, start, batch_rows)
+            start += batch.num_rows
 
 
 def _frame(df: Any, columns: Sequence[str], batch_rows: int) -> Iterator[SourceBatch]:

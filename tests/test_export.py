@@ -318,3 +318,24 @@ def test_property_round_trip_is_exact(items: list[dict[str, Any]]) -> None:
             )
         if "filter_tags" in a:
             assert list(row["filter_tags"]) == a["filter_tags"]
+
+
+def test_a_value_in_one_row_and_an_object_in_another(tmp_path: Path) -> None:
+    with feedkit.connect(":memory:") as client:
+        client.upsert_activities([
+            {"id": "v", "type": "post", "feeds": ["user:a"], "user_id": "a",
+             "custom": {"a": 0, "k": 1}},
+            {"id": "o", "type": "post", "feeds": ["user:a"], "user_id": "a",
+             "custom": {"a": {"b": {"c": 1}}, "k": 2}},
+        ])  # fmt: skip
+        frame = feedkit.query_to_dataframe(client, progress=False)
+        assert [c for c in frame.columns if c.startswith("custom")] == ["custom.a", "custom.k"]
+        path = tmp_path / "conflict.parquet"
+        feedkit.to_parquet(client, path, page_size=1, progress=False)  # one row per page
+        assert pq.read_schema(path).names[-2:] == ["custom.a", "custom.k"]
+        for source in (frame, path):
+            with feedkit.connect(":memory:") as fresh:
+                feedkit.import_activities(fresh, source, feedkit.Mapping.identity(source),
+                                          progress=False)  # fmt: skip
+                got = {a["id"]: a["custom"] for a in fresh.iter_activities()}
+            assert got == {"v": {"a": 0, "k": 1}, "o": {"a": {"b": {"c": 1}}, "k": 2}}

@@ -278,16 +278,22 @@ class Store:
             [(r["parent_id"],) for r in fresh if r.get("parent_id")],
         )
         # Shares written before their parent count too, whatever the order of an import.
+        shares: dict[str, int] = {}
+        for start in range(0, len(fresh), 500):
+            ids = [r["id"] for r in fresh[start : start + 500]]
+            shares.update(
+                db.execute(
+                    f"SELECT parent_id, count(*) FROM activities WHERE parent_id IN "
+                    f"({','.join('?' * len(ids))}) GROUP BY parent_id",
+                    ids,
+                ).fetchall()
+            )
         db.executemany(
-            "UPDATE activities SET share_count = (SELECT count(*) FROM activities c WHERE "
-            "c.parent_id = activities.id), popularity = (SELECT count(*) FROM activities c "
-            "WHERE c.parent_id = activities.id) WHERE rid = ?",
-            [(r["rid"],) for r in fresh],
+            "UPDATE activities SET share_count = ?, popularity = ? WHERE id = ?",
+            [(n, n, aid) for aid, n in shares.items()],
         )
         for r in fresh:
-            r["share_count"] = r["popularity"] = db.execute(
-                "SELECT share_count FROM activities WHERE rid = ?", (r["rid"],)
-            ).fetchone()[0]
+            r["share_count"] = r["popularity"] = shares.get(r["id"], 0)
 
     def hard_delete(self, db: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> None:
         for rec in records:
