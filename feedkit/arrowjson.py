@@ -28,20 +28,24 @@ _SHORT = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 def json_string(arr: pa.Array) -> pa.Array:
     """Quoted, escaped JSON strings from a string array (nulls stay null)."""
-    arr = pc.cast(arr, pa.string())
-    out = pc.replace_substring(arr, "\\", "\\\\")
-    out = pc.replace_substring(out, '"', '\\"')
-    for code in _control_bytes(out):  # only the control characters actually present
-        ch = chr(code)
-        out = pc.replace_substring(out, ch, _SHORT.get(ch, f"\\u{code:04x}"))
+    out = pc.cast(arr, pa.string())
+    # One numpy pass finds which characters need escaping; only those get a replace pass.
+    present = _escaped_bytes(out)
+    if 0x5C in present:  # the backslash first, before escapes add more of them
+        out = pc.replace_substring(out, "\\", "\\\\")
+    for code in present:
+        if code != 0x5C:
+            ch = chr(code)
+            out = pc.replace_substring(out, ch, _SHORT.get(ch, '\\"' if ch == '"' else
+                                                           f"\\u{code:04x}"))  # fmt: skip
     return pc.binary_join_element_wise('"', out, '"', "")
 
 
-def _control_bytes(arr: pa.Array) -> list[int]:
-    """The distinct bytes below 0x20 in a string array's data (UTF-8 never uses them
-    inside a multi-byte character), found with one numpy pass over the buffer."""
+def _escaped_bytes(arr: pa.Array) -> list[int]:
+    """The distinct bytes in a string array's data that JSON escapes (control characters,
+    '"' and '\\'); UTF-8 never uses them inside a multi-byte character."""
     if isinstance(arr, pa.ChunkedArray):
-        return sorted({c for chunk in arr.chunks for c in _control_bytes(chunk)})
+        return sorted({c for chunk in arr.chunks for c in _escaped_bytes(chunk)})
     data = arr.buffers()[2]
     if data is None or not len(arr):
         return []
@@ -49,8 +53,8 @@ def _control_bytes(arr: pa.Array) -> list[int]:
         arr.offset : arr.offset + len(arr) + 1
     ]
     raw = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    low = raw[raw < 0x20]
-    return np.unique(low).tolist() if len(low) else []
+    hits = raw[(raw < 0x20) | (raw == 0x22) | (raw == 0x5C)]
+    return np.unique(hits).tolist() if len(hits) else []
 
 
 def json_value(arr: pa.Array) -> pa.Array:

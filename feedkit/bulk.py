@@ -209,7 +209,7 @@ class _Sender:
     def send(self, body: bytes, rows: np.ndarray, holes: frozenset[int] = frozenset()) -> None:
         """Send one request; ``holes`` are rows between these that the server refused."""
         try:
-            self.client.request("POST", UPSERT_PATH, content=body, retry=True)
+            self.client.request("POST", UPSERT_PATH, content=body, retry=True, decode=False)
         except APIError as exc:
             if exc.status == 400 and exc.exception_fields and len(rows) > 1:
                 self._resend_without_rejected(body, rows, holes, exc)

@@ -260,8 +260,10 @@ class Client:
         content: bytes | None = None,
         params: Mapping[str, Any] | None = None,
         retry: bool = True,
+        decode: bool = True,
     ) -> dict[str, Any]:
-        """Send one protocol request and return the decoded JSON answer.
+        """Send one protocol request and return the decoded JSON answer (``{}`` for a
+        success when ``decode`` is false: the bulk importer does not read its answers).
 
         ``json`` is encoded (nulls stripped); ``content`` is sent as it is (JSON bytes made
         elsewhere, as the bulk importer does). ``retry`` says the request is safe to repeat;
@@ -302,6 +304,8 @@ class Client:
                 else:
                     time.sleep(wait)
                 continue
+            if not decode and response.status_code < 400:
+                return {}
             return self._decode(method, path, response, body)
         raise AssertionError("unreachable")  # pragma: no cover
 

@@ -20,7 +20,10 @@ Python touches only the failures: each becomes one row of the error table
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Iterator, Sequence
+import threading
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -150,17 +153,49 @@ def to_activities(
 
 
 def convert(
-    source: Any, mapping: Mapping, *, batch_rows: int = 10_000, history: bool = False
+    source: Any,
+    mapping: Mapping,
+    *,
+    batch_rows: int = 10_000,
+    history: bool = False,
+    workers: int = 2,
 ) -> tuple[Source, Iterator[ConvertedBatch]]:
     """The opened source and a lazy iterator of its converted batches (memory stays flat).
 
     ``history`` keeps a mapped ``created_at`` in the output: bulk import files can set it,
-    the API cannot (it is validated either way).
+    the API cannot (it is validated either way). ``workers`` batches convert at once.
     """
     opened = open_source(source, mapping.columns, batch_rows=batch_rows)
     types = ColumnTypes(dict(mapping.column_types))
     text_source = isinstance(source, (str, bytes)) or hasattr(source, "__fspath__")
-    return opened, (convert_batch(b, mapping, types, text_source, history) for b in opened)
+
+    def one(sb: SourceBatch) -> ConvertedBatch:
+        return convert_batch(sb, mapping, types, text_source, history)
+
+    return opened, _in_order(iter(opened), one, workers)
+
+
+def _in_order(
+    batches: Iterator[SourceBatch], work: Callable[[SourceBatch], ConvertedBatch], workers: int
+) -> Iterator[ConvertedBatch]:
+    """``work`` over the batches on ``workers`` threads (Arrow's kernels release the GIL),
+    yielding in source order with at most ``workers`` batches in flight. The first batch is
+    converted alone: text columns take their types from it."""
+    first = next(batches, None)
+    if first is None:
+        return
+    yield work(first)
+    if workers <= 1:
+        yield from (work(b) for b in batches)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="feedkit-convert") as pool:
+        pending: deque[Future[ConvertedBatch]] = deque()
+        for sb in batches:
+            pending.append(pool.submit(work, sb))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
 
 class ColumnTypes:
@@ -169,8 +204,13 @@ class ColumnTypes:
 
     def __init__(self, declared: dict[str, str]) -> None:
         self.types = declared
+        self._lock = threading.Lock()
 
     def of(self, name: str, arr: pa.Array) -> str:
+        with self._lock:  # batches convert on several threads; the first to see values wins
+            return self._of(name, arr)
+
+    def _of(self, name: str, arr: pa.Array) -> str:
         if name not in self.types:
             values = arr.drop_null()
             if len(values) == 0:
