@@ -127,9 +127,9 @@ def stored_record(activity: dict[str, Any], created_at: int) -> dict[str, Any]:
         "id": activity["id"],
         "type": activity["type"],
         "user_id": activity["user_id"],
-        "visibility": "public",
-        "visibility_tag": None,
-        "parent_id": None,
+        "visibility": activity.get("visibility") or "public",
+        "visibility_tag": activity.get("visibility_tag"),
+        "parent_id": activity.get("parent_id"),
         "expires_at": (
             int(datetime.fromisoformat(expires).timestamp()) * 1_000_000_000 if expires else None
         ),
@@ -140,17 +140,19 @@ def stored_record(activity: dict[str, Any], created_at: int) -> dict[str, Any]:
         "popularity": 0,
         "text": activity.get("text"),
         "feeds": list(activity["feeds"]),
-        "attachments": [],
+        "attachments": [
+            dict(a, custom=a.get("custom") or {}) for a in activity.get("attachments") or []
+        ],
         "custom": dict(activity.get("custom") or {}),
-        "restrict_replies": "everyone",
+        "restrict_replies": activity.get("restrict_replies") or "everyone",
         "location": (
             {"lat": float(location["lat"]), "lng": float(location["lng"])} if location else None
         ),
-        "mentioned_user_ids": [],
-        "poll_id": None,
-        "search_data": {},
+        "mentioned_user_ids": list(activity.get("mentioned_user_ids") or []),
+        "poll_id": activity.get("poll_id"),
+        "search_data": dict(activity.get("search_data") or {}),
         "filter_tags": list(activity.get("filter_tags") or []),
-        "interest_tags": [],
+        "interest_tags": list(activity.get("interest_tags") or []),
         "edited_at": None,
     }
 
@@ -220,7 +222,7 @@ def ingest_raw(path: Path, activities: Sequence[dict[str, Any]]) -> float:
                 )
             db.execute("COMMIT")
         elapsed = time.perf_counter() - start
-        _check_count(db, len(activities))
+        check_count(db, len(activities))
         return elapsed
     finally:
         db.close()
@@ -247,13 +249,13 @@ def ingest_feedkit(url: str, activities: Sequence[dict[str, Any]], threads: int)
             client.close()
 
 
-def _check_count(db: sqlite3.Connection, expected: int) -> None:
+def check_count(db: sqlite3.Connection, expected: int) -> None:
     stored = db.execute("SELECT count(*) FROM activities").fetchone()[0]
     if stored != expected:
         raise RuntimeError(f"expected {expected} stored activities, found {stored}")
 
 
-def _verdict(ok: bool) -> str:
+def verdict(ok: bool) -> str:
     return "PASS" if ok else "MISS"
 
 
@@ -266,7 +268,7 @@ def bench_ingest(rows: int, concurrency: int, work_dir: Path) -> list[str]:
     def raw(n: int) -> None:
         path = work_dir / f"raw-{n}.db"
         raw_rates.append(rows / ingest_raw(path, activities))
-        _remove_db(path)
+        remove_db(path)
 
     def served(threads: int) -> None:
         path = work_dir / f"ingest-{threads}.db"
@@ -274,10 +276,10 @@ def bench_ingest(rows: int, concurrency: int, work_dir: Path) -> list[str]:
             runs[threads] = rows / ingest_feedkit(url, activities, threads)
         check = sqlite3.connect(path)
         try:
-            _check_count(check, rows)
+            check_count(check, rows)
         finally:
             check.close()
-        _remove_db(path)
+        remove_db(path)
 
     # Raw runs are interleaved with the served ones so drift on the shared box hits both.
     raw(0)
@@ -298,7 +300,7 @@ def bench_ingest(rows: int, concurrency: int, work_dir: Path) -> list[str]:
         label = f"feedkit serve, {threads} client{'s' if threads > 1 else ''}"
         lines.append(
             f"   {label:<30}{rate:>9,.0f} rows/s  ingest ratio feedkit/raw {ratio:.3f}x "
-            f"(target >= {INGEST_TARGET}x) {_verdict(ratio >= INGEST_TARGET)}"
+            f"(target >= {INGEST_TARGET}x) {verdict(ratio >= INGEST_TARGET)}"
         )
     return lines
 
@@ -306,7 +308,7 @@ def bench_ingest(rows: int, concurrency: int, work_dir: Path) -> list[str]:
 # -- 2. read latency --------------------------------------------------------------------------
 
 
-def _remove_db(path: Path) -> None:
+def remove_db(path: Path) -> None:
     for suffix in ("", "-wal", "-shm", "-journal"):
         Path(f"{path}{suffix}").unlink(missing_ok=True)
 
@@ -319,16 +321,17 @@ def store_key(rows: int) -> str:
     return f"store-{rows}-{digest}.db"
 
 
-def build_store(path: Path, rows: int) -> float:
+def build_store(path: Path, rows: int, activities: Iterable[dict[str, Any]] | None = None) -> float:
     """Write a store of ``rows`` activities straight into the server's schema, with the
     ``users`` and ``feeds`` rows the server would have created; returns seconds taken.
+    ``activities`` (``rows`` of them, as a client sends them) default to this benchmark's.
 
     The file is built under a temporary name and renamed at the end, so an interrupted build
     never leaves a half store in the cache. Like the server, it runs no ANALYZE.
     """
     start = time.perf_counter()
     tmp = path.with_name(f"{path.name}.{os.getpid()}.building")
-    _remove_db(tmp)
+    remove_db(tmp)
     db = sqlite3.connect(tmp, isolation_level=None)
     done = False
     try:
@@ -353,7 +356,9 @@ def build_store(path: Path, rows: int) -> float:
         first = time.time_ns() - rows * step
         rid = 0
         db.execute("BEGIN")
-        for batch in chunks(generate_activities(rows, seed=2), 10_000):
+        if activities is None:
+            activities = generate_activities(rows, seed=2)
+        for batch in chunks(activities, 10_000):
             values, keys = [], []
             for activity in batch:
                 rid += 1
@@ -384,12 +389,12 @@ def build_store(path: Path, rows: int) -> float:
         db.execute("DROP TABLE temp.staged_keys")
         db.executescript(SCHEMA)
         db.execute("PRAGMA journal_mode=WAL")
-        _check_count(db, rows)
+        check_count(db, rows)
         done = True
     finally:
         db.close()
         if not done:
-            _remove_db(tmp)
+            remove_db(tmp)
     os.replace(tmp, path)
     return time.perf_counter() - start
 
@@ -507,7 +512,7 @@ def bench_reads(
             for size, (path, how) in stores.items()
         ),
     ]
-    s_lbl, b_lbl = _size(small), _size(big)
+    s_lbl, b_lbl = size_label(small), size_label(big)
     head = (
         f"   {'request':<30}{s_lbl + ' p50':>9}{s_lbl + ' p95':>9}{b_lbl + ' p50':>9}"
         f"{b_lbl + ' p95':>9}   ratio of medians (of p95s)"
@@ -535,12 +540,12 @@ def bench_reads(
             yield (
                 f"   {case.label:<30}{s50:>9.2f}{s95:>9.2f}{b50:>9.2f}{b95:>9.2f}   "
                 f"read ratio {b_lbl}/{s_lbl} {ratio:.2f}x (p95 {b95 / s95:.2f}x) "
-                f"(target <= {READ_TARGET}x) {_verdict(ratio <= READ_TARGET)}"
+                f"(target <= {READ_TARGET}x) {verdict(ratio <= READ_TARGET)}"
             )
     yield "   (milliseconds per request, client call included)"
 
 
-def _size(n: int) -> str:
+def size_label(n: int) -> str:
     for unit, scale in (("M", 1_000_000), ("k", 1_000)):
         if n >= scale and n % (scale // 10) == 0:
             return f"{n / scale:g}{unit}"
