@@ -98,7 +98,7 @@ class Conversion:
 
     @property
     def invalid(self) -> int:
-        return int(self.errors["row"].nunique()) if len(self.errors) else 0
+        return invalid_rows(self.errors)
 
     def __repr__(self) -> str:
         return (
@@ -112,6 +112,11 @@ class Conversion:
             f"<b style='color:#b00'>{self.invalid}</b> invalid</p>"
         )
         return head + (self.errors.head(50).to_html(index=False) if len(self.errors) else "")
+
+
+def invalid_rows(errors: pd.DataFrame) -> int:
+    """How many source rows an error table names (a row may fail several ways)."""
+    return int(errors["row"].nunique()) if len(errors) else 0
 
 
 def errors_frame(errors: Sequence[RowError]) -> pd.DataFrame:

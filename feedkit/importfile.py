@@ -18,7 +18,7 @@ from typing import Any
 import orjson
 import pandas as pd
 
-from feedkit.convert import ERROR_COLUMNS, convert, errors_frame
+from feedkit.convert import ERROR_COLUMNS, convert, errors_frame, invalid_rows
 from feedkit.mapping import Mapping as ActivityMapping
 from feedkit.schema import Reason, format_time
 from feedkit.sources import RowError
@@ -41,7 +41,7 @@ class ImportFile:
 
     @property
     def invalid(self) -> int:
-        return int(self.errors["row"].nunique()) if len(self.errors) else 0
+        return invalid_rows(self.errors)
 
     def summary(self) -> str:
         return (
