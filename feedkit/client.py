@@ -53,7 +53,7 @@ from feedkit.schema import (
 
 log = logging.getLogger("feedkit.client")
 
-__all__ = ["Client", "RateBudget", "Retry", "connect"]
+__all__ = ["Client", "RateBudget", "Retry", "connect", "wire"]
 
 DEFAULT_DB = "feedkit.db"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
@@ -117,12 +117,12 @@ class _Secret:
     __str__ = __repr__
 
 
-def _wire(value: Any) -> Any:
+def wire(value: Any) -> Any:
     """JSON-ready copy: nulls stripped from objects (as the SDK does), times as RFC 3339."""
     if isinstance(value, Mapping):
-        return {str(k): _wire(v) for k, v in value.items() if v is not None}
+        return {str(k): wire(v) for k, v in value.items() if v is not None}
     if isinstance(value, (list, tuple)):
-        return [_wire(v) for v in value]
+        return [wire(v) for v in value]
     if isinstance(value, datetime):
         return format_time(parse_time(value))
     if isinstance(value, date):
@@ -274,7 +274,7 @@ class Client:
             if value is not None:
                 query[key] = ("true" if value else "false") if isinstance(value, bool) else value
         if json is not None:
-            content = orjson.dumps(_wire(json), default=_default)
+            content = orjson.dumps(wire(json), default=_default)
         headers = {"Authorization": self._token.reveal(), "x-client-request-id": str(uuid.uuid4())}
         if content is not None:
             headers["Content-Type"] = "application/json"

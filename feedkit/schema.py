@@ -33,6 +33,7 @@ __all__ = [
     "FieldError",
     "Kind",
     "Reason",
+    "apply_partial",
     "validate_activity",
     "validate_limit",
     "validate_partial",

@@ -11,7 +11,7 @@ def test_all_is_sorted_and_complete() -> None:
     modules = {
         "arrowjson", "bulk", "checkpoint", "cli", "client", "convert", "demo", "errors",
         "export", "importfile", "mapping", "results", "schema", "serve", "server", "sources",
-        "transport",
+        "transport", "widgets",
     }  # fmt: skip
     assert public - modules - {"annotations"} == set(feedkit.__all__)
     for name in feedkit.__all__:

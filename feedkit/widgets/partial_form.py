@@ -1,0 +1,465 @@
+"""PartialUpdateForm: load an activity, pick what to set and unset, preview the PATCH, send it.
+
+::
+
+    >>> import feedkit
+    >>> from feedkit.widgets import PartialUpdateForm
+    >>> client = feedkit.connect(":memory:")
+    >>> stored = client.add_activity(
+    ...     type="post", feeds=["user:a"], user_id="a", custom={"color": "blue"}
+    ... )
+    >>> form = PartialUpdateForm(client, stored.id)
+    >>> form.value = {"set": {"custom.mood": "happy"}, "unset": ["custom.color"]}
+    >>> form.preview
+    {'set': {'custom.mood': 'happy'}, 'unset': ['custom.color']}
+    >>> form.submit().custom
+    {'mood': 'happy'}
+    >>> sorted(form.changes)
+    ['custom.color', 'custom.mood']
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Mapping
+from functools import partial
+from typing import Any
+
+import ipywidgets as w
+import traitlets as tr
+
+from feedkit.client import Client, wire
+from feedkit.errors import APIError, FeedkitError, ValidationError
+from feedkit.results import Activity
+from feedkit.schema import (
+    ACTIVITY_FIELDS,
+    PARTIAL_UNSET_FIELDS,
+    Reason,
+    apply_partial,
+    validate_activity,
+    validate_partial,
+)
+from feedkit.widgets._fields import (
+    ERROR_COLOR,
+    INPUT_WIDTH,
+    LABEL_WIDTH,
+    OK_COLOR,
+    FieldInput,
+    FieldRow,
+    JsonInput,
+    TagsField,
+    colored,
+    error_html,
+    input_for,
+    label_html,
+    split_path,
+)
+from feedkit.widgets._views import (
+    Changes,
+    activity_table,
+    diff,
+    flat_view,
+    flatten,
+    request_view,
+)
+
+__all__ = ["PartialUpdateForm"]
+
+
+class CustomPathRow(w.HBox):  # type: ignore[misc]
+    """One ``custom.<dotted path>`` to set: the path, its JSON value, and Remove."""
+
+    def __init__(self, options: list[str]) -> None:
+        self.w_path = w.Combobox(
+            options=options,
+            ensure_option=False,
+            placeholder="dotted.path",
+            layout=w.Layout(width="150px"),
+        )
+        self.w_value = JsonInput(multiline=False, placeholder='JSON: "happy", 3, {"a": 1}')
+        self.w_value.text.layout.width = "196px"
+        self.bn_remove = w.Button(icon="trash", tooltip="Remove", layout=w.Layout(width="46px"))
+        self.error = w.HTML(layout=w.Layout(margin="0 0 0 8px"))
+        self.error.add_class("feedkit-error")
+        super().__init__([self.w_path, self.w_value, self.bn_remove, self.error])
+
+    @property
+    def key(self) -> str:
+        return "custom." + str(self.w_path.value).strip()
+
+    @property
+    def empty(self) -> bool:
+        return not self.w_path.value.strip() and not self.w_value.text.value.strip()
+
+
+class CustomPathsInput(FieldInput):
+    """``custom.<path>`` keys to set, each with a JSON value; paths of the loaded activity's
+    custom are offered, and picking one fills in its current value."""
+
+    def __init__(self) -> None:
+        super().__init__(layout=w.Layout(width="auto"))
+        self.current: Mapping[str, Any] = {}
+        self.rows: list[CustomPathRow] = []
+        self.box = w.VBox()
+        self.bn_add = w.Button(description="Add custom key", icon="plus")
+        self.error = w.HTML()
+        self.children = [self.box, self.bn_add, self.error]
+        self.bn_add.on_click(lambda _button: self.add())
+
+    def set_current(self, custom: Mapping[str, Any]) -> None:
+        self.current = custom
+        for row in self.rows:
+            row.w_path.options = flatten(custom)
+
+    def add(self, path: str = "", value: Any = None) -> CustomPathRow:
+        row = CustomPathRow(flatten(self.current))
+        row.w_path.value = path
+        row.w_value.fill(value)
+        row.w_path.observe(partial(self._path_picked, row), names="value")
+        row.w_value.observe(self._changed, names=["value", "problems"])
+        row.bn_remove.on_click(lambda _button: self.remove(row))
+        self.rows.append(row)
+        self.box.children = list(self.rows)
+        self._changed()
+        return row
+
+    def remove(self, row: CustomPathRow) -> None:
+        self.rows.remove(row)
+        self.box.children = list(self.rows)
+        self._changed()
+
+    def _path_picked(self, row: CustomPathRow, _change: Any) -> None:
+        value: Any = self.current
+        for part in row.w_path.value.strip().split("."):
+            value = value.get(part) if isinstance(value, Mapping) else None
+        if value is not None and not row.w_value.text.value.strip():
+            row.w_value.fill(value)
+        self._changed()
+
+    def _controls(self) -> list[Any]:
+        return [self.bn_add]
+
+    def _read(self) -> tuple[Any, dict[str, str]]:
+        value: dict[str, Any] = {}
+        problems: dict[str, str] = {}
+        for row in self.rows:
+            if row.empty:
+                continue
+            if row.w_value.problems:
+                problems[row.key] = row.w_value.problems[""]
+            elif row.w_value.value is None:
+                problems[row.key] = "needs a JSON value (to remove a key, unset it)"
+            else:
+                value[row.key] = row.w_value.value
+        return value or None, problems
+
+    def _fill(self, value: Any) -> None:
+        self.rows = []
+        self.box.children = []
+        for key, item in (value or {}).items():
+            self.add(key.removeprefix("custom."), item)
+
+    def show_errors(self, errors: Mapping[str, str]) -> dict[str, str]:
+        rest = dict(errors)
+        for row in self.rows:
+            message = rest.pop(row.key, None)
+            row.error.value = error_html([message] if message else [])
+        self.error.value = error_html([f"{k}: {v}" for k, v in rest.items()])
+        return {}
+
+
+class PartialUpdateForm(w.VBox):  # type: ignore[misc]
+    """Change some fields of a stored activity with one partial update (PATCH).
+
+    ``load(id)`` shows the activity; ``value`` (get and set) is ``{"set": {...}, "unset":
+    [...]}``; ``preview`` is the PATCH body exactly as the client sends it; ``errors`` maps
+    ``set.<field>`` / ``unset.<field>`` paths (and fields of the result) to messages;
+    ``submit()`` is the Submit button; ``result`` is the activity after the change and
+    ``changes`` maps each changed path to ``(before, after)``.
+    """
+
+    activity = tr.Instance(Activity, allow_none=True)
+    errors = tr.Dict()
+    result = tr.Instance(Activity, allow_none=True)
+    changes = tr.Dict()
+
+    def __init__(self, client: Client, activity_id: str | None = None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.client = client
+        self._current: dict[str, Any] = {}
+        self._server_errors: dict[str, str] = {}
+        self._filling = False
+        self._init_form()
+        self._init_controls()
+        self._validate()
+        if activity_id is not None:
+            self.load(activity_id)
+
+    def _init_form(self) -> None:
+        self.heading = w.HTML("<h3 style='margin:4px 0'>Change an activity</h3>")
+        self.w_activity_id = w.Text(placeholder="activity id", layout=w.Layout(width=INPUT_WIDTH))
+        self.bn_load = w.Button(description="Load", icon="download")
+        self.id_label = w.HTML(label_html("activity id"), layout=w.Layout(width=LABEL_WIDTH))
+        self.activity_view = w.HTML()
+        settable = [f for f in ACTIVITY_FIELDS if f.settable]
+        self.cb_set = {
+            f.name: w.Checkbox(description=f.name, indent=False, tooltip=f"set {f.name}: {f.doc}")
+            for f in settable
+        }
+        self.w_set = {f.name: input_for(f) for f in settable}
+        self.set_rows = {
+            name: FieldRow(name, control, label=self.cb_set[name])
+            for name, control in self.w_set.items()
+        }
+        self.w_custom_paths = CustomPathsInput()
+        self.w_unset = TagsField(
+            placeholder="field or custom.path, then Enter", allowed=sorted(PARTIAL_UNSET_FIELDS)
+        )
+        self.custom_row = FieldRow(
+            "custom-paths",
+            self.w_custom_paths,
+            label=w.HTML(label_html("custom.<path>", "Set one key inside custom")),
+        )
+        self.unset_row = FieldRow(
+            "unset", self.w_unset, label=w.HTML(label_html("unset", "Fields and custom paths"))
+        )
+        self.preview_view = w.HTML()
+        self.bn_submit = w.Button(description="Submit", button_style="primary", icon="paper-plane")
+        self.message = w.HTML()
+        for name, widget in (
+            ("activity-id", self.w_activity_id),
+            ("load", self.bn_load),
+            ("activity", self.activity_view),
+            ("preview", self.preview_view),
+            ("submit", self.bn_submit),
+            ("message", self.message),
+        ):
+            widget.add_class(f"feedkit-{name}")
+        for control in self.w_set.values():
+            control.disabled = True
+        self.add_class("feedkit-partial-form")
+        self.children = [
+            self.heading,
+            w.HBox([self.id_label, self.w_activity_id, self.bn_load]),
+            self.activity_view,
+            _section("Set: tick a field, or edit it, to change it"),
+            *self.set_rows.values(),
+            self.custom_row,
+            _section("Unset"),
+            self.unset_row,
+            _section("PATCH body"),
+            self.preview_view,
+            w.HBox([self.bn_submit, self.message], layout=w.Layout(align_items="center")),
+        ]
+
+    def _init_controls(self) -> None:
+        self.bn_load.on_click(lambda _button: self.load(self.w_activity_id.value.strip()))
+        for name, control in self.w_set.items():
+            self.cb_set[name].observe(partial(self._on_check, name), names="value")
+            control.observe(partial(self._on_input, name), names=["value", "problems"])
+        self.w_custom_paths.observe(self._on_change, names=["value", "problems"])
+        self.w_unset.observe(self._on_change, names="value")
+        self.bn_submit.on_click(lambda _button: self.submit())
+
+    # -- state ------------------------------------------------------------------------------
+
+    @property
+    def value(self) -> dict[str, Any]:
+        """``{"set": {field or custom.path: value}, "unset": [field or custom.path]}``."""
+        set_ = {name: self.w_set[name].value for name, box in self.cb_set.items() if box.value}
+        set_.update(self.w_custom_paths.value or {})
+        return {"set": set_, "unset": list(self.w_unset.value or [])}
+
+    @value.setter
+    def value(self, change: Mapping[str, Any]) -> None:
+        unknown = sorted(set(change) - {"set", "unset"})
+        if unknown:
+            raise ValueError(f"a partial update has only 'set' and 'unset', not {unknown}")
+        set_ = dict(change.get("set") or {})
+        unset = list(change.get("unset") or [])
+        refused = [
+            e
+            for e in validate_partial(set_, unset)
+            if e.code in (Reason.NOT_SETTABLE, Reason.NOT_UNSETTABLE)
+        ]
+        if refused:
+            raise ValueError("; ".join(str(e) for e in refused))
+        self._filling = True
+        try:
+            for name, control in self.w_set.items():
+                self.cb_set[name].value = name in set_
+                control.disabled = name not in set_
+                control.fill(set_[name] if name in set_ else self._current.get(name))
+            self.w_custom_paths.fill({k: v for k, v in set_.items() if k.startswith("custom.")})
+            self.w_unset.fill(unset)
+        finally:
+            self._filling = False
+        self._server_errors = {}
+        self._validate()
+
+    @property
+    def preview(self) -> dict[str, Any]:
+        """The PATCH body as the client sends it (empty parts and nulls left out)."""
+        value = self.value
+        body: dict[str, Any] = wire({"set": value["set"] or None, "unset": value["unset"] or None})
+        return body
+
+    # -- behaviour --------------------------------------------------------------------------
+
+    def load(self, activity_id: str) -> Activity | None:
+        """Fetch the activity and show its current values; clears any pending change."""
+        self.w_activity_id.value = activity_id
+        try:
+            activity = self.client.get_activity(activity_id)
+        except FeedkitError as exc:
+            self.activity = None
+            self._current = {}
+            self.activity_view.value = ""
+            self._say(ERROR_COLOR, f"Could not load {activity_id!r}: {exc}")
+            return None
+        self._show_activity(activity, {})
+        self._say(OK_COLOR, f"Loaded activity {activity_id}")
+        return activity
+
+    def _show_activity(self, activity: Activity, changes: Changes) -> None:
+        self.activity = activity
+        self._current = request_view(activity)
+        custom = self._current.get("custom") or {}
+        self.w_custom_paths.set_current(custom)
+        unsettable = sorted(PARTIAL_UNSET_FIELDS)
+        self.w_unset.tags.allowed_tags = unsettable + [
+            f"custom.{p}" for p in flatten(custom, leaves_only=False)
+        ]
+        self.value = {"set": {}, "unset": []}
+        self.activity_view.value = activity_table(activity, changes)
+
+    def _on_check(self, name: str, change: dict[str, Any]) -> None:
+        self.w_set[name].disabled = not change["new"]
+        if not change["new"] and not self._filling:
+            self._filling = True  # untick: show the current value again
+            try:
+                self.w_set[name].fill(self._current.get(name))
+            finally:
+                self._filling = False
+        self._on_change()
+
+    def _on_input(self, name: str, _change: Any) -> None:
+        if not self._filling and not self.cb_set[name].value:
+            self.cb_set[name].value = True  # editing a field means setting it
+        self._on_change()
+
+    def _on_change(self, _change: Any = None) -> None:
+        if self._filling:
+            return
+        self._server_errors = {}
+        self._validate()
+
+    def _validate(self) -> None:
+        """Check the change as the server will: the partial rules, then the merged result."""
+        value = self.value
+        errors = {
+            f"set.{name}{sub}": message
+            for name, control in self.w_set.items()
+            if self.cb_set[name].value
+            for sub, message in control.problems.items()
+        }
+        errors.update({f"set.{k}": m for k, m in self.w_custom_paths.problems.items()})
+        found = validate_partial(value["set"], value["unset"])
+        if not found and not errors and self._current:
+            merged = apply_partial(self._current, value["set"], value["unset"])
+            found = validate_activity(merged, strict=False)
+        for error in found:
+            errors.setdefault(error.field, error.message)
+        for path, message in self._server_errors.items():
+            errors.setdefault(path, message)
+        self.errors = errors
+        preview = json.dumps(self.preview, indent=2, ensure_ascii=False)
+        self.preview_view.value = (
+            f"<pre style='margin:0;padding:4px 8px;background:#f5f5f5'>{html.escape(preview)}</pre>"
+        )
+        self._say(ERROR_COLOR, "; ".join(self._show()))
+
+    def _show(self) -> list[str]:
+        """Route each error to its row; return those that belong to no row."""
+        per_row: dict[str, dict[str, str]] = {name: {} for name in self.set_rows}
+        custom: dict[str, str] = {}
+        unset: dict[str, str] = {}
+        unplaced: list[str] = []
+        for path, message in self.errors.items():
+            if path.startswith("unset."):
+                unset[path] = message
+                continue
+            rest = path.removeprefix("set.")
+            name, sub = split_path(rest)
+            if rest.startswith("custom.") and any(r.key == rest for r in self.w_custom_paths.rows):
+                custom[rest] = message
+            elif name in per_row:
+                per_row[name][sub] = message
+            else:
+                unplaced.append(f"{path}: {message}")
+        for name, row in self.set_rows.items():
+            row.show(per_row[name])
+        self.custom_row.show(custom)
+        self.unset_row.error.value = error_html(list(unset.values()))
+        return unplaced
+
+    def _say(self, color: str, text: str) -> None:
+        self.message.value = colored(text, color) if text else ""
+
+    def submit(self) -> Activity | None:
+        """Send the partial update through the client; show the result, changes highlighted.
+
+        Exactly what the Submit button does. Nothing is sent without a loaded activity, with
+        nothing to change, or while anything is invalid. Returns the activity after the
+        change (also in ``result``), or ``None``.
+        """
+        self._server_errors = {}
+        self._validate()
+        if self.activity is None:
+            self._say(ERROR_COLOR, "Not sent: load an activity first")
+            return None
+        if self.errors:
+            self._say(ERROR_COLOR, f"Not sent: fix {len(self.errors)} error(s) first")
+            return None
+        if not self.preview:
+            self._say(ERROR_COLOR, "Not sent: tick a field to set, or pick one to unset")
+            return None
+        value = self.value
+        before = flat_view(self._current)
+        self.bn_submit.disabled = True
+        try:
+            after = self.client.update_activity_partial(
+                self.activity["id"], set=value["set"] or None, unset=value["unset"] or None
+            )
+        except ValidationError as exc:
+            self._refused(exc.fields, str(exc))
+            return None
+        except APIError as exc:
+            self._refused(
+                exc.exception_fields, f"The server refused it ({exc.status}): {exc.message}"
+            )
+            return None
+        except FeedkitError as exc:
+            self._refused({}, f"Not changed: {exc}")
+            return None
+        finally:
+            self.bn_submit.disabled = False
+        changes = diff(before, flat_view(request_view(after)))
+        self.result = after
+        self.changes = changes
+        self._show_activity(after, changes)
+        done = ", ".join(changes) if changes else "nothing (the values were already so)"
+        self._say(OK_COLOR, f"Changed {done}")
+        return after
+
+    def _refused(self, fields: Mapping[str, str], text: str) -> None:
+        self._server_errors = dict(fields)
+        self._validate()
+        self._say(ERROR_COLOR, "; ".join([text, *self._show()]))
+
+
+def _section(text: str) -> w.HTML:
+    return w.HTML(
+        f"<div style='margin-top:8px;border-bottom:1px solid #ddd'><b>{html.escape(text)}</b></div>"
+    )
