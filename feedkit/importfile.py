@@ -20,6 +20,7 @@ import pandas as pd
 
 from feedkit.convert import ERROR_COLUMNS, convert, errors_frame, invalid_rows
 from feedkit.mapping import Mapping as ActivityMapping
+from feedkit.results import request_fields
 from feedkit.schema import Reason, format_time
 from feedkit.sources import RowError
 
@@ -123,18 +124,7 @@ def exported_lines(activities: Iterable[Mapping[str, Any]]) -> Iterable[dict[str
         if user and user not in users:
             users.add(user)
             yield {"type": "user", "data": {"id": user}}
-        data: dict[str, Any] = {
-            "id": a["id"], "type": a["type"], "user_id": user, "feeds": a.get("feeds"),
-            "text": a.get("text"), "visibility": a.get("visibility"),
-            "visibility_tag": a.get("visibility_tag"), "location": a.get("location"),
-            "parent_id": a.get("parent_id"), "poll_id": a.get("poll_id"),
-            "mentioned_user_ids": [u["id"] for u in a.get("mentioned_users") or []] or None,
-            "filter_tags": a.get("filter_tags") or None,
-            "interest_tags": a.get("interest_tags") or None,
-            "attachments": a.get("attachments") or None, "custom": a.get("custom") or None,
-            "search_data": a.get("search_data") or None,
-            "restrict_replies": a.get("restrict_replies"),
-        }  # fmt: skip
+        data = request_fields(a)
         for key in ("created_at", "updated_at", "expires_at", "edited_at", "deleted_at"):
             if a.get(key) is not None:
                 data[key] = format_time(int(a[key]))

@@ -8,7 +8,7 @@ A :class:`Page` is one page of activities with its ``next``/``prev`` cursors.
 from __future__ import annotations
 
 import html
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
@@ -20,6 +20,28 @@ def ns_to_datetime(ns: int) -> datetime:
     """A timezone-aware UTC datetime (microsecond precision) from nanoseconds."""
     seconds, rest = divmod(ns, 1_000_000_000)
     return datetime.fromtimestamp(seconds, tz=UTC).replace(microsecond=rest // 1000)
+
+
+def request_fields(activity: Mapping[str, Any]) -> dict[str, Any]:
+    """An activity as the server returns it -> the request fields it was made of: ``user``
+    becomes ``user_id``, ``mentioned_users`` ids, ``expires_at`` an RFC 3339 string; empty
+    values are left out."""
+    from feedkit.schema import FIELDS, format_time
+
+    out: dict[str, Any] = {}
+    for name in FIELDS:
+        if name == "user_id":
+            value = (activity.get("user") or {}).get("id") or activity.get("user_id")
+        elif name == "mentioned_user_ids":
+            users = activity.get("mentioned_users") or []
+            value = [u.get("id") for u in users] or activity.get("mentioned_user_ids")
+        else:
+            value = activity.get(name)
+        if name == "expires_at" and isinstance(value, int):
+            value = format_time(value)
+        if value is not None and value != [] and value != {} and value != "":
+            out[name] = value
+    return out
 
 
 class Activity(dict[str, Any]):
@@ -38,6 +60,10 @@ class Activity(dict[str, Any]):
         if name in TIME_FIELDS and isinstance(value, int):
             return ns_to_datetime(value)
         return value
+
+    def to_request(self) -> dict[str, Any]:
+        """The request fields this activity was made of (see :func:`request_fields`)."""
+        return request_fields(self)
 
     def _repr_html_(self) -> str:
         rows = []

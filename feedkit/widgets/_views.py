@@ -8,29 +8,10 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from feedkit.results import ns_to_datetime
-from feedkit.schema import FIELDS, format_time
+from feedkit.results import ns_to_datetime, request_fields
 from feedkit.widgets._fields import HIGHLIGHT, MUTED_COLOR, colored
 
 Changes = dict[str, tuple[Any, Any]]
-
-
-def request_view(activity: Mapping[str, Any]) -> dict[str, Any]:
-    """An activity as the server returns it -> the request fields it was made of."""
-    out: dict[str, Any] = {}
-    for name in FIELDS:
-        if name == "user_id":
-            value = (activity.get("user") or {}).get("id") or activity.get("user_id")
-        elif name == "mentioned_user_ids":
-            users = activity.get("mentioned_users") or []
-            value = [u.get("id") for u in users] or activity.get("mentioned_user_ids")
-        else:
-            value = activity.get(name)
-        if name == "expires_at" and isinstance(value, int):
-            value = format_time(value)
-        if value is not None and value != [] and value != {} and value != "":
-            out[name] = value
-    return out
 
 
 def flatten(obj: Mapping[str, Any], prefix: str = "", *, leaves_only: bool = True) -> list[str]:
@@ -73,7 +54,7 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:
 def activity_table(activity: Mapping[str, Any], changes: Changes | None = None) -> str:
     """The activity's fields (custom spread into dotted paths), changed rows highlighted."""
     changes = changes or {}
-    flat = flat_view(request_view(activity))
+    flat = flat_view(request_fields(activity))
     rows = []
     for key in ("created_at", "updated_at"):
         if isinstance(activity.get(key), int):

@@ -31,7 +31,7 @@ import traitlets as tr
 
 from feedkit.client import Client, wire
 from feedkit.errors import APIError, FeedkitError, ValidationError
-from feedkit.results import Activity
+from feedkit.results import Activity, request_fields
 from feedkit.schema import (
     ACTIVITY_FIELDS,
     PARTIAL_UNSET_FIELDS,
@@ -61,7 +61,6 @@ from feedkit.widgets._views import (
     diff,
     flat_view,
     flatten,
-    request_view,
 )
 
 __all__ = ["PartialUpdateForm"]
@@ -324,7 +323,7 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
 
     def _show_activity(self, activity: Activity, changes: Changes) -> None:
         self.activity = activity
-        self._current = request_view(activity)
+        self._current = request_fields(activity)
         custom = self._current.get("custom") or {}
         self.w_custom_paths.set_current(custom)
         unsettable = sorted(PARTIAL_UNSET_FIELDS)
@@ -445,7 +444,7 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
             return None
         finally:
             self.bn_submit.disabled = False
-        changes = diff(before, flat_view(request_view(after)))
+        changes = diff(before, flat_view(request_fields(after)))
         self.result = after
         self.changes = changes
         self._show_activity(after, changes)
