@@ -128,11 +128,24 @@ def join_skipping_nulls(arrays: Sequence[pa.Array], separator: str) -> pa.Array:
 
 
 def json_object(
-    members: Sequence[tuple[str, pa.Array]], *, empty_as_null: bool = False
+    members: Sequence[tuple[str, pa.Array]],
+    *,
+    empty_as_null: bool = False,
+    first_present: bool = False,
 ) -> pa.Array:
-    """JSON objects from (key, fragment array) pairs; null fragments are left out."""
+    """JSON objects from (key, fragment array) pairs; null fragments are left out.
+
+    ``first_present`` promises that the first member is never null, which saves a pass.
+    """
     if not members:
         raise ValueError("an object needs at least one member")
+    if first_present:
+        (key, fragment), rest = members[0], members[1:]
+        parts = [pc.binary_join_element_wise("{" + json_key(key), fragment, "")]
+        parts += [pc.binary_join_element_wise("," + json_key(k), f, "") for k, f in rest]
+        # No row is all null (the first never is), so pyarrow's skip keeps every row.
+        body = pc.binary_join_element_wise(*parts, "", null_handling="skip")
+        return pc.binary_join_element_wise(body, "}", "")
     parts = [pc.binary_join_element_wise(json_key(key), fragment, "") for key, fragment in members]
     body = join_skipping_nulls(parts, ",")
     out = pc.binary_join_element_wise("{", body, "}", "")

@@ -739,15 +739,13 @@ def convert_batch(
             "is required when visibility is 'tag'",
         )
     keep = pa.array(~b.bad)
-    members = [(k, fragments[k].filter(keep)) for k in _ORDER if k in fragments and k != "id"]
-    body = json_object(members)
-    if "id" in fragments:
-        ids = fragments["id"].filter(keep)
-    else:
+    # Kept rows always have an id (mapped ones are required) and a type: they lead.
+    members = [(k, fragments[k].filter(keep)) for k in _ORDER if k in fragments]
+    if "id" not in fragments:
+        body = json_object(members, first_present=True)
         ids = json_string(pa.array(_derived_ids(body), pa.string()))
-    text_json = pc.binary_join_element_wise(
-        '{"id":', ids, ",", pc.utf8_slice_codeunits(body, 1), ""
-    )
+        members.insert(0, ("id", ids))
+    text_json = json_object(members, first_present=True)
     return ConvertedBatch(text_json, sb.rows[~b.bad], b.errors, sb.rows_read)
 
 
