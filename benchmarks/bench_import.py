@@ -356,7 +356,7 @@ def _polars_threads() -> int:
     return int(pl.thread_pool_size())
 
 
-def _rates(rates: Sequence[float]) -> str:
+def median_of(rates: Sequence[float]) -> str:
     return f"median of {len(rates)}: {', '.join(f'{r:,.0f}' for r in rates)}"
 
 
@@ -380,7 +380,7 @@ def bench_conversion(path: Path, rows: int, subset: int) -> Iterator[str]:
     # The read is of the whole file; the loop is timed on a subset and scaled to all rows.
     naive = rows / (read_s + loop_s * rows / subset)
     fk = statistics.median(feedkit_rates)
-    yield (f"   {'feedkit convert()':<34}{fk:>11,.0f} rows/s  ({_rates(feedkit_rates)})")
+    yield (f"   {'feedkit convert()':<34}{fk:>11,.0f} rows/s  ({median_of(feedkit_rates)})")
     yield (
         f"   {'naive pandas + SDK models':<34}{naive:>11,.0f} rows/s  (read_parquet "
         f"{read_s:.2f}s for all rows, model loop on {subset:,} rows: "
@@ -390,7 +390,7 @@ def bench_conversion(path: Path, rows: int, subset: int) -> Iterator[str]:
         pl_rate = statistics.median(polars_rates)
         yield (
             f"   {'polars expressions + write_ndjson':<34}{pl_rate:>11,.0f} rows/s  "
-            f"({_rates(polars_rates)}; {_polars_threads()} threads, no validation, "
+            f"({median_of(polars_rates)}; {_polars_threads()} threads, no validation, "
             "nulls written)"
         )
     yield f"   conversion ratio feedkit/naive {fk / naive:.2f}x (no target)"
@@ -489,7 +489,7 @@ def bench_import(path: Path, rows: int, subset: int, work_dir: Path) -> Iterator
         raw(n)
     ceiling = statistics.median(raw_rates)
     yield (
-        f"   {'raw sqlite3 upsert (ceiling)':<34}{ceiling:>11,.0f} rows/s  ({_rates(raw_rates)})"
+        f"   {'raw sqlite3 upsert (ceiling)':<34}{ceiling:>11,.0f} rows/s  ({median_of(raw_rates)})"
     )
     yield (
         f"   {'feedkit import_activities':<34}{fk:>11,.0f} rows/s  "
@@ -522,10 +522,11 @@ class ChildRun:
     seconds: float
 
 
-def vm_hwm_kib() -> int:
-    """This process's peak resident set so far (Linux); -1 elsewhere."""
+def vm_hwm_kib(pid: int | str = "self") -> int:
+    """The peak resident set so far of this process, or of a child ``pid`` still running
+    (Linux); -1 elsewhere."""
     try:
-        for line in Path("/proc/self/status").read_text().splitlines():
+        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
             if line.startswith("VmHWM:"):
                 return int(line.split()[1])
     except OSError:
@@ -714,8 +715,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     return args
 
 
-def _versions() -> str:
-    names = ("pyarrow", "pandas", "polars", "getstream")
+def versions(names: Sequence[str] = ("pyarrow", "pandas", "polars", "getstream")) -> str:
     found = []
     for name in names:
         try:
@@ -745,7 +745,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return child_import(args.child_import, args.child_url)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     print(
-        f"feedkit import benchmark: python {platform.python_version()}, {_versions()}, "
+        f"feedkit import benchmark: python {platform.python_version()}, {versions()}, "
         f"sqlite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, load {load:.2f}",
         flush=True,
     )

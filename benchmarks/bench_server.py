@@ -38,7 +38,7 @@ from typing import Any
 import orjson
 
 import feedkit
-from feedkit.serve import spawn
+from feedkit.serve import ServerProcess, spawn
 from feedkit.server.store import COLUMNS, DOC_FIELDS, SCHEMA, activity_keys
 
 API_KEY = "bench-key"
@@ -79,7 +79,7 @@ def users_for(rows: int) -> int:
     return max(1, rows // ACTIVITIES_PER_USER)
 
 
-def _rfc3339(seconds: int) -> str:
+def rfc3339(seconds: int) -> str:
     return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -114,7 +114,7 @@ def generate_activities(rows: int, seed: int, *, prefix: str = "a") -> Iterator[
                 "lng": round(rng.uniform(-180, 180), 5),
             }
         if rng.random() < 0.1:
-            activity["expires_at"] = _rfc3339(now_s + rng.randrange(30 * DAY_S, 3 * 365 * DAY_S))
+            activity["expires_at"] = rfc3339(now_s + rng.randrange(30 * DAY_S, 3 * 365 * DAY_S))
         yield activity
 
 
@@ -177,12 +177,18 @@ def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
 # -- the server -------------------------------------------------------------------------------
 
 
+def server_process(db: Path, log_dir: Path) -> ServerProcess:
+    """``feedkit serve --db db`` on 127.0.0.1 and a free port, started; a context manager
+    that stops it."""
+    return spawn(
+        db, api_key=API_KEY, api_secret=API_SECRET, timeout=STARTUP_TIMEOUT_S, log_dir=log_dir
+    )
+
+
 @contextmanager
 def serving(db: Path, log_dir: Path) -> Iterator[str]:
     """``feedkit serve --db db`` on 127.0.0.1 and a free port; yields its URL."""
-    with spawn(
-        db, api_key=API_KEY, api_secret=API_SECRET, timeout=STARTUP_TIMEOUT_S, log_dir=log_dir
-    ) as server:
+    with server_process(db, log_dir) as server:
         yield server.url
 
 
