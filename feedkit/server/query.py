@@ -321,6 +321,12 @@ def _keyset(
     cols: Sequence[str], dirs: Sequence[int], values: Sequence[Any], forward: bool
 ) -> tuple[str, list[Any]]:
     """Rows strictly after ``values`` in the order (reversed when not ``forward``)."""
+    if len(set(dirs)) == 1:
+        # One direction: a row-value comparison, which SQLite answers with an index range
+        # (the OR form below makes it scan the index from the start: deep pages get slow).
+        after = (dirs[0] == 1) == forward
+        marks = ", ".join("?" * len(cols))
+        return f"(({', '.join(cols)}) {'>' if after else '<'} ({marks}))", list(values)
     ors, params = [], []
     for i in range(len(cols)):
         eq = [f"{cols[j]} = ?" for j in range(i)]
