@@ -251,7 +251,7 @@ def to_parquet(
     filter: Mapping[str, Any] | None = None,
     sort: list[dict[str, Any]] | None = None,
     page_size: int = 100,
-    rows_per_group: int = 50_000,
+    rows_per_group: int = 10_000,
     progress: bool = True,
     **options: Any,
 ) -> int:

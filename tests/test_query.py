@@ -271,3 +271,16 @@ def test_next_pages_read_an_index_range_not_a_scan(flt: dict[str, object] | None
     page_sql = next(s for s in statements if "ORDER BY" in s)
     plan = " ".join(str(r) for r in store._db.execute("EXPLAIN QUERY PLAN " + page_sql))
     assert "SEARCH" in plan and "SCAN a " not in plan + " ", plan
+
+
+def test_mixed_sort_directions_page_exactly(client: feedkit.Client) -> None:
+    client.upsert_activities(
+        [{"id": f"s{i:02}", "type": "post", "feeds": ["user:u"], "user_id": "u"} for i in range(23)]
+    )
+    for n, parent in enumerate(["s03", "s03", "s10"]):
+        client.add_activity(id=f"r{n}", type="share", feeds=["user:v"], user_id="v",
+                            parent_id=parent)  # fmt: skip
+    sort = [{"field": "popularity", "direction": 1}, {"field": "created_at", "direction": -1}]
+    seen, _ = walk(client, {"feed": "user:u"}, 4, sort=sort)
+    expected = sorted((f"s{i:02}" for i in range(23) if i not in (3, 10)), reverse=True)
+    assert seen == [*expected, "s10", "s03"]

@@ -327,13 +327,17 @@ def _keyset(
         after = (dirs[0] == 1) == forward
         marks = ", ".join("?" * len(cols))
         return f"(({', '.join(cols)}) {'>' if after else '<'} ({marks}))", list(values)
-    ors, params = [], []
+    # Mixed directions: the OR form, behind a bound on the first column that lets the
+    # planner seek instead of scanning from the start.
+    lead = (dirs[0] == 1) == forward
+    ors, params = [], [values[0]]
     for i in range(len(cols)):
         eq = [f"{cols[j]} = ?" for j in range(i)]
         after = (dirs[i] == 1) == forward
         ors.append("(" + " AND ".join([*eq, f"{cols[i]} {'>' if after else '<'} ?"]) + ")")
         params += [*values[:i], values[i]]
-    return "(" + " OR ".join(ors) + ")", params
+    bound = f"{cols[0]} {'>=' if lead else '<='} ?"
+    return "(" + bound + " AND (" + " OR ".join(ors) + "))", params
 
 
 @dataclass
