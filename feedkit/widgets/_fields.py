@@ -12,12 +12,13 @@ from __future__ import annotations
 import html
 import json
 import re
-from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, TypeVar
 
 import ipywidgets as w
 import traitlets as tr
 
+from feedkit.errors import APIError, FeedkitError, ValidationError
 from feedkit.schema import (
     ATTACHMENT_FIELDS,
     FIELDS,
@@ -536,3 +537,25 @@ class FieldRow(w.HBox):  # type: ignore[misc]
         self.error.value = error_html(
             [f"{self.name}{sub}: {message}" if sub else message for sub, message in rest.items()]
         )
+
+
+T = TypeVar("T")
+
+
+def send(
+    button: Any, call: Callable[[], T], refused: Callable[[Any, str], None], not_done: str
+) -> T | None:
+    """``call()`` with ``button`` disabled meanwhile; a refusal (client-side validation, the
+    server's answer, or no answer) goes to ``refused(fields, text)`` and gives None."""
+    button.disabled = True
+    try:
+        return call()
+    except ValidationError as exc:
+        refused(exc.fields, str(exc))
+    except APIError as exc:
+        refused(exc.exception_fields, f"The server refused it ({exc.status}): {exc.message}")
+    except FeedkitError as exc:
+        refused({}, f"{not_done}: {exc}")
+    finally:
+        button.disabled = False
+    return None

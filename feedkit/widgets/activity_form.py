@@ -22,7 +22,6 @@ import ipywidgets as w
 import traitlets as tr
 
 from feedkit.client import Client
-from feedkit.errors import APIError, FeedkitError, ValidationError
 from feedkit.results import Activity
 from feedkit.schema import FIELDS, FieldError, Reason, validate_activity
 from feedkit.widgets._fields import (
@@ -33,6 +32,7 @@ from feedkit.widgets._fields import (
     FieldRow,
     colored,
     input_for,
+    send,
     split_path,
 )
 
@@ -210,22 +210,14 @@ class ActivityForm(w.VBox):  # type: ignore[misc]
             fields = ", ".join(sorted({split_path(p)[0] or p for p in self.errors}))
             self._say(ERROR_COLOR, f"Not sent: {len(self.errors)} error(s) in {fields}")
             return None
-        self.bn_submit.disabled = True
-        try:
-            stored = self.client.add_activity(self.value)
-        except ValidationError as exc:
-            self._refused(exc.fields, str(exc))
+        stored = send(
+            self.bn_submit,
+            lambda: self.client.add_activity(self.value),
+            self._refused,
+            "Not stored",
+        )
+        if stored is None:
             return None
-        except APIError as exc:
-            self._refused(
-                exc.exception_fields, f"The server refused it ({exc.status}): {exc.message}"
-            )
-            return None
-        except FeedkitError as exc:
-            self._refused({}, f"Not stored: {exc}")
-            return None
-        finally:
-            self.bn_submit.disabled = False
         self.result = stored
         created = getattr(stored, "created_at", "")
         self._say(OK_COLOR, f"Stored activity {stored.get('id')} (created {created})")

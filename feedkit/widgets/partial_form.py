@@ -30,7 +30,7 @@ import ipywidgets as w
 import traitlets as tr
 
 from feedkit.client import Client, wire
-from feedkit.errors import APIError, FeedkitError, ValidationError
+from feedkit.errors import FeedkitError
 from feedkit.results import Activity, request_fields
 from feedkit.schema import (
     ACTIVITY_FIELDS,
@@ -53,6 +53,7 @@ from feedkit.widgets._fields import (
     error_html,
     input_for,
     label_html,
+    send,
     split_path,
 )
 from feedkit.widgets._views import (
@@ -426,24 +427,17 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
             return None
         value = self.value
         before = flat_view(self._current)
-        self.bn_submit.disabled = True
-        try:
-            after = self.client.update_activity_partial(
-                self.activity["id"], set=value["set"] or None, unset=value["unset"] or None
-            )
-        except ValidationError as exc:
-            self._refused(exc.fields, str(exc))
+        activity_id = self.activity["id"]
+        after = send(
+            self.bn_submit,
+            lambda: self.client.update_activity_partial(
+                activity_id, set=value["set"] or None, unset=value["unset"] or None
+            ),
+            self._refused,
+            "Not changed",
+        )
+        if after is None:
             return None
-        except APIError as exc:
-            self._refused(
-                exc.exception_fields, f"The server refused it ({exc.status}): {exc.message}"
-            )
-            return None
-        except FeedkitError as exc:
-            self._refused({}, f"Not changed: {exc}")
-            return None
-        finally:
-            self.bn_submit.disabled = False
         changes = diff(before, flat_view(request_fields(after)))
         self.result = after
         self.changes = changes
