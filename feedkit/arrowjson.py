@@ -14,6 +14,7 @@ passes. Objects skip their null members, as the protocol's clients strip nulls::
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import NamedTuple, TypeAlias
 
 import numpy as np
 import pyarrow as pa
@@ -26,8 +27,23 @@ _CONTROL = [chr(i) for i in range(0x20)]
 _SHORT = {"\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 
-def json_string(arr: pa.Array) -> pa.Array:
-    """Quoted, escaped JSON strings from a string array (nulls stay null)."""
+class Wrapped(NamedTuple):
+    """A JSON fragment not yet written out: ``open + inner + close``, null where ``inner`` is.
+
+    :func:`json_object` writes the wrapping in the same pass as the rest of the object, so a
+    string (or a list of strings) is copied once instead of once per wrapping.
+    """
+
+    inner: pa.Array
+    open: str
+    close: str
+
+
+Fragment: TypeAlias = "pa.Array | Wrapped"
+
+
+def escape(arr: pa.Array) -> pa.Array:
+    """The escaped text of JSON strings, without their quotes (nulls stay null)."""
     out = pc.cast(arr, pa.string())
     # One numpy pass finds which characters need escaping; only those get a replace pass.
     present = _escaped_bytes(out)
@@ -38,7 +54,24 @@ def json_string(arr: pa.Array) -> pa.Array:
             ch = chr(code)
             out = pc.replace_substring(out, ch, _SHORT.get(ch, '\\"' if ch == '"' else
                                                            f"\\u{code:04x}"))  # fmt: skip
-    return pc.binary_join_element_wise('"', out, '"', "")
+    return out
+
+
+def quoted(arr: pa.Array) -> Wrapped:
+    """JSON strings from a string array, quoted when written."""
+    return Wrapped(escape(arr), '"', '"')
+
+
+def written(fragment: Fragment) -> pa.Array:
+    """A fragment as an array of JSON text."""
+    if isinstance(fragment, Wrapped):
+        return pc.binary_join_element_wise(fragment.open, fragment.inner, fragment.close, "")
+    return fragment
+
+
+def json_string(arr: pa.Array) -> pa.Array:
+    """Quoted, escaped JSON strings from a string array (nulls stay null)."""
+    return written(quoted(arr))
 
 
 def _escaped_bytes(arr: pa.Array) -> list[int]:
@@ -58,12 +91,17 @@ def _escaped_bytes(arr: pa.Array) -> list[int]:
 
 
 def json_value(arr: pa.Array) -> pa.Array:
-    """JSON fragments for any supported Arrow type; non-finite floats become null."""
+    """JSON text for any supported Arrow type; non-finite floats become null."""
+    return written(json_fragment(arr))
+
+
+def json_fragment(arr: pa.Array) -> Fragment:
+    """Like :func:`json_value`, but strings, times and lists of strings stay unwrapped."""
     t = arr.type
     if pa.types.is_null(t):
         return pa.nulls(len(arr), pa.string())
     if pa.types.is_string(t) or pa.types.is_large_string(t) or pa.types.is_dictionary(t):
-        return json_string(arr)
+        return quoted(arr)
     if pa.types.is_boolean(t):
         return pc.if_else(arr, "true", "false")
     if pa.types.is_integer(t):
@@ -77,15 +115,15 @@ def json_value(arr: pa.Array) -> pa.Array:
         text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
         return pc.if_else(finite, text, pa.scalar(None, pa.string()))
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
-        return json_string(rfc3339(arr))
+        return Wrapped(rfc3339(arr), '"', '"')  # digits, '-', ':', '.', 'T', 'Z': no escapes
     if pa.types.is_list(t) or pa.types.is_large_list(t):
         return json_list(arr)
     if pa.types.is_struct(t):
         members = [
-            (f.name, arr.field(i) if is_json_field(f) else json_value(arr.field(i)))
+            (f.name, arr.field(i) if is_json_field(f) else json_fragment(arr.field(i)))
             for i, f in enumerate(t)
         ]
-        return pc.if_else(arr.is_null(), pa.scalar(None, pa.string()), json_object(members))
+        return with_validity(json_object(members), pc.is_valid(arr))
     raise TypeError(f"cannot write {t} as JSON")
 
 
@@ -97,24 +135,74 @@ def is_json_field(f: pa.Field) -> bool:
 def rfc3339(arr: pa.Array) -> pa.Array:
     """RFC 3339 UTC strings ('...Z') from timestamps (tz-aware) or dates."""
     if pa.types.is_date(arr.type):
-        return pc.strftime(pc.cast(arr, pa.timestamp("s", tz="UTC")), "%Y-%m-%dT%H:%M:%SZ")
-    text = pc.strftime(arr, "%Y-%m-%dT%H:%M:%S")
-    return pc.binary_join_element_wise(text, "Z", "")
+        arr = pc.cast(arr, pa.timestamp("s", tz="UTC"))
+    return pc.strftime(arr, "%Y-%m-%dT%H:%M:%SZ")
 
 
-def json_list(arr: pa.Array) -> pa.Array:
+def json_list(arr: pa.Array) -> Fragment:
     """JSON arrays from a list array; null elements are kept as null, null lists stay null."""
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    values = json_value(arr.flatten())
-    values = pc.fill_null(values, "null")
-    offsets = arr.offsets
-    start = offsets[0].as_py()
-    if start:
-        offsets = pc.subtract(offsets, start)
-    rebuilt = pa.ListArray.from_arrays(offsets, values, mask=arr.is_null())
-    joined = pc.binary_join(rebuilt, ",")
-    return pc.binary_join_element_wise("[", joined, "]", "")
+    flat = arr.flatten()
+    # Rebased always: a slice's offsets (even from 0) cannot carry a null bitmap.
+    offsets = pc.subtract(arr.offsets, arr.offsets[0])
+    mask = arr.is_null()
+    value = json_fragment(flat)
+    if isinstance(value, Wrapped) and value.open == '"' and not flat.null_count:
+        # Strings, none null, in lists none empty: '["' + items joined by '","' + '"]'.
+        lengths = pc.list_value_length(arr)
+        if not pc.any(pc.equal(lengths, 0)).as_py():
+            rebuilt = pa.ListArray.from_arrays(offsets, value.inner, mask=mask)
+            return Wrapped(pc.binary_join(rebuilt, '","'), '["', '"]')
+    values = pc.fill_null(written(value), "null")
+    rebuilt = pa.ListArray.from_arrays(offsets, values, mask=mask)
+    return Wrapped(pc.binary_join(rebuilt, ","), "[", "]")
+
+
+def with_validity(arr: pa.Array, valid: pa.Array | np.ndarray) -> pa.Array:
+    """``arr`` with null wherever ``valid`` is false (or ``arr`` is null); no data copied."""
+    if isinstance(arr, pa.ChunkedArray):
+        arr = arr.combine_chunks()
+    keep = np.asarray(
+        valid.to_numpy(zero_copy_only=False) if isinstance(valid, pa.Array) else valid, bool
+    )
+    if arr.null_count:
+        keep = keep & arr.is_valid().to_numpy(zero_copy_only=False)
+    if keep.all():
+        return arr
+    bitmap = pa.array(keep).buffers()[1]
+    assert arr.type in (pa.string(), pa.large_string()), arr.type
+    buffers = arr.buffers()
+    if arr.offset:  # a slice: rebase so the new bitmap lines up with the values
+        arr = pc.binary_join_element_wise(arr, "", "")
+        buffers = arr.buffers()
+    return pa.Array.from_buffers(arr.type, len(arr), [bitmap, buffers[1], buffers[2]])
+
+
+def _shadow(text: str, like: pa.Array) -> pa.Array | str:
+    """``text`` in every row where ``like`` is valid, null elsewhere (``text`` itself when
+    ``like`` has no nulls): the key of a member that may be absent."""
+    if not like.null_count:
+        return text
+    raw = text.encode()
+    n = len(like)
+    offsets = np.arange(n + 1, dtype=np.int32) * len(raw)
+    bitmap = pc.is_valid(like).buffers()[1]
+    return pa.Array.from_buffers(
+        pa.string(), n, [bitmap, pa.py_buffer(offsets), pa.py_buffer(raw * n)]
+    )
+
+
+def _pieces(prefix: str, fragment: Fragment) -> list[pa.Array | str]:
+    """The arguments that write ``prefix`` then ``fragment`` where the fragment is present."""
+    if isinstance(fragment, Wrapped):
+        inner = fragment.inner
+        if isinstance(inner, pa.ChunkedArray):
+            inner = inner.combine_chunks()
+        return [_shadow(prefix + fragment.open, inner), inner, _shadow(fragment.close, inner)]
+    if isinstance(fragment, pa.ChunkedArray):
+        fragment = fragment.combine_chunks()
+    return [_shadow(prefix, fragment), fragment]
 
 
 def join_skipping_nulls(arrays: Sequence[pa.Array], separator: str) -> pa.Array:
@@ -128,30 +216,49 @@ def join_skipping_nulls(arrays: Sequence[pa.Array], separator: str) -> pa.Array:
 
 
 def json_object(
-    members: Sequence[tuple[str, pa.Array]],
+    members: Sequence[tuple[str, Fragment]],
     *,
     empty_as_null: bool = False,
     first_present: bool = False,
 ) -> pa.Array:
-    """JSON objects from (key, fragment array) pairs; null fragments are left out.
-
-    ``first_present`` promises that the first member is never null, which saves a pass.
-    """
+    """JSON objects from (key, fragment) pairs, written in one pass; null fragments are left
+    out. ``first_present`` promises that the first member is never null (no row needs its
+    first present member found); ``empty_as_null`` makes a row with no member null."""
     if not members:
         raise ValueError("an object needs at least one member")
     if first_present:
         (key, fragment), rest = members[0], members[1:]
-        parts = [pc.binary_join_element_wise("{" + json_key(key), fragment, "")]
-        parts += [pc.binary_join_element_wise("," + json_key(k), f, "") for k, f in rest]
-        # No row is all null (the first never is), so pyarrow's skip keeps every row.
-        body = pc.binary_join_element_wise(*parts, "", null_handling="skip")
-        return pc.binary_join_element_wise(body, "}", "")
-    parts = [pc.binary_join_element_wise(json_key(key), fragment, "") for key, fragment in members]
-    body = join_skipping_nulls(parts, ",")
-    out = pc.binary_join_element_wise("{", body, "}", "")
-    if empty_as_null:
-        out = pc.if_else(pc.equal(body, ""), pa.scalar(None, pa.string()), out)
-    return out
+        args = _pieces("{" + json_key(key), fragment)
+        for k, f in rest:
+            args += _pieces("," + json_key(k), f)
+        return pc.binary_join_element_wise(*args, "}", "", null_handling="skip")
+    valid = np.stack(
+        [_inner(f).is_valid().to_numpy(zero_copy_only=False) for _, f in members], axis=1
+    )
+    if not len(valid):
+        return pa.array([], pa.string())
+    present = valid.any(axis=1)
+    starts = valid.argmax(axis=1)  # each row's first present member: no comma before it
+    lo, hi = int(starts.min()), int(starts.max())
+    args: list[pa.Array | str] = ["{"]
+    for i, (k, f) in enumerate(members):
+        key = json_key(k)
+        if lo == i == hi or not valid[:, i].any():
+            args += _pieces(key if i == lo else "," + key, f)
+            continue
+        first = pa.array(starts == i, mask=~valid[:, i])  # null where the member is absent
+        inner = _inner(f)
+        if isinstance(f, Wrapped):
+            prefix = pc.if_else(first, key + f.open, "," + key + f.open)
+            args += [prefix, inner, _shadow(f.close, inner)]
+        else:
+            args += [pc.if_else(first, key, "," + key), inner]
+    out = pc.binary_join_element_wise(*args, "}", "", null_handling="skip")
+    return with_validity(out, present) if empty_as_null else out
+
+
+def _inner(fragment: Fragment) -> pa.Array:
+    return fragment.inner if isinstance(fragment, Wrapped) else fragment
 
 
 def json_key(key: str) -> str:
@@ -166,9 +273,10 @@ def json_array_of(fragments: Sequence[pa.Array], length: int) -> pa.Array:
     """A JSON array per row from several fragment arrays, skipping nulls; null when empty."""
     if not fragments:
         return pa.nulls(length, pa.string())
+    valid = np.stack([f.is_valid().to_numpy(zero_copy_only=False) for f in fragments], axis=1)
     body = join_skipping_nulls(fragments, ",")
     out = pc.binary_join_element_wise("[", body, "]", "")
-    return pc.if_else(pc.equal(body, ""), pa.scalar(None, pa.string()), out)
+    return with_validity(out, valid.any(axis=1))
 
 
 def list_from_columns(arrays: Sequence[pa.Array]) -> pa.Array:

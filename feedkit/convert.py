@@ -34,13 +34,18 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from feedkit.arrowjson import (
+    Fragment,
+    Wrapped,
     is_json_field,
     json_array_of,
+    json_fragment,
     json_object,
     json_string,
     json_value,
     list_from_columns,
+    quoted,
     rfc3339,
+    with_validity,
 )
 from feedkit.mapping import (
     URL_FIELDS,
@@ -499,19 +504,20 @@ class _Batch:
                 f"must be within [-{bound:g}, {bound:g}]",
             )
         members = [("lat", json_value(lat)), ("lng", json_value(lng))]
-        return pc.if_else(both, json_object(members), _NULL)
+        return with_validity(json_object(members, first_present=True), both)
 
     def obj(self, spec: ObjectSpec, path: str) -> pa.Array:
         """A JSON object per row (null when it would be empty); dotted keys nest."""
         tree: dict[str, Any] = {}
         for key, t in spec.members:
             where = f"{path}.{key}"
+            value: Fragment
             if t.whole is not None and self.is_json(t.whole):
                 value = self.text_of(t.whole)  # JSON text, written as it is
             elif t.whole is not None:
-                value = json_value(self.typed(t.whole, where))
+                value = json_fragment(self.typed(t.whole, where))
             else:
-                value = json_string(self.template(t, where))
+                value = quoted(self.template(t, where))
             node = tree
             parts = key.split(".")
             for part in parts[:-1]:
@@ -533,7 +539,9 @@ class _Batch:
                 present = pc.or_(present, pc.is_valid(url))
             members = [(k, t) for k, t in spec.members if not k.startswith("custom.")]
             custom = [(k[7:], t) for k, t in spec.members if k.startswith("custom.")]
-            obj = [(k, json_string(self.template(t, f"{where}.{k}"))) for k, t in members]
+            obj: list[tuple[str, Fragment]] = [
+                (k, quoted(self.template(t, f"{where}.{k}"))) for k, t in members
+            ]
             obj.append(
                 (
                     "custom",
@@ -544,7 +552,7 @@ class _Batch:
                     else pa.repeat(pa.scalar("{}"), self.n),
                 )
             )
-            fragments.append(pc.if_else(present, json_object(obj), _NULL))
+            fragments.append(with_validity(json_object(obj), present))
         return json_array_of(fragments, self.n)
 
 
@@ -675,7 +683,7 @@ def convert_batch(
 ) -> ConvertedBatch:
     """Map, validate and write one source batch."""
     b = _Batch(sb, mapping, types, text)
-    fragments: dict[str, pa.Array] = {}
+    fragments: dict[str, Fragment] = {}
     values: dict[str, pa.Array] = {}
     for name, spec in mapping.fields.items():
         column = _columns_of(mapping, name)
@@ -685,17 +693,17 @@ def convert_batch(
             arr = b.template(spec, name)  # type: ignore[arg-type]
             assert f is not None
             _check_strings(b, f, arr, column)
-            values[name], fragments[name] = arr, json_string(arr)
+            values[name], fragments[name] = arr, quoted(arr)
         elif kind is Kind.TIME:
             t: Template = spec  # type: ignore[assignment]
             source = b.column(t.whole) if t.whole is not None else b.template(t, name)
             times = b.times(source, column, name)
-            values[name], fragments[name] = times, json_string(rfc3339(times))
+            values[name], fragments[name] = times, json_fragment(times)
         elif kind is Kind.STRING_LIST:
             assert f is not None
             lists = b.string_list(spec, name)  # type: ignore[arg-type]
             _check_list(b, f, lists, column)
-            values[name], fragments[name] = lists, json_value(lists)
+            values[name], fragments[name] = lists, json_fragment(lists)
         elif kind is Kind.LOCATION:
             fragments[name] = b.location(spec)  # type: ignore[arg-type]
         elif kind is Kind.OBJECT:
@@ -738,15 +746,24 @@ def convert_batch(
             Reason.DEPENDENCY,
             "is required when visibility is 'tag'",
         )
-    keep = pa.array(~b.bad)
     # Kept rows always have an id (mapped ones are required) and a type: they lead.
-    members = [(k, fragments[k].filter(keep)) for k in _ORDER if k in fragments]
+    members = [(k, _kept(fragments[k], b.bad)) for k in _ORDER if k in fragments]
     if "id" not in fragments:
         body = json_object(members, first_present=True)
         ids = json_string(pa.array(_derived_ids(body), pa.string()))
         members.insert(0, ("id", ids))
     text_json = json_object(members, first_present=True)
     return ConvertedBatch(text_json, sb.rows[~b.bad], b.errors, sb.rows_read)
+
+
+def _kept(fragment: Fragment, bad: np.ndarray) -> Fragment:
+    """The fragment's rows that are not bad."""
+    if not bad.any():
+        return fragment
+    keep = pa.array(~bad)
+    if isinstance(fragment, Wrapped):
+        return fragment._replace(inner=fragment.inner.filter(keep))
+    return fragment.filter(keep)
 
 
 def _derived_ids(body: pa.Array) -> list[str]:

@@ -9,7 +9,15 @@ import pyarrow as pa
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from feedkit.arrowjson import json_object, json_string, json_value, list_from_columns
+from feedkit.arrowjson import (
+    json_array_of,
+    json_fragment,
+    json_object,
+    json_string,
+    json_value,
+    list_from_columns,
+    with_validity,
+)
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
 
@@ -53,3 +61,57 @@ def test_lists_and_objects(values: list[list[str | None] | None]) -> None:
 def test_list_from_columns_skips_nulls() -> None:
     got = list_from_columns([pa.array(["a", None, "c"]), pa.array(["d", "e", None])])
     assert got.to_pylist() == [["a", "d"], ["e"], ["c"]]
+
+
+def _column(kind: str, item: st.SearchStrategy[object]) -> st.SearchStrategy[object]:
+    return st.tuples(st.just(kind), st.lists(st.one_of(st.none(), item), min_size=6, max_size=6))
+
+
+MEMBER = st.one_of(
+    _column("s", TEXT), _column("i", st.integers(-9, 9)), _column("l", st.lists(TEXT, max_size=3))
+)
+INT64 = st.integers(-(2**63), 2**63 - 1)
+TYPES = {"s": pa.string(), "i": pa.int64(), "l": pa.list_(pa.string())}
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(MEMBER, min_size=1, max_size=5), st.booleans(), st.integers(0, 3))
+def test_objects_written_in_one_pass_parse_back(
+    members: list[tuple[str, list[object]]], empty_as_null: bool, offset: int
+) -> None:
+    """Any pattern of absent members, in sliced arrays, with keys needing escapes: the one-pass
+    object writer (keys, commas, quotes of unwrapped strings) agrees with a JSON parser."""
+    arrays = [pa.array(values, TYPES[kind]).slice(offset) for kind, values in members]
+    keys = [f'k{i}"\\' for i in range(len(members))]
+    out = json_object(
+        [(k, json_fragment(a)) for k, a in zip(keys, arrays, strict=True)],
+        empty_as_null=empty_as_null,
+    ).to_pylist()
+    for row, text in enumerate(out):
+        expected = {k: a[row].as_py() for k, a in zip(keys, arrays, strict=True) if a[row].is_valid}
+        if not expected and empty_as_null:
+            assert text is None
+        else:
+            assert orjson.loads(text) == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.tuples(TEXT, st.one_of(st.none(), INT64))), max_size=8))
+def test_structs_and_arrays_of_fragments(values: list[tuple[str, int | None] | None]) -> None:
+    structs = pa.array(
+        [None if v is None else {"a": v[0], "b": v[1]} for v in values],
+        pa.struct([("a", pa.string()), ("b", pa.int64())]),
+    )
+    written = json_value(structs).to_pylist()
+    for v, text in zip(values, written, strict=True):
+        expected = None if v is None else {"a": v[0]} if v[1] is None else {"a": v[0], "b": v[1]}
+        assert (None if text is None else orjson.loads(text)) == expected
+    arrays = json_array_of([json_value(structs), json_value(structs)], len(values)).to_pylist()
+    for v, text in zip(values, arrays, strict=True):
+        assert (text is None) if v is None else len(orjson.loads(text)) == 2
+
+
+def test_with_validity_nulls_rows_without_copying_values() -> None:
+    arr = pa.array(["a", "bb", None, "d"]).slice(1)
+    assert with_validity(arr, [True, True, False]).to_pylist() == ["bb", None, None]
+    assert with_validity(arr, [True, True, True]).to_pylist() == ["bb", None, "d"]
