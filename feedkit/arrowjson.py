@@ -228,10 +228,10 @@ def json_object(
         raise ValueError("an object needs at least one member")
     if first_present:
         (key, fragment), rest = members[0], members[1:]
-        args = _pieces("{" + json_key(key), fragment)
+        pieces = _pieces("{" + json_key(key), fragment)
         for k, f in rest:
-            args += _pieces("," + json_key(k), f)
-        return pc.binary_join_element_wise(*args, "}", "", null_handling="skip")
+            pieces += _pieces("," + json_key(k), f)
+        return pc.binary_join_element_wise(*pieces, "}", "", null_handling="skip")
     valid = np.stack(
         [_inner(f).is_valid().to_numpy(zero_copy_only=False) for _, f in members], axis=1
     )

@@ -24,6 +24,7 @@ import secrets
 import threading
 import time
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -208,6 +209,8 @@ class Client:
             headers={"stream-auth-type": "jwt", "X-Stream-Client": "feedkit-python"},
         )
         self._lock = threading.Lock()
+        # Why requests were sent again, e.g. {"503": 4, "ReadTimeout": 1}: a figure for reports.
+        self.retries: Counter[str] = Counter()
         self._owned: list[Any] = []
         self.db_path: str | None = None  # the SQLite file of the embedded default
 
@@ -291,6 +294,7 @@ class Client:
                     wait = self.retry.delay(attempt)
                     log.warning("%s %s failed (%s); retry %d in %.2fs", method, path,
                                 type(exc).__name__, attempt + 1, wait)  # fmt: skip
+                    self._retried(type(exc).__name__)
                     time.sleep(wait)
                     continue
                 raise TransportError(f"{method} {path}: {type(exc).__name__}: {exc}") from None
@@ -299,6 +303,7 @@ class Client:
                 wait = self.retry.delay(attempt, _retry_after(response))
                 log.warning("%s %s answered %d; retry %d in %.2fs", method, path,
                             response.status_code, attempt + 1, wait)  # fmt: skip
+                self._retried(str(response.status_code))
                 if response.status_code == 429:
                     self.budget.pause(wait)  # every thread of this client waits it out
                 else:
@@ -308,6 +313,10 @@ class Client:
                 return {}
             return self._decode(method, path, response, body)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _retried(self, cause: str) -> None:
+        with self._lock:
+            self.retries[cause] += 1
 
     def _decode(
         self, method: str, path: str, response: httpx.Response, body: bytes
@@ -488,6 +497,21 @@ class Client:
         **options: Any,
     ) -> Page:
         """One page of a query; see :meth:`iter_activities` for every page."""
+        data = self.query_answer(filter, sort=sort, limit=limit, next=next, prev=prev, **options)
+        return Page.from_answer(data)
+
+    def query_answer(
+        self,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = 25,
+        next: str | None = None,
+        prev: str | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """:meth:`query_activities`' answer as decoded JSON, activities as plain dicts (what
+        bulk readers such as the exporter want: no wrapping per activity)."""
         if self.validate:
             _check(validate_limit(limit))
         body = {
@@ -498,10 +522,7 @@ class Client:
             "prev": prev,
             **options,
         }
-        data = self.request("POST", "/api/v2/feeds/activities/query", json=body)
-        return Page(
-            activities(data.get("activities") or []), data.get("next"), data.get("prev"), raw=data
-        )
+        return self.request("POST", "/api/v2/feeds/activities/query", json=body)
 
     def iter_activities(
         self,
@@ -534,26 +555,36 @@ class Client:
         **options: Any,
     ) -> Page:
         """Read a feed page (creating the feed if needed): its activities and the feed."""
+        data = self.feed_answer(
+            f"{feed_group}:{feed_id}", user_id=user_id, limit=limit, next=next, prev=prev,
+            **options,
+        )  # fmt: skip
+        return Page.from_answer(data)
+
+    def feed_answer(
+        self,
+        feed: str,
+        *,
+        user_id: str | None = None,
+        limit: int = 25,
+        next: str | None = None,
+        prev: str | None = None,
+        **options: Any,
+    ) -> dict[str, Any]:
+        """A feed page's answer ('group:id') as decoded JSON, activities as plain dicts."""
+        group, sep, feed_id = feed.partition(":")
+        if not sep or not group or not feed_id:
+            raise ValueError(f"{feed!r} is not a feed id of the form 'group:id'")
         if self.validate:
             _check(validate_limit(limit))
         body = {"user_id": user_id, "limit": limit, "next": next, "prev": prev, **options}
-        data = self.request(
-            "POST", f"/api/v2/feeds/feed_groups/{_seg(feed_group)}/feeds/{_seg(feed_id)}", json=body
-        )
-        return Page(
-            activities(data.get("activities") or []),
-            data.get("next"),
-            data.get("prev"),
-            feed=data.get("feed"),
-            raw=data,
+        return self.request(
+            "POST", f"/api/v2/feeds/feed_groups/{_seg(group)}/feeds/{_seg(feed_id)}", json=body
         )
 
     def read_feed(self, feed: str, **options: Any) -> Page:
         """``read_feed("user:alice")``: :meth:`get_or_create_feed` with a 'group:id'."""
-        group, sep, feed_id = feed.partition(":")
-        if not sep or not group or not feed_id:
-            raise ValueError(f"{feed!r} is not a feed id of the form 'group:id'")
-        return self.get_or_create_feed(group, feed_id, **options)
+        return Page.from_answer(self.feed_answer(feed, **options))
 
     def iter_feed(self, feed: str, *, page_size: int = 100, **options: Any) -> Iterator[Activity]:
         cursor: str | None = None

@@ -104,6 +104,17 @@ class Page:
     feed: dict[str, Any] | None = None
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
+    @classmethod
+    def from_answer(cls, data: dict[str, Any]) -> Page:
+        """The page of a query's or a feed's decoded answer."""
+        return cls(
+            activities(data.get("activities") or []),
+            data.get("next"),
+            data.get("prev"),
+            feed=data.get("feed"),
+            raw=data,
+        )
+
     def __iter__(self) -> Iterator[Activity]:
         return iter(self.activities)
 

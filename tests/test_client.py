@@ -142,6 +142,23 @@ def test_safe_requests_retry_on_5xx_and_transport_errors() -> None:
     assert len(rec.requests) == 4
 
 
+def test_retries_are_counted_by_cause(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("feedkit.client.time.sleep", lambda s: None)
+    limited = httpx.Response(429, headers={"Retry-After": "0"}, json=error(429, 9))
+    rec = Recorder(
+        limited, httpx.Response(503, json=error(503, -1)), httpx.ReadTimeout("slow"),
+        httpx.Response(503, json=error(503, -1)), ok({"activity": ACTIVITY}),
+    )  # fmt: skip
+    with make(rec, attempts=5) as client:
+        assert client.retries == {}
+        client.get_activity("a1")
+    assert client.retries == {"429": 1, "503": 2, "ReadTimeout": 1}
+    other = make(Recorder(httpx.Response(500, text="boom")), attempts=2)
+    with other, pytest.raises(ServerError):  # the last attempt's failure is not retried
+        other.get_activity("a1")
+    assert other.retries == {"500": 1}
+
+
 def test_429_honours_retry_after(monkeypatch: pytest.MonkeyPatch) -> None:
     slept: list[float] = []
     monkeypatch.setattr("feedkit.client.time.sleep", slept.append)
