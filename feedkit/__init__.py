@@ -5,7 +5,7 @@
 any compatible server through the same client.
 """
 
-from feedkit.bulk import ImportOptions, ImportReport, import_activities
+from feedkit.bulk import ImportInterrupted, ImportOptions, ImportReport, import_activities
 from feedkit.client import Client, Retry, connect
 from feedkit.convert import Conversion, to_activities
 from feedkit.errors import (
@@ -36,6 +36,7 @@ __all__ = [
     "FeedkitError",
     "Field",
     "FieldError",
+    "ImportInterrupted",
     "ImportOptions",
     "ImportReport",
     "Mapping",

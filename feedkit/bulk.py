@@ -35,7 +35,7 @@ from feedkit.mapping import Mapping
 from feedkit.schema import MAX_BATCH, Reason
 from feedkit.sources import RowError
 
-__all__ = ["ImportOptions", "ImportReport", "import_activities"]
+__all__ = ["ImportInterrupted", "ImportOptions", "ImportReport", "import_activities"]
 
 UPSERT_PATH = "/api/v2/feeds/activities/batch"
 
@@ -147,6 +147,15 @@ class ImportReport:
         )
 
 
+class ImportInterrupted(KeyboardInterrupt):
+    """Ctrl-C (or the notebook's interrupt) stopped an import. Still a KeyboardInterrupt;
+    ``report`` is what the run did before it stopped, with ``interrupted`` set."""
+
+    def __init__(self, report: ImportReport) -> None:
+        super().__init__(f"import of {report.source} interrupted")
+        self.report = report
+
+
 class _Errors:
     """Failures: counted, kept up to a limit, and all streamed to a CSV file if asked."""
 
@@ -210,16 +219,27 @@ class _Sender:
         """Send one request; ``holes`` are rows between these that the server refused."""
         try:
             self.client.request("POST", UPSERT_PATH, content=body, retry=True, decode=False)
-        except APIError as exc:
-            if exc.status == 400 and exc.exception_fields and len(rows) > 1:
+        except FeedkitError as exc:
+            self._sent(rows, holes)
+            if (
+                isinstance(exc, APIError)
+                and exc.status == 400
+                and exc.exception_fields
+                and len(rows) > 1
+            ):
                 self._resend_without_rejected(body, rows, holes, exc)
                 return
             self._failed(rows, f"{exc}")
             return
-        except FeedkitError as exc:
-            self._failed(rows, f"{exc}")
-            return
+        self._sent(rows, holes)
         self._acknowledged(rows, holes)
+
+    def _sent(self, rows: np.ndarray, holes: frozenset[int]) -> None:
+        """Count rows whose request went out and came back (answered or given up on); a
+        resend without refused rows (``holes``) counts once."""
+        if not holes:
+            with self._lock:
+                self.report.sent += len(rows)
 
     def _resend_without_rejected(
         self, body: bytes, rows: np.ndarray, holes: frozenset[int], exc: APIError
@@ -279,7 +299,8 @@ def import_activities(
 
     ``overrides`` are :class:`ImportOptions` fields: ``batch_size``, ``concurrency``,
     ``checkpoint``, ``dry_run``, ``progress``, ``errors_path``, ``keep_errors``, ``read_rows``.
-    Ctrl-C stops sending, journals what was acknowledged, and raises KeyboardInterrupt.
+    Ctrl-C stops sending, journals what was acknowledged, and raises
+    :class:`ImportInterrupted` (a KeyboardInterrupt) whose ``report`` says what was stored.
     """
     known = {f.name for f in fields(ImportOptions)}
     unknown = set(overrides) - known
@@ -317,7 +338,6 @@ def import_activities(
                         finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for f in finished:
                             f.result()
-                    report.sent += len(rows)
                     pending.add(pool.submit(sender.send, body, rows))
             bar.update(cb.rows_read)
             bar.set_postfix(
@@ -335,7 +355,7 @@ def import_activities(
         report.interrupted = True
         for f in pending:
             f.cancel()
-        raise
+        raise ImportInterrupted(report) from None
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         if journal is not None:

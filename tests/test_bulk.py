@@ -18,6 +18,7 @@ import pandas as pd
 import pytest
 
 import feedkit
+from feedkit.bulk import ImportInterrupted
 from feedkit.checkpoint import CheckpointError
 from feedkit.server.app import create_app
 from feedkit.transport import InProcessTransport
@@ -101,6 +102,33 @@ def test_rerun_with_checkpoint_sends_only_the_rest(tmp_path: Path) -> None:
     pd.read_parquet(DATA / "posts.parquet").head(10).to_parquet(other)
     with feedkit.connect(db) as client, pytest.raises(CheckpointError, match="another source"):
         feedkit.import_activities(client, other, MAPPING, checkpoint=journal, progress=False)
+
+
+def test_interrupt_raises_with_the_report_and_a_rerun_resumes(
+    client: feedkit.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    journal, calls = tmp_path / "ck", iter(range(10**6))
+    real = client.request
+
+    def interrupted_after_three(*args: object, **kwargs: object) -> dict[str, object]:
+        if next(calls) >= 3:  # Ctrl-C while the fourth request is in flight, and after it
+            raise KeyboardInterrupt
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(client, "request", interrupted_after_three)
+    with pytest.raises(ImportInterrupted) as stop:
+        feedkit.import_activities(client, DATA / "posts.parquet", MAPPING, checkpoint=journal,
+                                  concurrency=1, progress=False)  # fmt: skip
+    assert isinstance(stop.value, KeyboardInterrupt)  # the CLI's Ctrl-C handling still applies
+    first = stop.value.report
+    assert first.interrupted and not first.ok and first.acknowledged == first.sent == 300
+    assert first.failed == 0 and "rerun with the same checkpoint" in first.summary()
+    monkeypatch.undo()
+    again = feedkit.import_activities(client, DATA / "posts.parquet", MAPPING,
+                                      checkpoint=journal, progress=False)  # fmt: skip
+    assert again.skipped == 300 and again.acknowledged == again.sent == 2989 - 300
+    everything = client.iter_activities(include_expired_activities=True)
+    assert not again.interrupted and sum(1 for _ in everything) == 2989
 
 
 class Faulty(httpx.BaseTransport):
