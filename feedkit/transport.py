@@ -38,3 +38,5 @@ class InProcessTransport(httpx.BaseTransport):
         if self._loop.is_running():
             self._loop.call_soon_threadsafe(self._loop.stop)
             self._thread.join(timeout=5)
+        if not self._thread.is_alive() and not self._loop.is_closed():
+            self._loop.close()  # its selector and self-pipe, not left to the garbage collector
