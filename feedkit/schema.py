@@ -46,6 +46,13 @@ MAX_FILTER_TAGS = 50
 MAX_MENTIONS = 25
 MAX_BATCH = 100
 MAX_PAGE = 100
+# Levels of JSON nesting a request may carry, and segments a dotted ``custom.`` path may have.
+# orjson writes at most 255 levels; an answer nests a stored object a few levels deeper than
+# it arrived, and a path and the value set at it stack: 100 + 100 + a few stays well inside.
+MAX_NESTING = 100
+# Times travel as int64 nanoseconds since the epoch (SQLite INTEGER, the SDK's int).
+MIN_TIME_NS, MAX_TIME_NS = -(2**63), 2**63 - 1
+OUT_OF_TIME = "is outside the times int64 nanoseconds hold (1677-09-21 to 2262-04-11)"
 LOCATION_BOUNDS = {"lat": 90.0, "lng": 180.0}  # each within [-bound, bound] degrees
 _UTC = UTC
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -81,6 +88,7 @@ class Reason(StrEnum):
     UNKNOWN_FIELD = "unknown_field"
     NOT_SETTABLE = "not_settable"
     NOT_UNSETTABLE = "not_unsettable"
+    TOO_DEEP = "too_deep"
     # Reasons a source row cannot even be read, and a row the server would not take.
     FORMAT = "format"
     MALFORMED_ROW = "malformed_row"
@@ -489,9 +497,11 @@ def _check_value(f: Field, path: str, value: Any) -> list[FieldError]:
         return _check_location(path, value)
     if f.kind is Kind.TIME:
         try:
-            parse_time(value)
+            ns = parse_time(value)
         except ValueError as exc:
             return [FieldError(path, exc.args[1], f"{exc.args[0]}", value)]
+        if not MIN_TIME_NS <= ns <= MAX_TIME_NS:
+            return [FieldError(path, Reason.RANGE, OUT_OF_TIME, value)]
         return []
     if f.kind is Kind.ATTACHMENTS:
         return _check_attachments(path, value)
@@ -575,6 +585,15 @@ def validate_partial(
         return [FieldError("unset", Reason.TYPE, "must be a list of field names", unset)]
     for key, value in (set_ or {}).items():
         if isinstance(key, str) and key.startswith("custom.") and len(key) > 7:
+            if key.count(".") > MAX_NESTING:
+                errors.append(
+                    FieldError(
+                        f"set.{key}",
+                        Reason.TOO_DEEP,
+                        f"a dotted path has at most {MAX_NESTING} segments",
+                        key,
+                    )
+                )
             continue
         if key not in PARTIAL_SET_FIELDS:
             errors.append(
@@ -597,8 +616,11 @@ def validate_partial(
                 FieldError(f"set.{e.field}", e.code, e.message, e.value)
                 for e in _check_value(FIELDS[key], key, value)
             ]
-    for key in unset or ():
-        if isinstance(key, str) and key.startswith("custom.") and len(key) > 7:
+    for i, key in enumerate(unset or ()):
+        if not isinstance(key, str):  # a list or object here is unhashable: not a crash
+            errors.append(FieldError(f"unset[{i}]", Reason.TYPE, "must be a field name", key))
+            continue
+        if key.startswith("custom.") and len(key) > 7:
             continue
         if key not in PARTIAL_UNSET_FIELDS:
             errors.append(

@@ -9,13 +9,14 @@ shared by a module's parametrized cases. The server binds 127.0.0.1 on a port it
 
 from __future__ import annotations
 
+import re
 import secrets
 import sqlite3
 import subprocess
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -32,9 +33,32 @@ ERROR_KEYS = frozenset({"code", "message", "StatusCode", "duration", "more_info"
 ACTIVITIES = "/api/v2/feeds/activities"
 
 
+SECRET_PREFIX = "fk-secret-"
+# Every secret minted in this session; conftest fails a test whose output holds one.
+MINTED: set[str] = set()
+# A minted-looking secret anywhere (the prefix and a token), even one minted elsewhere.
+SECRET_SHAPE = re.compile(re.escape(SECRET_PREFIX) + r"[A-Za-z0-9_-]{20,}")
+
+
 def new_secret() -> str:
     """A secret long enough that PyJWT does not warn, and unmistakable in any output."""
-    return "fk-secret-" + secrets.token_urlsafe(40)
+    secret = SECRET_PREFIX + secrets.token_urlsafe(40)
+    MINTED.add(secret)
+    return secret
+
+
+def leaks(data: str | bytes, extra: tuple[str, ...] = ()) -> list[str]:
+    """Where ``data`` holds a secret (minted, shaped like one, or one of ``extra``), as
+    redacted descriptions safe to print: the secret itself never appears in them."""
+    text = data.decode("utf-8", errors="replace") if isinstance(data, bytes) else data
+    found = []
+    for match in SECRET_SHAPE.finditer(text):
+        found.append(f"a secret ({SECRET_PREFIX}...) at offset {match.start()}")
+    for secret in (*MINTED, *extra):
+        at = text.find(secret)
+        if at >= 0 and not SECRET_SHAPE.match(text, at):
+            found.append(f"a secret ({len(secret)} characters) at offset {at}")
+    return found
 
 
 def server_token(secret: str) -> str:
@@ -59,7 +83,7 @@ class Server:
 
     base_url: str
     api_key: str
-    api_secret: str
+    api_secret: str = field(repr=False)
     db_path: Path
     process: ServerProcess
 

@@ -14,9 +14,46 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from _serve import Server, new_secret, running, server_token, user_token
+from _serve import (
+    MINTED,
+    SECRET_PREFIX,
+    SECRET_SHAPE,
+    Server,
+    leaks,
+    new_secret,
+    running,
+    server_token,
+    user_token,
+)
 
 LiveServer = Server
+
+
+def report_leaks(report: pytest.TestReport) -> list[str]:
+    """Where a test's captured output (stdout, stderr, log) or failure text holds a secret."""
+    found = [f"{title}: {where}" for title, text in report.sections for where in leaks(text)]
+    return found + [f"failure text: {where}" for where in leaks(report.longreprtext)]
+
+
+def _redact(text: str) -> str:
+    for secret in MINTED:
+        text = text.replace(secret, "***")
+    return SECRET_SHAPE.sub(SECRET_PREFIX + "***", text)
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Any:
+    """Secret hygiene: a test whose output or failure text holds an API secret fails, with
+    the secret redacted from what is shown."""
+    outcome = yield
+    report: pytest.TestReport = outcome.get_result()
+    found = report_leaks(report)
+    if found:
+        before = _redact(report.longreprtext)
+        report.sections = [(title, _redact(text)) for title, text in report.sections]
+        report.outcome = "failed"
+        report.longrepr = "secret hygiene: an API secret was shown in " + "; ".join(found)
+        report.longrepr += f"\n{before}" if before else ""
 
 
 @pytest.fixture(autouse=True)

@@ -12,6 +12,15 @@ from hypothesis import strategies as st
 
 import feedkit
 from feedkit.errors import APIError
+from feedkit.server.query import (
+    MAX_DRIVE_KEYS,
+    MAX_FILTER_LEVELS,
+    MAX_FILTER_TERMS,
+    Compiled,
+    Sort,
+    _cursor_sig,
+    encode_cursor,
+)
 
 
 @pytest.fixture
@@ -284,3 +293,89 @@ def test_mixed_sort_directions_page_exactly(client: feedkit.Client) -> None:
     seen, _ = walk(client, {"feed": "user:u"}, 4, sort=sort)
     expected = sorted((f"s{i:02}" for i in range(23) if i not in (3, 10)), reverse=True)
     assert seen == [*expected, "s10", "s03"]
+
+
+# --------------------------------------------------------------------------------------------
+# Filters SQLite cannot compile, numbers it cannot bind, forged cursors, many feeds (found by
+# the hostile tests: every one of these was a 500)
+# --------------------------------------------------------------------------------------------
+
+
+def _nested_and(levels: int) -> dict[str, object]:
+    flt: dict[str, object] = {"user_id": "alice"}
+    for _ in range(levels):
+        flt = {"$and": [flt]}
+    return flt
+
+
+def test_filters_nested_to_the_limit_work_and_deeper_ones_are_400(
+    client: feedkit.Client,
+) -> None:
+    seed(client)
+    assert ids(client, _nested_and(MAX_FILTER_LEVELS)) == ["a", "c"]
+    with pytest.raises(APIError) as err:
+        client.query_activities(_nested_and(MAX_FILTER_LEVELS + 1))
+    assert (err.value.status, err.value.code) == (400, 4)
+    assert "filter" in err.value.exception_fields
+
+
+@pytest.mark.parametrize(
+    "flt",
+    [
+        {"$or": [{"user_id": f"u{i}"} for i in range(MAX_FILTER_TERMS)]},
+        {f"custom.k{i}": i for i in range(MAX_FILTER_TERMS + 1)},
+        {"custom": {"$contains": {f"k{i}": i for i in range(MAX_FILTER_TERMS)}}},
+        {"filter_tags": {"$contains": [f"t{i}" for i in range(MAX_FILTER_TERMS)]}},
+    ],
+    ids=["or", "and", "contains-object", "contains-list"],
+)
+def test_filters_with_too_many_conditions_are_400(
+    client: feedkit.Client, flt: dict[str, object]
+) -> None:
+    with pytest.raises(APIError) as err:
+        client.query_activities(flt)
+    assert (err.value.status, err.value.code) == (400, 4)
+    assert "filter" in err.value.exception_fields
+
+
+def test_integers_past_int64_in_filters_compare_as_numbers(client: feedkit.Client) -> None:
+    seed(client)
+    post = {"type": "post", "feeds": ["user:z"], "user_id": "z"}
+    client.upsert_activities([{**post, "id": "big", "custom": {"likes": 2**63 + 2**20}}])
+    assert ids(client, {"custom.likes": {"$gt": 2**63}}) == ["big"]
+    assert ids(client, {"custom.likes": {"$lt": 2**63}}) == ["a", "b", "c"]
+    assert ids(client, {"popularity": {"$gt": 2**63}}) == []
+    with pytest.raises(APIError) as err:
+        client.query_activities({"created_at": {"$lt": 2**63}})
+    assert "filter.created_at" in err.value.exception_fields
+
+
+@pytest.mark.parametrize("values", [["x", "y", "z"], [{"a": 1}, 1, 2], [2**63, 1, 1], [1.5, 1, 1]])
+def test_a_forged_cursor_with_a_valid_signature_is_refused(
+    client: feedkit.Client, values: list[object]
+) -> None:
+    # The signature is a hash of the query, which anyone can compute: only its values' types
+    # stand between a forged cursor and the SQL it binds.
+    seed(client)
+    sig = _cursor_sig(Compiled(), Sort.parse(None), "query")
+    forged = encode_cursor(values, sig)
+    assert client.query_activities(limit=1).next is not None
+    with pytest.raises(APIError) as err:
+        client.query_activities(limit=1, next=forged)
+    assert (err.value.status, err.value.code) == (400, 4)
+    assert "next" in err.value.exception_fields
+
+
+def test_a_timeline_following_more_feeds_than_a_union_holds(client: feedkit.Client) -> None:
+    count = 510  # SQLite's compound SELECT holds 500 terms: one per feed was a 500
+    assert count > MAX_DRIVE_KEYS
+    client.upsert_activities(
+        [{"id": f"f{i:03}", "type": "post", "feeds": [f"user:f{i}"], "user_id": f"f{i}",
+          "filter_tags": [f"t{i}"]} for i in range(count)]
+    )  # fmt: skip
+    for i in range(count):
+        client.follow("timeline:many", f"user:f{i}")
+    newest_first = [f"f{i:03}" for i in reversed(range(count))]
+    assert [a["id"] for a in client.iter_feed("timeline:many", page_size=100)] == newest_first
+    tags = {"filter_tags": {"$in": [f"t{i}" for i in range(count)]}}
+    assert [a["id"] for a in client.iter_activities(tags, page_size=100)] == newest_first

@@ -24,6 +24,7 @@ from feedkit.schema import (
     MAX_FILTER_TAGS,
     MAX_ID,
     MAX_MENTIONS,
+    MAX_NESTING,
     MAX_PAGE,
     MAX_VISIBILITY_TAG,
     PARTIAL_SET_FIELDS,
@@ -586,6 +587,46 @@ def test_partial_set_values_are_validated(set_: dict[str, Any], path: str, code:
 def test_partial_set_and_unset_shapes() -> None:
     assert codes(validate_partial(["text"], None)) == {("set", Reason.TYPE)}  # type: ignore[arg-type]
     assert codes(validate_partial(None, "custom")) == {("unset", Reason.TYPE)}
+
+
+def test_partial_unset_items_that_are_not_names_are_refused() -> None:
+    # Found by schemathesis: a list inside unset made the server answer 500 (unhashable).
+    unset: list[Any] = ["custom.ok", ["text"], {"a": 1}, 5]
+    errors = validate_partial(None, unset)
+    assert codes(errors) == {(f"unset[{i}]", Reason.TYPE) for i in (1, 2, 3)}
+
+
+def test_partial_dotted_paths_are_bounded_in_depth() -> None:
+    # Found by the hostile tests: a path of 300 segments built an object the server could
+    # store but not answer (a 500, and every later read of the activity too).
+    at_limit = "custom." + ".".join(["a"] * MAX_NESTING)
+    too_deep = at_limit + ".a"
+    assert validate_partial({at_limit: 1}, None) == []
+    assert codes(validate_partial({too_deep: 1}, None)) == {(f"set.{too_deep}", Reason.TOO_DEEP)}
+
+
+@pytest.mark.parametrize(
+    ("value", "ok"),
+    [
+        ("2262-04-11T23:47:16Z", True),
+        ("1677-09-21T00:12:44Z", True),
+        (2**63 - 1, True),
+        (-(2**63), True),
+        ("2262-04-11T23:47:17Z", False),
+        ("9999-12-31T23:59:59Z", False),
+        ("0001-01-01T00:00:00Z", False),
+        (2**63, False),
+        (-(2**63) - 1, False),
+    ],
+)
+def test_times_must_fit_int64_nanoseconds(value: Any, ok: bool) -> None:
+    # Found by the hostile tests: expires_at 2**63 passed validation and the server answered
+    # 500 (SQLite INTEGER overflow); the wire carries int64 nanoseconds.
+    errors = validate_activity({"type": "post", "feeds": ["user:a"], "expires_at": value})
+    assert codes(errors) == (set() if ok else {("expires_at", Reason.RANGE)})
+    assert codes(validate_partial({"expires_at": value}, None)) == (
+        set() if ok else {("set.expires_at", Reason.RANGE)}
+    )
 
 
 def test_apply_partial_dotted_set_and_unset_keep_untouched_keys() -> None:

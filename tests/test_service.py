@@ -257,3 +257,70 @@ def test_user_token_follows_only_from_its_own_feeds(client: feedkit.Client) -> N
         bob.unfollow("timeline:alice", "user:carol")
     assert client.read_feed("timeline:alice").feed["following_count"] == 1  # type: ignore[index]
     bob.unfollow("timeline:bob", "user:alice")
+
+
+@pytest.mark.parametrize(
+    ("user", "field"),
+    [
+        ({"id": "u1", "name": 5}, "name"),
+        ({"id": "u1", "image": ["x"]}, "image"),
+        ({"id": "u1", "language": {}}, "language"),
+        ({"id": "u1", "role": 1.5}, "role"),
+        ({"id": "u1", "invisible": "yes"}, "invisible"),
+        ({"id": "u1", "teams": "red"}, "teams"),
+        ({"id": "u1", "teams": ["red", 7]}, "teams"),
+        ({"id": "u1", "custom": []}, "custom"),
+    ],
+)
+def test_users_with_fields_of_the_wrong_type_are_refused(
+    client: feedkit.Client, user: dict[str, object], field: str
+) -> None:
+    # Found by schemathesis: such users were stored, and every answer naming them then broke
+    # the spec's UserResponse schema (an object as language, a list as image).
+    with pytest.raises(APIError) as err:
+        client.upsert_users([user])
+    assert (err.value.status, err.value.code) == (400, 4)
+    assert f"users.u1.{field}" in err.value.exception_fields
+    with pytest.raises(APIError) as err:
+        client.request(
+            "POST",
+            "/api/v2/feeds/activities",
+            json={"type": "post", "feeds": ["user:u1"], "user": user, "id": "by-u1"},
+        )
+    assert (err.value.status, err.value.code) == (400, 4)
+    assert f"user.{field}" in err.value.exception_fields
+    with pytest.raises(NotFoundError):
+        client.get_activity("by-u1")
+    post(client, "plain", user="u1")  # nothing of the refused user was stored
+    stored = client.get_activity("plain")["user"]
+    assert (stored["role"], stored["language"], stored["teams"], stored["custom"]) == (
+        "user", "", [], {},
+    )  # fmt: skip
+    assert "name" not in stored and "image" not in stored
+
+
+@pytest.mark.parametrize(
+    ("data", "field"),
+    [
+        ({"name": 5}, "name"),
+        ({"description": ["x"]}, "description"),
+        ({"custom": [1]}, "custom"),
+        ({"filter_tags": "news"}, "filter_tags"),
+        ({"visibility": {}}, "visibility"),
+        ({"visibility": "everyone"}, "visibility"),
+    ],
+)
+def test_feed_data_of_the_wrong_type_is_refused(
+    client: feedkit.Client, data: dict[str, object], field: str
+) -> None:
+    # Found by the hostile tests: stored as sent, it broke the spec's FeedResponse in every
+    # later answer naming the feed.
+    path = "/api/v2/feeds/feed_groups/topic/feeds/typed"
+    with pytest.raises(APIError) as err:
+        client.request("POST", path, json={"data": data})
+    assert (err.value.status, err.value.code) == (400, 4)
+    assert f"data.{field}" in err.value.exception_fields
+    feed = client.request("POST", path, json={})["feed"]
+    assert (feed["name"], feed["description"], feed["custom"], feed["visibility"]) == (
+        "", "", {}, "visible",
+    )  # fmt: skip

@@ -20,8 +20,9 @@ from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Route
+from starlette.types import Receive, Scope, Send
 
+from feedkit.schema import MAX_NESTING
 from feedkit.server.auth import Authenticator, Principal
 from feedkit.server.problems import INTERNAL, Problem
 from feedkit.server.ratelimit import RateLimiter
@@ -155,6 +156,20 @@ def _ids(body: Any) -> list[Any]:
     return ids
 
 
+def _depth(value: Any, limit: int) -> int:
+    """Levels of nesting of a parsed JSON value (1 for a flat object), counted without
+    recursion and no further than ``limit + 1``."""
+    deepest, stack = 0, [(value, 1)]
+    while stack:
+        node, depth = stack.pop()
+        deepest = max(deepest, depth)
+        if deepest > limit:
+            break
+        children = node.values() if isinstance(node, dict) else node
+        stack += [(c, depth + 1) for c in children if isinstance(c, (dict, list))]
+    return deepest
+
+
 def _duration(start: float) -> str:
     return f"{(time.perf_counter() - start) * 1000:.2f}ms"
 
@@ -179,7 +194,10 @@ class FeedsApp:
     def _find(self, request: Request) -> tuple[Op, Params]:
         raw = request.scope.get("raw_path") or request.scope["path"].encode()
         raw_path = raw.decode("latin-1").split("?", 1)[0]
-        segments = [unquote(s, errors="strict") for s in raw_path.strip("/").split("/")]
+        try:
+            segments = [unquote(s, errors="strict") for s in raw_path.strip("/").split("/")]
+        except UnicodeDecodeError:
+            raise Problem.invalid({"path": "is not UTF-8 once percent-decoded"}) from None
         allowed = False
         for op in OPERATIONS:
             params = op.match(request.method, segments)
@@ -208,9 +226,13 @@ class FeedsApp:
         if not raw.strip():
             return None
         try:
-            return orjson.loads(raw)
+            body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise Problem.invalid({"body": f"is not valid JSON (UTF-8): {exc}"}) from None
+        if isinstance(body, (dict, list)) and _depth(body, MAX_NESTING) > MAX_NESTING:
+            # Deeper objects could be stored but never answered: orjson writes 255 levels.
+            raise Problem.invalid({"body": f"is nested more than {MAX_NESTING} levels deep"})
+        return body
 
     async def handle(self, request: Request) -> Response:
         start = time.perf_counter()
@@ -260,16 +282,22 @@ def create_app(
         RateLimiter(rate_limits),
         max_body_bytes,
     )
-    methods = ["GET", "POST", "PUT", "PATCH", "DELETE"]
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
         store.close()
 
-    app = Starlette(
-        routes=[Route("/{path:path}", feeds.handle, methods=methods)], lifespan=lifespan
-    )
+    async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
+        # Every request, whatever its method and path, reaches the protocol's own routing
+        # (``FeedsApp._find``): a Starlette route pattern does not match a percent-encoded
+        # newline, which an id may hold, and would answer a text 404 the SDK cannot parse.
+        if scope["type"] == "http":
+            response = await feeds.handle(Request(scope, receive))
+            await response(scope, receive, send)
+
+    app = Starlette(lifespan=lifespan)
+    app.router.default = dispatch
     app.state.feeds = feeds
     app.state.store = store
     return app

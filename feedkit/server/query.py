@@ -17,7 +17,7 @@ from typing import Any
 
 import orjson
 
-from feedkit.schema import parse_time
+from feedkit.schema import MAX_TIME_NS, MIN_TIME_NS, OUT_OF_TIME, parse_time
 from feedkit.server.problems import Problem
 from feedkit.server.store import FEED_KEY, FILTER_TAG_KEY, INTEREST_TAG_KEY, SELECT_ACTIVITY
 
@@ -37,6 +37,11 @@ _TIME_FIELDS = {
 _TAG_FIELDS = {"filter_tags": FILTER_TAG_KEY, "interest_tags": INTEREST_TAG_KEY}
 _COMPARE = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _PATH_PART = re.compile(r"^[^\"\\.\[\]]+$")
+# Bounds that keep a filter inside what SQLite compiles: its parser stack overflows near 100
+# nested parentheses, an expression tree holds 1,000 levels, a compound SELECT 500 terms.
+MAX_FILTER_LEVELS = 10  # $and / $or inside one another
+MAX_FILTER_TERMS = 500  # fields, operators and $contains items, at every level
+MAX_DRIVE_KEYS = 200  # more feeds or tags than this are read with one EXISTS, not a UNION
 
 
 @dataclass
@@ -52,6 +57,27 @@ class Compiled:
 
 def _bad(path: str, message: str) -> Problem:
     return Problem.invalid({path: message}, f"invalid filter: {path}: {message}")
+
+
+def _check_size(flt: Any, path: str) -> None:
+    """Refuse a filter nested or sized past the bounds above, before compiling any of it."""
+    terms, stack = 0, [(flt, 0)]
+    while stack:
+        node, level = stack.pop()
+        if not isinstance(node, Mapping):
+            continue
+        for key, value in node.items():
+            terms += 1
+            if key in ("$and", "$or") and isinstance(value, list):
+                if level >= MAX_FILTER_LEVELS:
+                    raise _bad(path, f"nests $and/$or more than {MAX_FILTER_LEVELS} levels deep")
+                stack += [(v, level + 1) for v in value]
+            elif isinstance(value, Mapping):
+                terms += len(value)
+                contains = value.get("$contains")
+                terms += len(contains) if isinstance(contains, (list, Mapping)) else 0
+        if terms > MAX_FILTER_TERMS:
+            raise _bad(path, f"has more than {MAX_FILTER_TERMS} conditions")
 
 
 def _ops(path: str, value: Any, allowed: Sequence[str]) -> list[tuple[str, Any]]:
@@ -77,14 +103,19 @@ def _list(path: str, value: Any) -> list[Any]:
 def _scalar(path: str, value: Any) -> Any:
     if isinstance(value, (dict, list)):
         raise _bad(path, "needs a string, number or boolean")
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        return float(value)  # SQLite reads such a JSON number as a REAL too
     return value
 
 
 def _time(path: str, value: Any) -> int:
     try:
-        return parse_time(value)
+        ns = parse_time(value)
     except ValueError as exc:
         raise _bad(path, str(exc.args[0])) from None
+    if not MIN_TIME_NS <= ns <= MAX_TIME_NS:
+        raise _bad(path, OUT_OF_TIME)
+    return ns
 
 
 def _json_path(path: str, root: str, parts: Sequence[str]) -> str:
@@ -125,13 +156,15 @@ def _json_compare(expr: str, path: str, op: str, value: Any) -> tuple[str, list[
         if op != "$eq":
             raise _bad(path, f"{op} needs a scalar")
         return ("json_extract(a.doc, ?) = json(?)", [expr, orjson.dumps(value).decode()])
-    return (f"json_extract(a.doc, ?) {_COMPARE[op]} ?", [expr, value])
+    return (f"json_extract(a.doc, ?) {_COMPARE[op]} ?", [expr, _scalar(path, value)])
 
 
 def compile_filter(flt: Any, out: Compiled, *, top: bool = True, path: str = "filter") -> None:
     """Append the SQL conditions of ``flt`` (ANDed) to ``out``."""
     if not isinstance(flt, Mapping):
         raise _bad(path, "must be an object")
+    if path == "filter":
+        _check_size(flt, path)
     for key, value in flt.items():
         where = f"{path}.{key}"
         if key in ("$and", "$or"):
@@ -306,6 +339,9 @@ def decode_cursor(name: str, cursor: str, sig: str, width: int) -> list[Any]:
         data = orjson.loads(base64.urlsafe_b64decode(cursor.encode()))
         values = data["v"]
         ok = data["s"] == sig and isinstance(values, list) and len(values) == width
+        # The signature is no secret: a forged cursor may carry anything, but sort values
+        # are int64s (created_at, popularity, rid).
+        ok = ok and all(type(v) is int and -(2**63) <= v < 2**63 for v in values)
     except (ValueError, TypeError, KeyError, AttributeError):
         ok = False
     if not ok:
@@ -364,7 +400,8 @@ def run_page(
     """
     sig = _cursor_sig(compiled, sort, scope)
     keys = compiled.drive_keys
-    drive = bool(keys) and sort.drivable and not compiled.selective
+    drive = bool(keys) and len(keys or ()) <= MAX_DRIVE_KEYS and sort.drivable
+    drive = drive and not compiled.selective
     names = [c for c, _ in sort.keys]
     dirs = [d for _, d in sort.keys]
     cols = [(f"ak.{c}" if drive else f"a.{c}") for c in names]

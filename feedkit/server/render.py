@@ -28,7 +28,19 @@ FULL_USER_DEFAULTS: dict[str, Any] = {
 _USER_KEYS = ("name", "image", "role", "language", "invisible", "teams", "custom")
 
 
-def user_response(user_id: str, users: dict[str, dict[str, Any]], now: int) -> dict[str, Any]:
+def user_response(
+    user_id: str,
+    users: dict[str, dict[str, Any]],
+    now: int,
+    seen: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A user object; ``seen`` caches them for one answer (an author of many activities on a
+    page is rendered once, and the answer refers to that one object each time)."""
+    if seen is not None:
+        cached = seen.get(user_id)
+        if cached is None:
+            cached = seen[user_id] = user_response(user_id, users, now)
+        return cached
     stored = users.get(user_id)
     out = dict(USER_DEFAULTS)
     out["id"] = user_id
@@ -48,12 +60,13 @@ def activity_response(
     users: dict[str, dict[str, Any]],
     parents: dict[str, dict[str, Any]],
     now: int,
+    seen: dict[str, dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     out: dict[str, Any] = {
         "id": rec["id"],
         "type": rec["type"],
         "feeds": rec.get("feeds") or [],
-        "user": user_response(rec["user_id"], users, now),
+        "user": user_response(rec["user_id"], users, now, seen),
         "visibility": rec.get("visibility") or "public",
         "restrict_replies": rec.get("restrict_replies") or "everyone",
         "attachments": rec.get("attachments") or [],
@@ -62,7 +75,7 @@ def activity_response(
         "filter_tags": rec.get("filter_tags") or [],
         "interest_tags": rec.get("interest_tags") or [],
         "mentioned_users": [
-            user_response(u, users, now) for u in rec.get("mentioned_user_ids") or ()
+            user_response(u, users, now, seen) for u in rec.get("mentioned_user_ids") or ()
         ],
         "comments": [],
         "latest_reactions": [],
@@ -95,7 +108,7 @@ def activity_response(
             out[key] = rec[key]
     parent = parents.get(rec.get("parent_id") or "")
     if parent is not None:
-        out["parent"] = activity_response(parent, users, {}, now)
+        out["parent"] = activity_response(parent, users, {}, now, seen)
     return out
 
 

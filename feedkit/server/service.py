@@ -80,6 +80,46 @@ def _check_id(value: Any, name: str) -> str:
     return value
 
 
+# The user fields the server stores and answers with, and the JSON type each must have.
+_USER_FIELD_TYPES: dict[str, tuple[type, str]] = {
+    "name": (str, "a string"),
+    "image": (str, "a string"),
+    "language": (str, "a string"),
+    "role": (str, "a string"),
+    "invisible": (bool, "true or false"),
+    "teams": (list, "a list of strings"),
+    "custom": (dict, "a JSON object"),
+}
+
+
+# The same for the ``data`` of a feed (the spec's FeedInput).
+_FEED_DATA_TYPES: dict[str, tuple[type, str]] = {
+    "name": (str, "a string"),
+    "description": (str, "a string"),
+    "visibility": (str, "a string"),
+    "filter_tags": (list, "a list of strings"),
+    "custom": (dict, "a JSON object"),
+}
+FEED_VISIBILITIES = ("public", "visible", "followers", "members", "private")
+
+
+def _type_errors(
+    obj: dict[str, Any], types: dict[str, tuple[type, str]] = _USER_FIELD_TYPES
+) -> dict[str, str]:
+    """Field -> message for the fields of a user (or feed data) that are stored and answered
+    but of the wrong JSON type (a number as ``name``, an object as ``language``). Such an
+    object is refused: stored, it would break every answer that names it."""
+    errors: dict[str, str] = {}
+    for key, (kind, what) in types.items():
+        value = obj.get(key)
+        if value is None:
+            continue
+        items = value if isinstance(value, list) else ()  # a list's items are strings
+        if not isinstance(value, kind) or not all(isinstance(t, str) for t in items):
+            errors[key] = f"must be {what}"
+    return errors
+
+
 def _nonempty_lists(rec: dict[str, Any]) -> dict[str, Any]:
     for key in _LIST_FIELDS:
         rec[key] = list(rec.get(key) or [])
@@ -154,7 +194,8 @@ class FeedsService:
             user_ids.add(r["user_id"])
             user_ids.update(r.get("mentioned_user_ids") or ())
         users = self.store.get_users(db, user_ids)
-        return [activity_response(r, users, parents, now) for r in records]
+        seen: dict[str, dict[str, Any]] = {}
+        return [activity_response(r, users, parents, now, seen) for r in records]
 
     def _visibility(
         self, viewer: str | None, teams: Sequence[str], *, expired: bool, deleted: bool
@@ -211,6 +252,12 @@ class FeedsService:
                 errors.append(FieldError(where.rstrip("."), Reason.TYPE, "must be an object"))
                 continue
             errs = validate_activity(body, strict=False)
+            user = body.get("user")
+            if isinstance(user, dict):
+                errs += [
+                    FieldError(f"user.{k}", Reason.TYPE, m, user.get(k))
+                    for k, m in _type_errors(user).items()
+                ]
             actor = self._actor(principal, body)
             if actor is None and not any(e.field == "user_id" for e in errs):
                 errs.append(
@@ -473,6 +520,11 @@ class FeedsService:
             raise Problem.invalid({"feed": f"{fid!r} is not a valid feed id 'group:id'"})
         creator = self._actor(principal, body)
         data = _obj(body.get("data"), "data")
+        errors = _type_errors(data, _FEED_DATA_TYPES)
+        if data.get("visibility") is not None and data["visibility"] not in FEED_VISIBILITIES:
+            errors["visibility"] = f"must be one of {', '.join(FEED_VISIBILITIES)}"
+        if errors:
+            raise Problem.invalid({f"data.{k}": m for k, m in errors.items()})
         with self.store.reading() as db:
             created = self.store.get_feed(db, fid) is None
         if created or data:  # a plain read of an existing feed writes nothing
@@ -611,9 +663,9 @@ class FeedsService:
                 raise Problem.invalid({f"users.{key}": "must be an object"})
             uid = _check_id(user.get("id", key), f"users.{key}.id")
             principal.acting_as(uid)
-            custom = user.get("custom")
-            if custom is not None and not isinstance(custom, dict):
-                raise Problem.invalid({f"users.{key}.custom": "must be a JSON object"})
+            errors = _type_errors(user)
+            if errors:
+                raise Problem.invalid({f"users.{key}.{k}": m for k, m in errors.items()})
             clean.append({**user, "id": uid})
         with self.store.transaction() as db:
             self.store.upsert_users(db, clean, self.store.tick())

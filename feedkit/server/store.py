@@ -122,8 +122,7 @@ def row_to_record(row: Sequence[Any]) -> dict[str, Any]:
     """A stored record (request-side names, ns timestamps) from a ``SELECT_ACTIVITY`` row."""
     record: dict[str, Any] = orjson.loads(row[-1])
     record["rid"] = row[0]
-    for name, value in zip(COLUMNS, row[1:-1], strict=True):
-        record[name] = value
+    record.update(zip(COLUMNS, row[1:-1], strict=True))
     return record
 
 
