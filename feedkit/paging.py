@@ -6,7 +6,8 @@ ranges, ``created_at >= lo and created_at < hi``, each ANDed with the caller's f
 with its own cursors by one of ``concurrency`` threads. ``created_at`` never changes, so every
 activity that existed when the export began lies in exactly one range and each range's keyset
 cursors are exact: the pages are those of one sequential read, in the same order, with the
-round trips overlapped (the client decodes one answer while the server renders the next).
+round trips overlapped. That pays where round trips are long (a server on another machine);
+a server on this machine shares its cores, and concurrent pages only cost it more.
 Ranges are cut evenly between the oldest and the newest time matched; pages of a range that is
 not yet due wait in memory, so this is for exports that end in memory anyway (DataFrames).
 """

@@ -102,3 +102,24 @@ def test_other_sorts_and_feeds_are_read_with_one_cursor(
     by_popularity = [{"field": "popularity", "direction": -1}]
     assert len(_ids(paging.iter_pages(client, sort=by_popularity, concurrency=4))) == 120
     assert len(_ids(paging.iter_pages(client, feed="user:u0", concurrency=4))) == 40
+
+
+@pytest.mark.parametrize(
+    ("base_url", "expected"),
+    [
+        ("http://127.0.0.1:3030", 1),
+        ("http://localhost:8000", 1),
+        ("http://[::1]:9", 1),
+        ("https://feeds.stream-io-api.com", 4),
+        ("http://10.0.0.7:3030", 4),
+    ],
+)
+def test_concurrent_ranges_by_default_only_for_a_server_elsewhere(
+    base_url: str, expected: int
+) -> None:
+    from feedkit.export import default_concurrency
+
+    with feedkit.Client(base_url, "key", "s" * 40) as remote:
+        assert default_concurrency(remote) == expected
+    with feedkit.connect(":memory:") as embedded:
+        assert default_concurrency(embedded) == 1
