@@ -15,7 +15,7 @@ not yet due wait in memory, so this is for exports that end in memory anyway (Da
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any
 
@@ -76,7 +76,9 @@ def _created_at_direction(sort: list[dict[str, Any]] | None) -> int | None:
     return None
 
 
-def _cursor_pages(answer: Any, cursor: str | None = None) -> Iterator[Page]:
+def _cursor_pages(
+    answer: Callable[[str | None], dict[str, Any]], cursor: str | None = None
+) -> Iterator[Page]:
     """Pages of ``answer(next)`` until an answer has no ``next``."""
     while True:
         data = answer(cursor)
