@@ -157,17 +157,18 @@ def _ids(body: Any) -> list[Any]:
 
 
 def _depth(value: Any, limit: int) -> int:
-    """Levels of nesting of a parsed JSON value (1 for a flat object), counted without
-    recursion and no further than ``limit + 1``."""
-    deepest, stack = 0, [(value, 1)]
-    while stack:
-        node, depth = stack.pop()
-        deepest = max(deepest, depth)
-        if deepest > limit:
-            break
-        children = node.values() if isinstance(node, dict) else node
-        stack += [(c, depth + 1) for c in children if isinstance(c, (dict, list))]
-    return deepest
+    """Levels of nesting of a parsed JSON value (1 for a flat object), counted a level at a
+    time without recursion and no further than ``limit + 1``."""
+    level, depth = [value], 0
+    while level and depth <= limit:
+        depth += 1
+        below = []
+        for node in level:
+            for child in node.values() if isinstance(node, dict) else node:
+                if isinstance(child, (dict, list)):
+                    below.append(child)
+        level = below
+    return depth
 
 
 def _duration(start: float) -> str:
