@@ -167,6 +167,9 @@ def activities_to_table(
 
 
 _LEAVES = (pa.bool_(), pa.int64(), pa.float64(), pa.string(), pa.null())
+# Items of a list column read as a typed list. Not floats: [1, 2.5] reads as list<double>
+# but is JSON text value by value; nor null items, objects or lists.
+_LIST_ITEMS = (pa.bool_(), pa.int64(), pa.string())
 
 
 def _object_columns(
@@ -184,7 +187,10 @@ def _object_columns(
     if not pa.types.is_struct(arr.type) or not _leaves(arr, root, out):
         return None
     names = [name for name, _ in out]
-    if len(set(names)) != len(names):  # {"a.b": 1} and {"a": {"b": 2}}: one column, two ways
+    # Dotted keys can meet nested objects ({"a.b": 1} beside {"a": {"b": ...}}): one column
+    # reached two ways, or a path that is a value and an object; the value-by-value path
+    # keeps those whole.
+    if len(set(names)) != len(names) or conflicts(names):
         return None
     return sorted(out, key=lambda item: item[0])
 
@@ -203,7 +209,7 @@ def _leaves(arr: pa.StructArray, prefix: str, out: list[tuple[str, pa.Array]]) -
                 return False  # a row whose members are all null may have been {}
         elif t in _LEAVES:
             out.append((path, child))
-        elif pa.types.is_list(t) and t.value_type in _LEAVES[:4] and t.value_type != pa.float64():
+        elif pa.types.is_list(t) and t.value_type in _LIST_ITEMS:
             if child.values.null_count:
                 return False
             out.append((path, child))

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from referencing import Registry, Resource
 
@@ -380,6 +380,7 @@ _WIRE_ACTIVITY = st.fixed_dictionaries(
 
 @settings(max_examples=300, deadline=None)
 @given(st.lists(_WIRE_ACTIVITY, max_size=6))
+@example([{"id": "x", "created_at": 0, "custom": {"a.b": True, "a": {"b": {"a": True}}}}])
 def test_arrow_read_columns_equal_the_value_by_value_path(items: list[dict[str, Any]]) -> None:
     """Arrow reads the fixed columns and the custom/search_data columns in C++ where it can;
     whatever the values (mixed types, empty objects, dotted keys, wrong types from a foreign
