@@ -555,15 +555,22 @@ class Client:
         **options: Any,
     ) -> Page:
         """Read a feed page (creating the feed if needed): its activities and the feed."""
-        data = self.feed_answer(
-            f"{feed_group}:{feed_id}", user_id=user_id, limit=limit, next=next, prev=prev,
-            **options,
-        )  # fmt: skip
+        data = self._feed_page(feed_group, feed_id, user_id=user_id, limit=limit, next=next,
+                               prev=prev, **options)  # fmt: skip
         return Page.from_answer(data)
 
-    def feed_answer(
+    def feed_answer(self, feed: str, **options: Any) -> dict[str, Any]:
+        """A feed page's answer ('group:id') as decoded JSON, activities as plain dicts (the
+        options of :meth:`get_or_create_feed`)."""
+        group, sep, feed_id = feed.partition(":")
+        if not sep or not group or not feed_id:
+            raise ValueError(f"{feed!r} is not a feed id of the form 'group:id'")
+        return self._feed_page(group, feed_id, **options)
+
+    def _feed_page(
         self,
-        feed: str,
+        feed_group: str,
+        feed_id: str,
         *,
         user_id: str | None = None,
         limit: int = 25,
@@ -571,16 +578,11 @@ class Client:
         prev: str | None = None,
         **options: Any,
     ) -> dict[str, Any]:
-        """A feed page's answer ('group:id') as decoded JSON, activities as plain dicts."""
-        group, sep, feed_id = feed.partition(":")
-        if not sep or not group or not feed_id:
-            raise ValueError(f"{feed!r} is not a feed id of the form 'group:id'")
         if self.validate:
             _check(validate_limit(limit))
         body = {"user_id": user_id, "limit": limit, "next": next, "prev": prev, **options}
-        return self.request(
-            "POST", f"/api/v2/feeds/feed_groups/{_seg(group)}/feeds/{_seg(feed_id)}", json=body
-        )
+        path = f"/api/v2/feeds/feed_groups/{_seg(feed_group)}/feeds/{_seg(feed_id)}"
+        return self.request("POST", path, json=body)
 
     def read_feed(self, feed: str, **options: Any) -> Page:
         """``read_feed("user:alice")``: :meth:`get_or_create_feed` with a 'group:id'."""

@@ -504,7 +504,7 @@ class _Batch:
                 f"must be within [-{bound:g}, {bound:g}]",
             )
         members = [("lat", json_value(lat)), ("lng", json_value(lng))]
-        return with_validity(json_object(members, first_present=True), both)
+        return with_validity(json_object(members), both)
 
     def obj(self, spec: ObjectSpec, path: str) -> pa.Array:
         """A JSON object per row (null when it would be empty); dotted keys nest."""

@@ -152,9 +152,8 @@ def _concurrent(
 
     with ThreadPoolExecutor(concurrency, thread_name_prefix="feedkit-export") as pool:
         pending: deque[Future[list[Page]]] = deque()
-        todo = iter(ranges)
         try:
-            for f in todo:
+            for f in ranges:
                 pending.append(pool.submit(read, f))
                 if len(pending) >= concurrency:
                     yield from pending.popleft().result()

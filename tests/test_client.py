@@ -90,6 +90,18 @@ def test_ids_are_percent_encoded_as_one_segment() -> None:
     assert "user_id=alice" in raw
 
 
+def test_feed_group_and_id_are_each_one_segment() -> None:
+    rec = Recorder(ok({"activities": []}))
+    client = make(rec)
+    client.get_or_create_feed("odd:group", "id:with/colon")
+    client.read_feed("user:id:with:colons")
+    paths = [r.url.raw_path.decode().split("?")[0] for r in rec.requests]
+    assert paths == [
+        "/api/v2/feeds/feed_groups/odd%3Agroup/feeds/id%3Awith%2Fcolon",
+        "/api/v2/feeds/feed_groups/user/feeds/id%3Awith%3Acolons",
+    ]
+
+
 def test_result_reads_well() -> None:
     rec = Recorder(ok({"activity": {**ACTIVITY, "expires_at": 1_893_456_000_000_000_000}}))
     a = make(rec).get_activity("a1")
