@@ -35,11 +35,9 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-import orjson
-
 import feedkit
 from feedkit.serve import ServerProcess, spawn
-from feedkit.server.store import COLUMNS, DOC_FIELDS, SCHEMA, activity_keys
+from feedkit.server.store import COLUMNS, DOC_FIELDS, SCHEMA, activity_keys, row_values
 
 API_KEY = "bench-key"
 API_SECRET = "bench-secret-for-a-local-server-only"
@@ -157,12 +155,6 @@ def stored_record(activity: dict[str, Any], created_at: int) -> dict[str, Any]:
     }
 
 
-def row_values(record: dict[str, Any]) -> list[Any]:
-    """``COLUMNS`` then the JSON doc, as ``Store.write_records`` writes them."""
-    doc = orjson.dumps({k: record.get(k) for k in DOC_FIELDS})
-    return [*(record.get(c) for c in COLUMNS), doc]
-
-
 def chunks(items: Iterable[Any], size: int) -> Iterator[list[Any]]:
     batch: list[Any] = []
     for item in items:
@@ -198,10 +190,11 @@ def connect(url: str) -> feedkit.Client:
 
 # -- 1. upsert ingest -------------------------------------------------------------------------
 
+_STORED = (*COLUMNS, "mentions", "doc")  # what row_values() gives, in order
 _UPSERT = (
-    f"INSERT INTO activities ({', '.join(COLUMNS)}, doc) "
-    f"VALUES ({', '.join('?' * (len(COLUMNS) + 1))}) ON CONFLICT (id) DO UPDATE SET "
-    + ", ".join(f"{c} = excluded.{c}" for c in (*COLUMNS, "doc") if c not in ("id", "created_at"))
+    f"INSERT INTO activities ({', '.join(_STORED)}) "
+    f"VALUES ({', '.join('?' * len(_STORED))}) ON CONFLICT (id) DO UPDATE SET "
+    + ", ".join(f"{c} = excluded.{c}" for c in _STORED if c not in ("id", "created_at"))
     + " RETURNING rid"
 )
 
@@ -353,8 +346,8 @@ def build_store(path: Path, rows: int, activities: Iterable[dict[str, Any]] | No
             db.execute(f'DROP INDEX "{name}"')
         db.execute("CREATE TEMP TABLE staged_keys (k TEXT, created_at INTEGER, rid INTEGER)")
         insert = (
-            f"INSERT INTO activities (rid, {', '.join(COLUMNS)}, doc) "
-            f"VALUES ({', '.join('?' * (len(COLUMNS) + 2))})"
+            f"INSERT INTO activities (rid, {', '.join(_STORED)}) "
+            f"VALUES ({', '.join('?' * (len(_STORED) + 1))})"
         )
         users: dict[str, int] = {}
         feeds: dict[str, tuple[str, int]] = {}

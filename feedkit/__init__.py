@@ -15,6 +15,7 @@ from feedkit.errors import (
     NotFoundError,
     RateLimitError,
     ServerError,
+    StoreError,
     TransportError,
     ValidationError,
 )
@@ -47,6 +48,7 @@ __all__ = [
     "Reason",
     "Retry",
     "ServerError",
+    "StoreError",
     "TransportError",
     "ValidationError",
     "connect",

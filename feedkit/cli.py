@@ -87,16 +87,19 @@ def serve(
     """Serve the Activity Feeds v3 protocol on HOST:PORT from a SQLite file."""
     from feedkit.serve import run
 
-    run(
-        db,
-        host=host,
-        port=port,
-        api_key=api_key,
-        api_secret=api_secret,
-        rate_limits=_limits(rate_limits),
-        max_body_bytes=max_body_bytes,
-        announce=lambda url: click.echo(f"feedkit serving {url} (db: {db})"),
-    )
+    try:
+        run(
+            db,
+            host=host,
+            port=port,
+            api_key=api_key,
+            api_secret=api_secret,
+            rate_limits=_limits(rate_limits),
+            max_body_bytes=max_body_bytes,
+            announce=lambda url: click.echo(f"feedkit serving {url} (db: {db})"),
+        )
+    except FeedkitError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 @main.command()

@@ -9,7 +9,8 @@
     │   ├── NotFoundError   404: no such activity (or feed, ...)
     │   ├── RateLimitError  429: .retry_after seconds
     │   └── ServerError     5xx
-    └── TransportError      no answer: connection refused or reset, timeout, truncated body
+    ├── TransportError      no answer: connection refused or reset, timeout, truncated body
+    └── StoreError          the embedded server's SQLite file cannot be opened as it is
 
 Messages say what was wrong and where; no error ever carries the API secret.
 """
@@ -28,6 +29,7 @@ __all__ = [
     "NotFoundError",
     "RateLimitError",
     "ServerError",
+    "StoreError",
     "TransportError",
     "ValidationError",
 ]
@@ -104,6 +106,11 @@ class ServerError(APIError):
 
 class TransportError(FeedkitError):
     """No usable answer: connection refused or reset, timeout, or a truncated body."""
+
+
+class StoreError(FeedkitError):
+    """The embedded server's SQLite file cannot be opened: written by a newer feedkit, or an
+    older layout that could not be migrated (the file is then left as it was)."""
 
 
 def error_for_status(status: int) -> type[APIError]:

@@ -2,11 +2,17 @@
 
 Activities answer with ``user`` (a full user object), ``mentioned_users`` and ``parent``
 instead of the ids they were written with; every timestamp is an integer of nanoseconds.
+:class:`Answer` splices an activity's JSON from its stored row without decoding its doc.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
+
+import orjson
+
+from feedkit.server.store import ROW
 
 USER_DEFAULTS: dict[str, Any] = {
     "role": "user",
@@ -55,61 +61,75 @@ def user_response(
     return out
 
 
-def activity_response(
-    rec: dict[str, Any],
-    users: dict[str, dict[str, Any]],
-    parents: dict[str, dict[str, Any]],
-    now: int,
-    seen: dict[str, dict[str, Any]] | None = None,
-) -> dict[str, Any]:
-    out: dict[str, Any] = {
-        "id": rec["id"],
-        "type": rec["type"],
-        "feeds": rec.get("feeds") or [],
-        "user": user_response(rec["user_id"], users, now, seen),
-        "visibility": rec.get("visibility") or "public",
-        "restrict_replies": rec.get("restrict_replies") or "everyone",
-        "attachments": rec.get("attachments") or [],
-        "custom": rec.get("custom") or {},
-        "search_data": rec.get("search_data") or {},
-        "filter_tags": rec.get("filter_tags") or [],
-        "interest_tags": rec.get("interest_tags") or [],
-        "mentioned_users": [
-            user_response(u, users, now, seen) for u in rec.get("mentioned_user_ids") or ()
-        ],
-        "comments": [],
-        "latest_reactions": [],
-        "own_bookmarks": [],
-        "own_reactions": [],
-        "reaction_groups": {},
-        "collections": {},
-        "bookmark_count": 0,
-        "comment_count": 0,
-        "reaction_count": 0,
-        "share_count": rec.get("share_count") or 0,
-        "popularity": rec.get("popularity") or 0,
-        "score": 0.0,
-        "hidden": False,
-        "preview": False,
-        "created_at": rec["created_at"],
-        "updated_at": rec["updated_at"],
-    }
-    for key in (
-        "text",
-        "visibility_tag",
-        "location",
-        "expires_at",
-        "deleted_at",
-        "edited_at",
-        "poll_id",
-        "parent_id",
-    ):
-        if rec.get(key) is not None:
-            out[key] = rec[key]
-    parent = parents.get(rec.get("parent_id") or "")
-    if parent is not None:
-        out["parent"] = activity_response(parent, users, {}, now, seen)
-    return out
+# Members every activity answers with that no stored field sets: reactions, comments,
+# bookmarks and polls are not implemented, so they are answered empty.
+_UNIMPLEMENTED = orjson.dumps({
+    "comments": [], "latest_reactions": [], "own_bookmarks": [], "own_reactions": [],
+    "reaction_groups": {}, "collections": {}, "bookmark_count": 0, "comment_count": 0,
+    "reaction_count": 0, "score": 0.0, "hidden": False, "preview": False,
+})[1:-1]  # fmt: skip
+_OPTIONAL_COLUMNS = ("visibility_tag", "parent_id", "expires_at", "deleted_at")
+# Answer._activity unpacks rows by position: the stored row must still be laid out so.
+_LAYOUT = ("rid", "id", "type", "user_id", "visibility", *_OPTIONAL_COLUMNS, "created_at",
+           "updated_at", "share_count", "popularity", "mentions", "doc")  # fmt: skip
+if ROW != _LAYOUT:  # pragma: no cover
+    raise ImportError(f"feedkit.server.render expects rows {_LAYOUT}, the store has {ROW}")
+
+
+class Answer:
+    """Renders the activities of one answer from stored rows (``SELECT_ACTIVITY``).
+
+    An activity's JSON is spliced together from bytes: its columns encoded by orjson, the
+    stored doc as it is (it already holds those members as an answer shows them), and the
+    JSON of its author and mentioned users, each rendered once per answer. The result is an
+    ``orjson.Fragment``, which ``orjson.dumps`` writes out verbatim inside the answer.
+    """
+
+    def __init__(
+        self,
+        users: dict[str, dict[str, Any]],
+        parents: dict[str, tuple[Any, ...]],
+        now: int,
+    ) -> None:
+        self.users = users
+        self.parents = parents
+        self.now = now
+        self._seen: dict[str, bytes] = {}
+
+    def user(self, user_id: str) -> bytes:
+        cached = self._seen.get(user_id)
+        if cached is None:
+            cached = self._seen[user_id] = orjson.dumps(
+                user_response(user_id, self.users, self.now)
+            )
+        return cached
+
+    def activity(self, row: Sequence[Any]) -> orjson.Fragment:
+        return orjson.Fragment(self._activity(row, nested=False))
+
+    def _activity(self, row: Sequence[Any], nested: bool) -> bytes:
+        _, aid, kind, user_id, visibility, *optional, created, updated, shares, popularity, \
+            mentions, doc = row  # fmt: skip
+        head: dict[str, Any] = {
+            "id": aid,
+            "type": kind,
+            "visibility": visibility or "public",
+            "share_count": shares or 0,
+            "popularity": popularity or 0,
+            "created_at": created,
+            "updated_at": updated,
+        }
+        for key, value in zip(_OPTIONAL_COLUMNS, optional, strict=True):
+            if value is not None:
+                head[key] = value
+        mentioned = b",".join(self.user(u) for u in orjson.loads(mentions)) if mentions else b""
+        parts = [orjson.dumps(head)[:-1], b',"user":', self.user(user_id),
+                 b',"mentioned_users":[', mentioned, b"],", _UNIMPLEMENTED]  # fmt: skip
+        parent = None if nested else self.parents.get(optional[1] or "")
+        if parent is not None:
+            parts += [b',"parent":', self._activity(parent, True)]
+        parts += [b",", doc[1:]]  # a doc is never {}: it holds every DOC_DEFAULTS member
+        return b"".join(parts)
 
 
 def feed_response(

@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
 
+import orjson
+
 from feedkit.schema import (
     ACTIVITY_FIELDS,
     FEED_ID,
@@ -27,13 +29,10 @@ from feedkit.schema import (
 from feedkit.server.auth import Principal
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.query import Compiled, PageRequest, Sort, compile_filter, run_page
-from feedkit.server.render import (
-    FULL_USER_DEFAULTS,
-    activity_response,
-    feed_response,
-    user_response,
-)
-from feedkit.server.store import FEED_KEY, Store, now_ns, row_to_record
+from feedkit.server.render import FULL_USER_DEFAULTS, Answer, feed_response, user_response
+from feedkit.server.store import FEED_KEY, ROW, Store, now_ns, record_row
+
+_PARENT, _USER, _MENTIONS = ROW.index("parent_id"), ROW.index("user_id"), ROW.index("mentions")
 
 # Fields a full update (PUT) replaces; those it does not carry are cleared.
 _REPLACED = tuple(f.name for f in ACTIVITY_FIELDS if f.settable and f.name != "feeds")
@@ -185,17 +184,20 @@ class FeedsService:
             rec["edited_at"] = now
         return _nonempty_lists(rec)
 
-    def _render(self, db: Any, records: Sequence[dict[str, Any]]) -> list[dict[str, Any]]:
-        now = now_ns()
-        parent_ids = [r["parent_id"] for r in records if r.get("parent_id")]
-        parents = self.store.get_records(db, parent_ids) if parent_ids else {}
+    def _render(self, db: Any, records: Sequence[dict[str, Any]]) -> list[orjson.Fragment]:
+        return self._render_rows(db, [record_row(r) for r in records])
+
+    def _render_rows(self, db: Any, rows: Sequence[Sequence[Any]]) -> list[orjson.Fragment]:
+        """Stored rows as answer activities, with their parents and users."""
+        parent_ids = [r[_PARENT] for r in rows if r[_PARENT]]
+        parents = self.store.get_rows(db, parent_ids) if parent_ids else {}
         user_ids = set()
-        for r in [*records, *parents.values()]:
-            user_ids.add(r["user_id"])
-            user_ids.update(r.get("mentioned_user_ids") or ())
-        users = self.store.get_users(db, user_ids)
-        seen: dict[str, dict[str, Any]] = {}
-        return [activity_response(r, users, parents, now, seen) for r in records]
+        for r in [*rows, *parents.values()]:
+            user_ids.add(r[_USER])
+            if r[_MENTIONS]:
+                user_ids.update(orjson.loads(r[_MENTIONS]))
+        answer = Answer(self.store.get_users(db, user_ids), parents, now_ns())
+        return [answer.activity(r) for r in rows]
 
     def _visibility(
         self, viewer: str | None, teams: Sequence[str], *, expired: bool, deleted: bool
@@ -480,7 +482,7 @@ class FeedsService:
         compiled: Compiled,
         default_limit: int,
         scope: str,
-    ) -> tuple[list[dict[str, Any]], str | None, str | None]:
+    ) -> tuple[list[orjson.Fragment], str | None, str | None]:
         viewer = self._actor(principal, body)
         sort = Sort.parse(body.get("sort"))
         page = PageRequest(
@@ -495,7 +497,7 @@ class FeedsService:
             deleted=bool(body.get("include_soft_deleted_activities")),
         )
         rows, nxt, prv = run_page(db, compiled, sort, page, base_sql, base_params, scope)
-        return self._render(db, [row_to_record(r) for r in rows]), nxt, prv
+        return self._render_rows(db, rows), nxt, prv
 
     def query_activities(self, principal: Principal, body: Any) -> dict[str, Any]:
         body = _obj(body)

@@ -5,14 +5,19 @@ a single connection keeps every batch one transaction (a rejected batch writes n
 ``synchronous=NORMAL`` in WAL mode keeps every committed write across a killed process; only a
 power cut can lose the last transactions.
 
-Activities are stored as indexed columns plus one JSON ``doc`` for the rest. The table
-``activity_keys`` holds one row per (feed, filter tag, interest tag) of each activity, keyed
-by ``(key, created_at, rid)``, so a feed page or a tag filter reads an index range in order
-instead of scanning.
+Activities are stored as indexed columns plus one JSON ``doc`` holding the rest exactly as an
+answer shows it (lists and objects defaulted, unset optional members left out), so a read
+splices the stored bytes into its answer instead of decoding and re-encoding them (see
+:mod:`feedkit.server.render`); mentioned user ids, which an answer shows as user objects, sit in
+their own column. The table ``activity_keys`` holds one row per (feed, filter tag, interest tag)
+of each activity, keyed by ``(key, created_at, rid)``, so a feed page or a tag filter reads an
+index range in order instead of scanning. ``PRAGMA user_version`` numbers the layout; an older
+file is migrated in one transaction when it is opened.
 """
 
 from __future__ import annotations
 
+import logging
 import sqlite3
 import threading
 import time
@@ -21,6 +26,10 @@ from contextlib import contextmanager
 from typing import Any
 
 import orjson
+
+from feedkit.errors import StoreError
+
+log = logging.getLogger("feedkit.server")
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS activities (
@@ -37,6 +46,7 @@ CREATE TABLE IF NOT EXISTS activities (
     updated_at INTEGER NOT NULL,
     share_count INTEGER NOT NULL DEFAULT 0,
     popularity INTEGER NOT NULL DEFAULT 0,
+    mentions TEXT,
     doc BLOB NOT NULL
 );
 CREATE INDEX IF NOT EXISTS activities_created ON activities (created_at);
@@ -73,6 +83,7 @@ CREATE TABLE IF NOT EXISTS follows (
     PRIMARY KEY (source, target)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS follows_target ON follows (target);
+PRAGMA user_version = 1;
 """
 
 # Columns of ``activities`` besides rid and doc, in row order.
@@ -90,22 +101,22 @@ COLUMNS = (
     "share_count",
     "popularity",
 )
-# Fields kept in the JSON doc.
-DOC_FIELDS = (
-    "text",
-    "feeds",
-    "attachments",
-    "custom",
-    "restrict_replies",
-    "location",
-    "mentioned_user_ids",
-    "poll_id",
-    "search_data",
-    "filter_tags",
-    "interest_tags",
-    "edited_at",
-)
-SELECT_ACTIVITY = "a.rid, " + ", ".join(f"a.{c}" for c in COLUMNS) + ", a.doc"
+# Members of the JSON doc, and the answer's value for each when a record has none; the
+# optional ones are left out instead (an answer leaves them out too).
+DOC_DEFAULTS: dict[str, Any] = {
+    "feeds": [],
+    "restrict_replies": "everyone",
+    "attachments": [],
+    "custom": {},
+    "search_data": {},
+    "filter_tags": [],
+    "interest_tags": [],
+}
+OPTIONAL_DOC_FIELDS = ("text", "location", "poll_id", "edited_at")
+DOC_FIELDS = (*DOC_DEFAULTS, *OPTIONAL_DOC_FIELDS)
+ROW = ("rid", *COLUMNS, "mentions", "doc")  # a SELECT_ACTIVITY row
+SELECT_ACTIVITY = ", ".join(f"a.{c}" for c in ROW)
+STORE_VERSION = 1  # the user_version SCHEMA sets; in layout 0 the doc held every field
 
 FEED_KEY, FILTER_TAG_KEY, INTEREST_TAG_KEY = "f:", "t:", "i:"
 
@@ -118,12 +129,61 @@ def activity_keys(record: dict[str, Any]) -> list[str]:
     return sorted(keys)
 
 
+def encode_doc(record: dict[str, Any]) -> bytes:
+    """The JSON doc of a record: its ``DOC_FIELDS`` as an answer shows them."""
+    doc = {k: record.get(k) or default for k, default in DOC_DEFAULTS.items()}
+    for key in OPTIONAL_DOC_FIELDS:
+        if record.get(key) is not None:
+            doc[key] = record[key]
+    return orjson.dumps(doc)
+
+
+def row_values(record: dict[str, Any]) -> list[Any]:
+    """``COLUMNS``, the mentions and the doc of a record, as they are written."""
+    mentioned = record.get("mentioned_user_ids")
+    mentions = orjson.dumps(mentioned).decode() if mentioned else None
+    return [*(record.get(c) for c in COLUMNS), mentions, encode_doc(record)]
+
+
+def record_row(record: dict[str, Any]) -> tuple[Any, ...]:
+    """A record as the ``SELECT_ACTIVITY`` row it is stored as (what answers are made of)."""
+    return (record.get("rid"), *row_values(record))
+
+
 def row_to_record(row: Sequence[Any]) -> dict[str, Any]:
     """A stored record (request-side names, ns timestamps) from a ``SELECT_ACTIVITY`` row."""
     record: dict[str, Any] = orjson.loads(row[-1])
+    for key in OPTIONAL_DOC_FIELDS:
+        record.setdefault(key, None)
     record["rid"] = row[0]
-    record.update(zip(COLUMNS, row[1:-1], strict=True))
+    record.update(zip(COLUMNS, row[1:-2], strict=True))
+    record["mentioned_user_ids"] = orjson.loads(row[-2]) if row[-2] else []
     return record
+
+
+def _migrate_v0(db: sqlite3.Connection, chunk: int = 10_000) -> None:
+    """Layout 0 -> 1: each doc held every field, mentioned ids included, nulls as nulls."""
+    db.execute("ALTER TABLE activities ADD COLUMN mentions TEXT")
+    last = -1
+    while True:
+        rows = db.execute(
+            "SELECT rid, id, doc FROM activities WHERE rid > ? ORDER BY rid LIMIT ?", (last, chunk)
+        ).fetchall()
+        if not rows:
+            return
+        updates = []
+        for rid, aid, doc in rows:
+            try:
+                record = orjson.loads(doc)
+            except orjson.JSONDecodeError as exc:
+                raise StoreError(
+                    f"activity {aid!r} (rid {rid}) holds a doc that is not JSON ({exc}); "
+                    "the file was left as it was"
+                ) from None
+            *_, mentions, new_doc = row_values(record)
+            updates.append((mentions, new_doc, rid))
+        db.executemany("UPDATE activities SET mentions = ?, doc = ? WHERE rid = ?", updates)
+        last = rows[-1][0]
 
 
 def now_ns() -> int:
@@ -138,7 +198,7 @@ class Store:
         self._lock = threading.RLock()
         self._db = self._connect()
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(SCHEMA)
+        self._upgrade()
         self._last_ns = 0
         # A file store gives each reading thread its own connection: WAL lets reads run
         # beside the one writer. A memory store exists in one connection only.
@@ -159,6 +219,28 @@ class Store:
         db.execute("PRAGMA busy_timeout=10000")
         db.execute("PRAGMA cache_size=-65536")
         return db
+
+    def _upgrade(self) -> None:
+        """Create the tables, or bring a file of an older layout to ``STORE_VERSION``."""
+        db = self._db
+        version = db.execute("PRAGMA user_version").fetchone()[0]
+        if version > STORE_VERSION:
+            raise StoreError(
+                f"{self.path} has store layout {version}, newer than this feedkit's "
+                f"{STORE_VERSION}: upgrade feedkit to open it"
+            )
+        old = db.execute("SELECT 1 FROM sqlite_master WHERE name = 'activities'").fetchone()
+        db.execute("BEGIN IMMEDIATE")
+        try:
+            if old and version == 0:
+                log.warning("%s: migrating to store layout %d", self.path, STORE_VERSION)
+                _migrate_v0(db)
+            for statement in SCHEMA.split(";"):  # executescript would commit midway
+                db.execute(statement)
+        except BaseException:
+            db.execute("ROLLBACK")
+            raise
+        db.execute("COMMIT")
 
     def close(self) -> None:
         with self._lock:
@@ -210,17 +292,21 @@ class Store:
 
     # -- activities -------------------------------------------------------------------------
 
-    def get_records(self, db: sqlite3.Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    def get_rows(self, db: sqlite3.Connection, ids: Iterable[str]) -> dict[str, tuple[Any, ...]]:
+        """The stored ``SELECT_ACTIVITY`` rows of these activity ids, by id."""
         ids = list(dict.fromkeys(ids))
-        out: dict[str, dict[str, Any]] = {}
+        out: dict[str, tuple[Any, ...]] = {}
         for start in range(0, len(ids), 500):
             chunk = ids[start : start + 500]
             marks = ",".join("?" * len(chunk))
             for row in db.execute(
                 f"SELECT {SELECT_ACTIVITY} FROM activities a WHERE a.id IN ({marks})", chunk
             ):
-                out[row[1]] = row_to_record(row)
+                out[row[1]] = row
         return out
+
+    def get_records(self, db: sqlite3.Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        return {aid: row_to_record(row) for aid, row in self.get_rows(db, ids).items()}
 
     def write_records(
         self,
@@ -237,12 +323,10 @@ class Store:
         columns = ", ".join(COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "created_at")
         db.executemany(
-            f"INSERT INTO activities ({columns}, doc) VALUES ({', '.join('?' * len(COLUMNS))}, ?) "
-            f"ON CONFLICT (id) DO UPDATE SET {updates}, doc = excluded.doc",
-            [
-                [*(r.get(c) for c in COLUMNS), orjson.dumps({k: r.get(k) for k in DOC_FIELDS})]
-                for r in records
-            ],
+            f"INSERT INTO activities ({columns}, mentions, doc) "
+            f"VALUES ({', '.join('?' * len(COLUMNS))}, ?, ?) ON CONFLICT (id) DO UPDATE SET "
+            f"{updates}, mentions = excluded.mentions, doc = excluded.doc",
+            [row_values(r) for r in records],
         )
         fresh = [r for r in records if r["id"] not in existing]
         for rec in records:
