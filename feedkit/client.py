@@ -25,10 +25,10 @@ import threading
 import time
 import uuid
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import quote
 
 import httpx
@@ -56,7 +56,9 @@ log = logging.getLogger("feedkit.client")
 
 __all__ = ["Client", "RateBudget", "Retry", "connect", "wire"]
 
+T = TypeVar("T")
 DEFAULT_DB = "feedkit.db"
+QUERY_PATH = "/api/v2/feeds/activities/query"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -172,6 +174,13 @@ def _seg(value: str) -> str:
     return quote(value, safe="")
 
 
+def _feed_parts(feed: str) -> tuple[str, str]:
+    group, sep, feed_id = feed.partition(":")
+    if not sep or not group or not feed_id:
+        raise ValueError(f"{feed!r} is not a feed id of the form 'group:id'")
+    return group, feed_id
+
+
 class Client:
     """A client of one Activity Feeds v3 app. Thread-safe; use as a context manager."""
 
@@ -272,6 +281,46 @@ class Client:
         elsewhere, as the bulk importer does). ``retry`` says the request is safe to repeat;
         unsafe ones are sent once. Every request first waits out the client's rate budget.
         """
+        response, body = self._exchange(method, path, json, content, params, retry)
+        if not decode and response.status_code < 400:
+            return {}
+        return self._decode(method, path, response, body)
+
+    def request_read(
+        self,
+        read: Callable[[bytes], T],
+        method: str,
+        path: str,
+        *,
+        json: Any = None,
+        params: Mapping[str, Any] | None = None,
+        retry: bool = True,
+    ) -> T:
+        """:meth:`request`, with a successful answer's bytes read by ``read`` instead of
+        decoded into dicts (a bulk reader decodes only what it keeps). Error answers raise
+        as they do for :meth:`request`; ``read`` raising ``ValueError`` (the bytes are not
+        the JSON it reads) raises :class:`TransportError`."""
+        response, body = self._exchange(method, path, json, None, params, retry)
+        if response.status_code >= 400:
+            self._decode(method, path, response, body)  # raises the APIError
+        try:
+            return read(body)
+        except ValueError as exc:
+            raise TransportError(
+                f"{method} {path}: the answer could not be read ({exc}; status "
+                f"{response.status_code}, {len(body)} bytes); it may have been cut short"
+            ) from None
+
+    def _exchange(
+        self,
+        method: str,
+        path: str,
+        json: Any,
+        content: bytes | None,
+        params: Mapping[str, Any] | None,
+        retry: bool,
+    ) -> tuple[httpx.Response, bytes]:
+        """The answer to one request and its body, after the retries it is owed."""
         query: dict[str, Any] = {"api_key": self.api_key}
         for key, value in (params or {}).items():
             if value is not None:
@@ -309,9 +358,7 @@ class Client:
                 else:
                     time.sleep(wait)
                 continue
-            if not decode and response.status_code < 400:
-                return {}
-            return self._decode(method, path, response, body)
+            return response, body
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _retried(self, cause: str) -> None:
@@ -512,17 +559,38 @@ class Client:
     ) -> dict[str, Any]:
         """:meth:`query_activities`' answer as decoded JSON, activities as plain dicts (what
         bulk readers such as the exporter want: no wrapping per activity)."""
+        body = self._query_body(filter, sort, limit, next, prev, options)
+        return self.request("POST", QUERY_PATH, json=body)
+
+    def query_read(
+        self,
+        read: Callable[[bytes], T],
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = 25,
+        next: str | None = None,
+        prev: str | None = None,
+        **options: Any,
+    ) -> T:
+        """:meth:`query_answer`, its bytes read by ``read`` (see :meth:`request_read`)."""
+        body = self._query_body(filter, sort, limit, next, prev, options)
+        return self.request_read(read, "POST", QUERY_PATH, json=body)
+
+    def _query_body(
+        self,
+        filter: Mapping[str, Any] | None,
+        sort: Sequence[Mapping[str, Any]] | None,
+        limit: int,
+        next: str | None,
+        prev: str | None,
+        options: Mapping[str, Any],
+    ) -> dict[str, Any]:
         if self.validate:
             _check(validate_limit(limit))
-        body = {
-            "filter": filter,
-            "sort": list(sort) if sort else None,
-            "limit": limit,
-            "next": next,
-            "prev": prev,
-            **options,
-        }
-        return self.request("POST", "/api/v2/feeds/activities/query", json=body)
+        sorted_by = list(sort) if sort else None
+        return {"filter": filter, "sort": sorted_by, "limit": limit, "next": next, "prev": prev,
+                **options}  # fmt: skip
 
     def iter_activities(
         self,
@@ -562,12 +630,19 @@ class Client:
     def feed_answer(self, feed: str, **options: Any) -> dict[str, Any]:
         """A feed page's answer ('group:id') as decoded JSON, activities as plain dicts (the
         options of :meth:`get_or_create_feed`)."""
-        group, sep, feed_id = feed.partition(":")
-        if not sep or not group or not feed_id:
-            raise ValueError(f"{feed!r} is not a feed id of the form 'group:id'")
+        group, feed_id = _feed_parts(feed)
         return self._feed_page(group, feed_id, **options)
 
-    def _feed_page(
+    def feed_read(self, read: Callable[[bytes], T], feed: str, **options: Any) -> T:
+        """:meth:`feed_answer`, its bytes read by ``read`` (see :meth:`request_read`)."""
+        path, body = self._feed_request(*_feed_parts(feed), **options)
+        return self.request_read(read, "POST", path, json=body)
+
+    def _feed_page(self, feed_group: str, feed_id: str, **options: Any) -> dict[str, Any]:
+        path, body = self._feed_request(feed_group, feed_id, **options)
+        return self.request("POST", path, json=body)
+
+    def _feed_request(
         self,
         feed_group: str,
         feed_id: str,
@@ -577,12 +652,11 @@ class Client:
         next: str | None = None,
         prev: str | None = None,
         **options: Any,
-    ) -> dict[str, Any]:
+    ) -> tuple[str, dict[str, Any]]:
         if self.validate:
             _check(validate_limit(limit))
         body = {"user_id": user_id, "limit": limit, "next": next, "prev": prev, **options}
-        path = f"/api/v2/feeds/feed_groups/{_seg(feed_group)}/feeds/{_seg(feed_id)}"
-        return self.request("POST", path, json=body)
+        return f"/api/v2/feeds/feed_groups/{_seg(feed_group)}/feeds/{_seg(feed_id)}", body
 
     def read_feed(self, feed: str, **options: Any) -> Page:
         """``read_feed("user:alice")``: :meth:`get_or_create_feed` with a 'group:id'."""

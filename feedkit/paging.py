@@ -6,10 +6,12 @@ ranges, ``created_at >= lo and created_at < hi``, each ANDed with the caller's f
 with its own cursors by one of ``concurrency`` threads. ``created_at`` never changes, so every
 activity that existed when the export began lies in exactly one range and each range's keyset
 cursors are exact: the pages are those of one sequential read, in the same order, with the
-round trips overlapped. That pays where round trips are long (a server on another machine);
-a server on this machine shares its cores, and concurrent pages only cost it more.
-Ranges are cut evenly between the oldest and the newest time matched; pages of a range that is
-not yet due wait in memory, so this is for exports that end in memory anyway (DataFrames).
+round trips overlapped: the server answers one range while this process reads the answer of
+another. That pays most where round trips are long (a server on another machine), and still
+on this machine when the server is another process (its own core); not for the embedded
+server, which shares this process's GIL. Ranges are cut evenly between the oldest and the
+newest time matched; pages of a range that is not yet due wait in memory (as the reader made
+them), so this is for exports that end in memory anyway (DataFrames).
 """
 
 from __future__ import annotations
@@ -17,16 +19,29 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import Any
+from typing import Any, TypeVar
+
+import orjson
 
 from feedkit.client import Client
 from feedkit.schema import format_time
 
-__all__ = ["RANGES_PER_WORKER", "iter_pages", "time_ranges"]
+__all__ = ["RANGES_PER_WORKER", "activity_dicts", "iter_pages", "time_ranges"]
 
+P = TypeVar("P")
 Page = list[dict[str, Any]]
+# Reads an answer's bytes into a page (of any form) and the answer's ``next`` cursor.
+Reader = Callable[[bytes], tuple[P, str | None]]
 RANGES_PER_WORKER = 4  # ranges per thread: uneven ranges still keep every thread busy
 _ASC = [{"field": "created_at", "direction": 1}]
+
+
+def activity_dicts(body: bytes) -> tuple[Page, str | None]:
+    """The default reader: an answer's activities as plain dicts, and its ``next``."""
+    data = orjson.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    return list(data.get("activities") or []), data.get("next") or None
 
 
 def iter_pages(
@@ -37,34 +52,37 @@ def iter_pages(
     sort: list[dict[str, Any]] | None = None,
     page_size: int = 100,
     concurrency: int = 1,
+    read: Reader[P] = activity_dicts,  # type: ignore[assignment]  # P is Page by default
     **options: Any,
-) -> Iterator[Page]:
-    """The activities (plain dicts) of every page of a feed or a query, following ``next``.
+) -> Iterator[P]:
+    """Every page of a feed or a query, following ``next``: by default its activities as
+    plain dicts; ``read`` turns each answer's bytes into a page of another form (the
+    exporter reads them into Arrow), in the thread that fetched it.
 
     ``concurrency`` > 1 reads a query in time ranges on that many threads (see the module);
     feeds, and queries sorted on anything but ``created_at``, are read one page at a time.
     """
     if feed is not None:
-        yield from _cursor_pages(lambda nxt: client.feed_answer(
-            feed, limit=page_size, next=nxt, **options))  # fmt: skip
+        yield from _cursor_pages(lambda nxt: client.feed_read(
+            read, feed, limit=page_size, next=nxt, **options))  # fmt: skip
         return
     direction = _created_at_direction(sort)
     if concurrency <= 1 or direction is None:
-        yield from _query_pages(client, filter, sort, page_size, options)
+        yield from _query_pages(client, read, filter, sort, page_size, options)
         return
-    first = client.query_answer(filter, sort=sort, limit=page_size, **options)
-    if not first.get("next"):  # one page: nothing to split
-        yield list(first.get("activities") or [])
+    first, cursor = client.query_read(read, filter, sort=sort, limit=page_size, **options)
+    if not cursor:  # one page: nothing to split
+        yield first
         return
     ranges = time_ranges(client, filter, options, concurrency * RANGES_PER_WORKER)
     if ranges is None:  # every activity at one instant: follow the first page's cursor
-        yield list(first.get("activities") or [])
-        yield from _cursor_pages(lambda nxt: client.query_answer(
-            filter, sort=sort, limit=page_size, next=nxt, **options), first["next"])  # fmt: skip
+        yield first
+        yield from _cursor_pages(lambda nxt: client.query_read(
+            read, filter, sort=sort, limit=page_size, next=nxt, **options), cursor)  # fmt: skip
         return
     if direction > 0:
         ranges.reverse()
-    yield from _concurrent(client, ranges, filter, sort, page_size, concurrency, options)
+    yield from _concurrent(client, read, ranges, sort, page_size, concurrency, options)
 
 
 def _created_at_direction(sort: list[dict[str, Any]] | None) -> int | None:
@@ -77,26 +95,26 @@ def _created_at_direction(sort: list[dict[str, Any]] | None) -> int | None:
 
 
 def _cursor_pages(
-    answer: Callable[[str | None], dict[str, Any]], cursor: str | None = None
-) -> Iterator[Page]:
+    answer: Callable[[str | None], tuple[P, str | None]], cursor: str | None = None
+) -> Iterator[P]:
     """Pages of ``answer(next)`` until an answer has no ``next``."""
     while True:
-        data = answer(cursor)
-        yield list(data.get("activities") or [])
-        cursor = data.get("next")
+        page, cursor = answer(cursor)
+        yield page
         if not cursor:
             return
 
 
 def _query_pages(
     client: Client,
+    read: Reader[P],
     filter: Mapping[str, Any] | None,
     sort: list[dict[str, Any]] | None,
     page_size: int,
     options: Mapping[str, Any],
-) -> Iterator[Page]:
-    return _cursor_pages(lambda nxt: client.query_answer(
-        filter, sort=sort, limit=page_size, next=nxt, **options))  # fmt: skip
+) -> Iterator[P]:
+    return _cursor_pages(lambda nxt: client.query_read(
+        read, filter, sort=sort, limit=page_size, next=nxt, **options))  # fmt: skip
 
 
 def time_ranges(
@@ -137,24 +155,24 @@ def _and(filter: Mapping[str, Any] | None, extra: dict[str, Any]) -> dict[str, A
 
 def _concurrent(
     client: Client,
+    read: Reader[P],
     ranges: list[dict[str, Any]],
-    filter: Mapping[str, Any] | None,
     sort: list[dict[str, Any]] | None,
     page_size: int,
     concurrency: int,
     options: Mapping[str, Any],
-) -> Iterator[Page]:
+) -> Iterator[P]:
     """Each range paged on a thread; pages yielded in range order, at most ``concurrency``
     ranges in flight."""
 
-    def read(f: dict[str, Any]) -> list[Page]:
-        return list(_query_pages(client, f, sort, page_size, options))
+    def pages(f: dict[str, Any]) -> list[P]:
+        return list(_query_pages(client, read, f, sort, page_size, options))
 
     with ThreadPoolExecutor(concurrency, thread_name_prefix="feedkit-export") as pool:
-        pending: deque[Future[list[Page]]] = deque()
+        pending: deque[Future[list[P]]] = deque()
         try:
             for f in ranges:
-                pending.append(pool.submit(read, f))
+                pending.append(pool.submit(pages, f))
                 if len(pending) >= concurrency:
                     yield from pending.popleft().result()
             while pending:

@@ -11,11 +11,10 @@ from typing import Any
 
 import jsonschema
 import pandas as pd
-import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from click.testing import CliRunner
-from hypothesis import HealthCheck, example, given, settings
+from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from referencing import Registry, Resource
 
@@ -348,56 +347,3 @@ def test_a_value_in_one_row_and_an_object_in_another(tmp_path: Path) -> None:
                                           progress=False)  # fmt: skip
                 got = {a["id"]: a["custom"] for a in fresh.iter_activities()}
             assert got == {"v": {"a": 0, "k": 1}, "o": {"a": {"b": {"c": 1}}, "k": 2}}
-
-
-_KEYS = st.sampled_from(["a", "b", "a.b", "ünï", "x y"])
-_SCALARS = st.one_of(
-    st.none(), st.booleans(), st.integers(-5, 5), st.integers(2**62, 2**64 - 1),
-    st.floats(-10, 10, allow_nan=False), st.text(max_size=3),
-)  # fmt: skip
-_VALUES = st.recursive(
-    st.one_of(_SCALARS, st.lists(_SCALARS, max_size=3)),
-    lambda inner: st.dictionaries(_KEYS, inner, max_size=3),
-    max_leaves=6,
-)
-_WIRE_ACTIVITY = st.fixed_dictionaries(
-    {"id": st.text(min_size=1, max_size=4), "created_at": st.integers(0, 2**62)},
-    optional={
-        "custom": st.dictionaries(_KEYS, _VALUES, max_size=4),
-        "search_data": st.dictionaries(_KEYS, _VALUES, max_size=2),
-        "feeds": st.lists(st.text(max_size=3), max_size=2),
-        "user": st.fixed_dictionaries({"id": st.text(max_size=3)}),
-        "mentioned_users": st.lists(st.fixed_dictionaries({"id": st.text(max_size=3)}), max_size=2),
-        "location": st.one_of(
-            st.none(),
-            st.fixed_dictionaries({"lat": st.floats(-90, 90), "lng": st.floats(-180, 180)}),
-        ),
-        "share_count": st.integers(0, 9),
-        "filter_tags": st.one_of(st.lists(st.text(max_size=2), max_size=2), st.just([1])),
-    },
-)
-
-
-@settings(max_examples=300, deadline=None)
-@given(st.lists(_WIRE_ACTIVITY, max_size=6))
-@example([{"id": "x", "created_at": 0, "custom": {"a.b": True, "a": {"b": {"a": True}}}}])
-def test_arrow_read_columns_equal_the_value_by_value_path(items: list[dict[str, Any]]) -> None:
-    """Arrow reads the fixed columns and the custom/search_data columns in C++ where it can;
-    whatever the values (mixed types, empty objects, dotted keys, wrong types from a foreign
-    server), the table is exactly the one the value-by-value path builds."""
-    from feedkit import export
-
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(export, "_object_columns", lambda *a: None)
-        mp.setattr(export, "_arrow_fixed", lambda *a: None)
-        try:
-            slow = export.activities_to_table(items)
-        except (pa.ArrowInvalid, pa.ArrowTypeError):  # values a feeds server never sends
-            slow = None
-    if slow is None:
-        with pytest.raises((pa.ArrowInvalid, pa.ArrowTypeError)):
-            export.activities_to_table(items)
-        return
-    fast = export.activities_to_table(items)
-    assert fast.schema.equals(slow.schema, check_metadata=True), (fast.schema, slow.schema)
-    assert fast.equals(slow)

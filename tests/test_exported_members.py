@@ -9,10 +9,9 @@ def test_all_is_sorted_and_complete() -> None:
     assert feedkit.__all__ == sorted(feedkit.__all__, key=lambda n: (not n.isupper(), n))
     public = {name for name in dir(feedkit) if not name.startswith("_")}
     modules = {
-        "arrowjson", "bulk", "checkpoint", "cli", "client", "convert", "demo", "errors",
-        "export", "importfile", "mapping", "paging", "results", "schema", "serve", "server",
-        "sources",
-        "transport", "widgets",
+        "activity_table", "arrowjson", "bulk", "checkpoint", "cli", "client", "convert",
+        "demo", "errors", "export", "importfile", "mapping", "paging", "results", "schema",
+        "serve", "server", "sources", "transport", "widgets",
     }  # fmt: skip
     assert public - modules - {"annotations"} == set(feedkit.__all__)
     for name in feedkit.__all__:

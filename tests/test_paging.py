@@ -107,14 +107,14 @@ def test_other_sorts_and_feeds_are_read_with_one_cursor(
 @pytest.mark.parametrize(
     ("base_url", "expected"),
     [
-        ("http://127.0.0.1:3030", 1),
-        ("http://localhost:8000", 1),
-        ("http://[::1]:9", 1),
+        ("http://127.0.0.1:3030", 2),
+        ("http://localhost:8000", 2),
+        ("http://[::1]:9", 2),
         ("https://feeds.stream-io-api.com", 4),
         ("http://10.0.0.7:3030", 4),
     ],
 )
-def test_concurrent_ranges_by_default_only_for_a_server_elsewhere(
+def test_concurrent_ranges_by_default_for_a_server_in_another_process(
     base_url: str, expected: int
 ) -> None:
     from feedkit.export import default_concurrency
