@@ -416,8 +416,12 @@ def run_page(
     if cursor is not None:
         values = decode_cursor("next" if forward else "prev", cursor, sig, len(names))
         sql, ps = _keyset(cols, dirs, values, forward)
-        where.append(sql)
-        params += ps
+        # First: of two bounds on the sort column (the cursor, and a filter's such as
+        # created_at < t) SQLite seeks on the first one written and checks the other row by
+        # row, so a cursor written last made every page of a filtered range skip the pages
+        # before it.
+        where.insert(0, sql)
+        params[:0] = ps
     directions = ["ASC" if (d == 1) == forward else "DESC" for d in dirs]
     order = ", ".join(f"{c} {d}" for c, d in zip(cols, directions, strict=True))
     extra = ", ".join(cols)
