@@ -105,21 +105,13 @@ def test_other_sorts_and_feeds_are_read_with_one_cursor(
 
 
 @pytest.mark.parametrize(
-    ("base_url", "expected"),
-    [
-        ("http://127.0.0.1:3030", 2),
-        ("http://localhost:8000", 2),
-        ("http://[::1]:9", 2),
-        ("https://feeds.stream-io-api.com", 4),
-        ("http://10.0.0.7:3030", 4),
-    ],
+    "base_url",
+    ["http://127.0.0.1:3030", "http://[::1]:9", "https://feeds.stream-io-api.com"],
 )
-def test_concurrent_ranges_by_default_for_a_server_in_another_process(
-    base_url: str, expected: int
-) -> None:
+def test_concurrent_ranges_by_default_for_any_server_in_another_process(base_url: str) -> None:
     from feedkit.export import default_concurrency
 
     with feedkit.Client(base_url, "key", "s" * 40) as remote:
-        assert default_concurrency(remote) == expected
+        assert default_concurrency(remote) == 4
     with feedkit.connect(":memory:") as embedded:
         assert default_concurrency(embedded) == 1
