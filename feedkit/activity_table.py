@@ -197,15 +197,29 @@ def read_answer(body: bytes) -> tuple[ReadPage, str | None]:
     return ReadPage(len(acts), objects, wire=wire, attachments=attachments), answer.next or None
 
 
-class TableBuilder:
-    """Pages of answered activities in, one table out; see the module."""
+CHUNK_ROWS = 10_000  # rows whose objects are inferred together while pages still arrive
 
-    def __init__(self) -> None:
+
+class TableBuilder:
+    """Pages of answered activities in, one table out; see the module.
+
+    Every ``chunk_rows`` rows, the pages so far become columns: the fixed ones, and Arrow's
+    inference of their custom and search_data objects, so the work is done while later pages
+    are still on their way. :meth:`table` merges the chunks' inferences, and infers or reads
+    value by value over every row at once wherever the merge cannot stand for that (the raw
+    objects are kept for it).
+    """
+
+    def __init__(self, chunk_rows: int = CHUNK_ROWS) -> None:
         self.rows = 0
+        self._chunk_rows = chunk_rows
         self._runs: list[list[pa.Array]] = []  # fixed columns of the pages read so far
         self._wire: list[pa.StructArray] = []  # the current run of Arrow-read pages
         self._attachments: list[pa.Array] = []
         self._objects: dict[str, list[bytes]] = {root: [] for root in OBJECT_ROOTS}
+        self._inferred: dict[str, list[pa.StructArray | None]] = {r: [] for r in OBJECT_ROOTS}
+        self._chunk_start = 0  # the index in _objects of the current chunk's first page
+        self._chunk_size = 0
 
     def add(self, page: Sequence[Mapping[str, Any]] | ReadPage) -> None:
         """Add a page: its activities as plain dicts, or already read."""
@@ -222,29 +236,50 @@ class TableBuilder:
         for root, pages in self._objects.items():
             pages.append(read.objects[root])
         self.rows += read.rows
+        self._chunk_size += read.rows
+        if self._chunk_size >= self._chunk_rows:
+            self._end_chunk()
 
     def table(self, whole: frozenset[str] = frozenset()) -> pa.Table:
         """The table of every page added. ``whole`` names custom/search_data paths to keep
         unflattened (see :func:`conflicts`); conflicts among the rows are added to it."""
-        self._end_run()
+        self._end_chunk()
         arrays: list[pa.Array | pa.ChunkedArray] = [
             pa.chunked_array([run[i] for run in self._runs], typ)
             for i, (_, typ) in enumerate(ACTIVITY_COLUMNS)
         ]
         fields = [pa.field(name, typ) for name, typ in ACTIVITY_COLUMNS]
-        with _collector_paused():  # a burst of dicts that all live until the end
-            for root, pages in self._objects.items():
-                objects = [obj or {} for page in pages for obj in orjson.loads(page)]
-                for field, column in _root_columns(objects, root, whole):
-                    fields.append(field)
-                    arrays.append(column)
+        for root, pages in self._objects.items():
+            typed = None if whole else _struct_columns(_merged(self._inferred[root]), root)
+            if typed is not None:
+                columns = _typed_fields(typed)
+            else:
+                with _collector_paused():  # a burst of dicts that all live until the end
+                    columns = iter(list(_root_columns(_decoded_objects(pages), root, whole)))
+            for field, column in columns:
+                fields.append(field)
+                arrays.append(column)
         return pa.Table.from_arrays(arrays, schema=pa.schema(fields))
+
+    def _end_chunk(self) -> None:
+        self._end_run()
+        if self._chunk_size:
+            for root, pages in self._objects.items():
+                objects = _decoded_objects(pages[self._chunk_start :])
+                self._inferred[root].append(_inferred(objects))
+            self._chunk_start = len(self._objects[OBJECT_ROOTS[0]])
+            self._chunk_size = 0
 
     def _end_run(self) -> None:
         if self._wire:
             wire = pa.concat_arrays(self._wire)
             self._runs.append(_from_wire(wire, pa.concat_arrays(self._attachments)))
             self._wire, self._attachments = [], []
+
+
+def _decoded_objects(pages: Sequence[bytes]) -> list[Any]:
+    """The objects of pages' JSON arrays, an absent or null one as {}."""
+    return [obj or {} for page in pages for obj in orjson.loads(page)]
 
 
 def activities_to_table(
@@ -268,14 +303,18 @@ def _collector_paused() -> Iterator[None]:
             gc.enable()
 
 
+def _typed_fields(typed: list[tuple[str, pa.Array]]) -> Iterator[tuple[pa.Field, pa.Array]]:
+    for key, column in typed:
+        yield pa.field(key, column.type), column
+
+
 def _root_columns(
     objects: list[Any], root: str, whole: frozenset[str]
 ) -> Iterator[tuple[pa.Field, pa.Array]]:
     """The flattened columns of one root's objects (a custom or search_data per row)."""
-    typed = None if whole else _object_columns(objects, root)
+    typed = None if whole else _struct_columns(_inferred(objects), root)
     if typed is not None:
-        for key, column in typed:
-            yield pa.field(key, column.type), column
+        yield from _typed_fields(typed)
         return
     flat = _flat_rows(objects, root, whole)
     found = conflicts(k for row in flat for k in row)
@@ -301,17 +340,47 @@ _LEAVES = (pa.bool_(), pa.int64(), pa.float64(), pa.string(), pa.null())
 _LIST_ITEMS = (pa.bool_(), pa.int64(), pa.string())
 
 
-def _object_columns(objects: list[Any], root: str) -> list[tuple[str, pa.Array]] | None:
-    """``root``'s flattened columns, inferred by Arrow in C++, when that gives exactly what the
-    value-by-value path gives: None (use that path) for anything it would write as JSON text
-    or could read differently (mixed types, an empty object, a member that is an object in one
-    row and null or absent in another, lists of floats, of objects or holding nulls)."""
+def _inferred(objects: list[Any]) -> pa.StructArray | None:
+    """Objects as one struct array, their types inferred by Arrow in C++; None when Arrow
+    refuses them or infers a type other than JSON's (an int past int64 reads as uint64)."""
     try:
         arr = pa.array(objects)
     except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError):
         return None
+    return arr if pa.types.is_struct(arr.type) and _plain(arr.type) else None
+
+
+def _plain(t: pa.DataType) -> bool:
+    if pa.types.is_struct(t):
+        return all(_plain(f.type) for f in t)
+    if pa.types.is_list(t):
+        return _plain(t.value_type)
+    return t in _LEAVES
+
+
+def _merged(parts: list[pa.StructArray | None]) -> pa.StructArray | None:
+    """Struct arrays inferred apart as one, as if inferred together: members missing from a
+    part are null there, ints meeting floats become floats; None when types disagree."""
+    if not parts or any(p is None for p in parts):
+        return None
+    if len(parts) == 1:
+        return parts[0]
+    try:
+        tables = [pa.table({"o": p}) for p in parts]
+        merged = pa.concat_tables(tables, promote_options="permissive").column(0)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError):
+        return None
+    return merged.combine_chunks()
+
+
+def _struct_columns(arr: pa.StructArray | None, root: str) -> list[tuple[str, pa.Array]] | None:
+    """``root``'s flattened columns from its objects inferred by Arrow, when that gives
+    exactly what the value-by-value path gives: None (use that path) for anything it would
+    write as JSON text or could read differently (mixed types, an empty object, a member that
+    is an object in one row and null or absent in another, lists of floats, of objects or
+    holding nulls)."""
     out: list[tuple[str, pa.Array]] = []
-    if not pa.types.is_struct(arr.type) or not _leaves(arr, root, out):
+    if arr is None or not _leaves(arr, root, out):
         return None
     names = [name for name, _ in out]
     # Dotted keys can meet nested objects ({"a.b": 1} beside {"a": {"b": ...}}): one column

@@ -51,7 +51,7 @@ def test_arrow_read_columns_equal_the_value_by_value_path(items: list[dict[str, 
     whatever the values (mixed types, empty objects, dotted keys, wrong types from a foreign
     server), the table is exactly the one the value-by-value path builds."""
     with pytest.MonkeyPatch.context() as mp:
-        mp.setattr(activity_table, "_object_columns", lambda *a: None)
+        mp.setattr(activity_table, "_struct_columns", lambda *a: None)
         mp.setattr(activity_table, "_arrow_wire", lambda *a: None)
         try:
             slow = activities_to_table(items)
@@ -66,18 +66,27 @@ def test_arrow_read_columns_equal_the_value_by_value_path(items: list[dict[str, 
     assert fast.equals(slow)
 
 
-@settings(max_examples=200, deadline=None)
-@given(st.lists(_WIRE_ACTIVITY, max_size=12), st.lists(st.integers(0, 4), max_size=6))
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(_WIRE_ACTIVITY, max_size=12),
+    st.lists(st.integers(0, 4), max_size=6),
+    st.integers(1, 6),
+)
+@example([{"id": "a", "created_at": 0, "custom": {"k": 1}},
+          {"id": "b", "created_at": 0, "custom": {"k": 2**63}}], [1], 1)  # fmt: skip
+@example([{"id": "a", "created_at": 0, "custom": {"k": {"x": 1}}},
+          {"id": "b", "created_at": 0}], [1], 1)  # fmt: skip
 def test_pages_build_the_table_of_all_their_rows(
-    items: list[dict[str, Any]], sizes: list[int]
+    items: list[dict[str, Any]], sizes: list[int], chunk_rows: int
 ) -> None:
     """However the rows are split into pages (some read by Arrow, some value by value, empty
-    ones), the table is the one all the rows make together."""
+    ones) and into chunks whose objects Arrow infers apart, the table is the one all the rows
+    make together."""
     try:
         whole = activities_to_table(items)
     except (pa.ArrowInvalid, pa.ArrowTypeError):
         return
-    builder, start = TableBuilder(), 0
+    builder, start = TableBuilder(chunk_rows), 0
     for size in [*sizes, len(items)]:
         builder.add(items[start : start + size])
         start += size
