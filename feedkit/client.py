@@ -218,6 +218,7 @@ class Client:
             headers={"stream-auth-type": "jwt", "X-Stream-Client": "feedkit-python"},
         )
         self._lock = threading.Lock()
+        self._urls: dict[tuple[str, tuple[tuple[str, Any], ...]], httpx.URL] = {}
         # Why requests were sent again, e.g. {"503": 4, "ReadTimeout": 1}: a figure for reports.
         self.retries: Counter[str] = Counter()
         self._owned: list[Any] = []
@@ -330,13 +331,12 @@ class Client:
         headers = {"Authorization": self._token.reveal(), "x-client-request-id": str(uuid.uuid4())}
         if content is not None:
             headers["Content-Type"] = "application/json"
+        url = self._url(path, query)
         attempts = self.retry.attempts if retry else 1
         for attempt in range(attempts):
             self.budget.wait()
             try:
-                response = self._http.request(
-                    method, path, params=query, content=content, headers=headers
-                )
+                response = self._http.request(method, url, content=content, headers=headers)
                 body = response.content
             except httpx.HTTPError as exc:
                 if attempt + 1 < attempts:
@@ -360,6 +360,18 @@ class Client:
                 continue
             return response, body
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _url(self, path: str, query: dict[str, Any]) -> httpx.URL:
+        """The absolute URL of a request, parsed once per path and query: httpx would parse
+        and merge a relative URL and its parameters again on every request (a third of its
+        own time per request)."""
+        key = (path, tuple(query.items()))
+        url = self._urls.get(key)
+        if url is None:
+            if len(self._urls) >= 256:  # paths that name ids are many; most are used once
+                self._urls.clear()
+            url = self._urls[key] = httpx.URL(self.base_url + path, params=query)
+        return url
 
     def _retried(self, cause: str) -> None:
         with self._lock:

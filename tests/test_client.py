@@ -272,3 +272,13 @@ def test_times_with_offsets_become_utc() -> None:
         type="p", feeds=["user:a"], expires_at=datetime(2030, 1, 1, 1, tzinfo=paris)
     )
     assert json.loads(rec.requests[0].content)["expires_at"] == "2030-01-01T00:00:00Z"
+
+
+def test_parsed_urls_are_kept_for_few_paths_only() -> None:
+    """Each request's URL is parsed once per path and query, and no more than 256 are kept
+    (paths that name activity ids are many)."""
+    with feedkit.connect(":memory:") as client:
+        for i in range(300):
+            with pytest.raises(feedkit.NotFoundError):
+                client.get_activity(f"missing/{i}")
+        assert len(client._urls) <= 256
