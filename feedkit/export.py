@@ -159,45 +159,60 @@ def to_parquet(
 ) -> int:
     """Stream a feed or a query to a Parquet file; returns the number of activities.
 
-    Pages are spooled to a temporary file first, so the file's schema covers every custom
-    key of every page while memory holds one row group at a time.
+    The answers are spooled to a temporary file as they arrive, so the file's schema covers
+    every custom key of every page while memory holds one row group at a time: the first
+    pass learns the schema row group by row group, the second writes them.
     """
     from tqdm.auto import tqdm
 
     keys: dict[str, pa.Field] = {}
     whole: frozenset[str] = frozenset()
+
+    def learn(table: pa.Table) -> None:
+        nonlocal keys, whole
+        for f in table.schema:
+            keys[f.name] = _widen(keys.get(f.name), f)
+        found = conflicts(keys)
+        if found - whole:
+            whole = whole | found
+            keys = {k: f for k, f in keys.items()
+                    if not any(k.startswith(c + ".") for c in whole)}  # fmt: skip
+            for c in found:
+                keys[c] = pa.field(c, pa.string(), metadata=JSON_METADATA)
+
     count = 0
-    with tempfile.TemporaryFile() as spool:
+    with tempfile.TemporaryFile() as spool, _heap_frozen():
+        builder = TableBuilder()
+        pages = iter_pages(client, feed=feed, filter=filter, sort=sort, page_size=page_size,
+                           read=_spoolable, **options)  # fmt: skip
         with tqdm(unit=" activities", desc="export", disable=not progress) as bar:
-            for page in iter_pages(client, feed=feed, filter=filter, sort=sort,
-                                   page_size=page_size, **options):  # fmt: skip
-                if not page:
-                    continue
-                for f in activities_to_table(page, whole).schema:
-                    keys[f.name] = _widen(keys.get(f.name), f)
-                found = conflicts(keys)
-                if found - whole:
-                    whole = whole | found
-                    keys = {k: f for k, f in keys.items()
-                            if not any(k.startswith(c + ".") for c in whole)}  # fmt: skip
-                    for c in found:
-                        keys[c] = pa.field(c, pa.string(), metadata=JSON_METADATA)
-                for a in page:
-                    spool.write(orjson.dumps(a) + b"\n")
-                count += len(page)
-                bar.update(len(page))
-        spool.seek(0)
+            for body, page in pages:
+                spool.write(len(body).to_bytes(8, "little") + body)
+                builder.add(page)
+                if builder.rows >= rows_per_group:
+                    learn(builder.table(whole))
+                    builder = TableBuilder()
+                count += page.rows
+                bar.update(page.rows)
+        learn(builder.table(whole))
         schema = _schema(keys)
+        spool.seek(0)
         with pq.ParquetWriter(path, schema) as writer:
-            chunk: list[dict[str, Any]] = []
-            for line in spool:
-                chunk.append(orjson.loads(line))
-                if len(chunk) >= rows_per_group:
-                    writer.write_table(_conform(activities_to_table(chunk, whole), schema))
-                    chunk = []
-            if chunk or not count:
-                writer.write_table(_conform(activities_to_table(chunk, whole), schema))
+            builder = TableBuilder()
+            while size := int.from_bytes(spool.read(8), "little"):
+                builder.add(read_answer(spool.read(size))[0])
+                if builder.rows >= rows_per_group:
+                    writer.write_table(_conform(builder.table(whole), schema))
+                    builder = TableBuilder()
+            if builder.rows or not count:
+                writer.write_table(_conform(builder.table(whole), schema))
     return count
+
+
+def _spoolable(body: bytes) -> tuple[tuple[bytes, ReadPage], str | None]:
+    """A page read, and the answer's bytes kept beside it (to_parquet spools them)."""
+    page, cursor = read_answer(body)
+    return (body, page), cursor
 
 
 def _widen(old: pa.Field | None, new: pa.Field) -> pa.Field:

@@ -341,6 +341,10 @@ def test_a_value_in_one_row_and_an_object_in_another(tmp_path: Path) -> None:
         path = tmp_path / "conflict.parquet"
         feedkit.to_parquet(client, path, page_size=1, progress=False)  # one row per page
         assert pq.read_schema(path).names[-2:] == ["custom.a", "custom.k"]
+        groups = tmp_path / "groups.parquet"  # and a row group per row: learnt apart
+        feedkit.to_parquet(client, groups, page_size=1, rows_per_group=1, progress=False)
+        assert pq.read_table(groups).equals(pq.read_table(path))
+        assert pq.ParquetFile(groups).num_row_groups == 2
         for source in (frame, path):
             with feedkit.connect(":memory:") as fresh:
                 feedkit.import_activities(fresh, source, feedkit.Mapping.identity(source),
