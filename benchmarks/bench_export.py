@@ -385,7 +385,7 @@ def bench_memory(stores: dict[int, Path], big: int, work_dir: Path) -> Iterator[
     sizes = (big // 2, big)
     yield (
         "2. peak RSS of to_parquet(client, path, filter={}) from feedkit serve, each in a fresh "
-        f"child process (pages of {PAGE}, row groups of 50,000)"
+        f"child process (pages of {PAGE}, row groups of 10,000)"
     )
     runs: dict[int, ChildExport] = {}
     for size in sizes:

@@ -140,9 +140,11 @@ class ReadPage:
 
     rows: int
     objects: dict[str, bytes]  # per OBJECT_ROOTS: a JSON array of the page's objects
-    wire: pa.StructArray | None = None  # the members the fixed columns are made from,
-    attachments: pa.Array | None = None  # ... read by Arrow,
-    fixed: list[pa.Array] | None = None  # or else the fixed columns, read value by value
+    # The members the fixed columns are made from and the attachments, read by Arrow ...
+    wire: pa.StructArray | None = None
+    attachments: pa.Array | None = None
+    # ... or else the fixed columns themselves, read value by value.
+    fixed: list[pa.Array] | None = None
 
     def head(self, n: int) -> ReadPage:
         """The page's first ``n`` rows."""
@@ -252,10 +254,10 @@ class TableBuilder:
         for root, pages in self._objects.items():
             typed = None if whole else _struct_columns(_merged(self._inferred[root]), root)
             if typed is not None:
-                columns = _typed_fields(typed)
+                columns = list(_typed_fields(typed))
             else:
                 with _collector_paused():  # a burst of dicts that all live until the end
-                    columns = iter(list(_root_columns(_decoded_objects(pages), root, whole)))
+                    columns = list(_root_columns(_decoded_objects(pages), root, whole))
             for field, column in columns:
                 fields.append(field)
                 arrays.append(column)

@@ -220,6 +220,26 @@ def test_truncated_body_is_a_transport_error() -> None:
         make(rec, attempts=1).get_activity("a1")
 
 
+def test_a_reader_reads_answers_and_errors_raise_as_for_decoded_ones() -> None:
+    """query_read / feed_read hand a success's bytes to the reader; error answers raise the
+    same APIError subclasses, 5xx are retried, and bytes the reader refuses are a
+    TransportError that says so."""
+    from feedkit.activity_table import read_answer
+
+    page = {"activities": [ACTIVITY], "next": "n2", "duration": "0.1ms"}
+    rec = Recorder(httpx.Response(503, json=error(503)), httpx.Response(200, json=page))
+    read, cursor = make(rec).query_read(read_answer, {"user_id": "alice"}, limit=10)
+    assert (read.rows, cursor, len(rec.requests)) == (1, "n2", 2)
+    assert json.loads(rec.requests[-1].content)["filter"] == {"user_id": "alice"}
+    raw = make(Recorder(httpx.Response(200, json=page))).feed_read(bytes, "user:alice")
+    assert json.loads(raw) == page
+    with pytest.raises(NotFoundError):
+        make(Recorder(httpx.Response(404, json=error(404, 16)))).feed_read(bytes, "user:x")
+    cut = Recorder(httpx.Response(200, content=b'{"activities": [{"id": "a'))
+    with pytest.raises(TransportError, match=r"could not be read .*cut short"):
+        make(cut, attempts=1).query_read(read_answer)
+
+
 def test_secret_never_shown(caplog: pytest.LogCaptureFixture) -> None:
     caplog.set_level(logging.DEBUG)
     rec = Recorder(httpx.ConnectError("refused"))
