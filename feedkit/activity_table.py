@@ -31,6 +31,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from feedkit.arrowjson import JSON_METADATA
+from feedkit.results import answer_activities
 
 __all__ = [
     "ACTIVITY_COLUMNS",
@@ -38,7 +39,6 @@ __all__ = [
     "ReadPage",
     "TableBuilder",
     "activities_to_table",
-    "answer_dicts",
     "conflicts",
     "read_activities",
     "read_answer",
@@ -171,14 +171,6 @@ def read_activities(page: Sequence[Mapping[str, Any]]) -> ReadPage:
     return ReadPage(len(page), objects, wire=wire, attachments=attachments)
 
 
-def answer_dicts(body: bytes) -> tuple[list[dict[str, Any]], str | None]:
-    """An answer's activities as plain dicts, and its ``next`` cursor."""
-    data = orjson.loads(body)
-    if not isinstance(data, dict):
-        raise ValueError("expected a JSON object")
-    return list(data.get("activities") or []), data.get("next") or None
-
-
 def read_answer(body: bytes) -> tuple[ReadPage, str | None]:
     """A query or feed answer's bytes read into a page, and its ``next`` cursor.
 
@@ -190,7 +182,7 @@ def read_answer(body: bytes) -> tuple[ReadPage, str | None]:
         acts = answer.activities or []
         wire = pa.array(msgspec.to_builtins(acts, enc_hook=_unread), type=_WIRE)
     except (msgspec.ValidationError, pa.ArrowInvalid, pa.ArrowTypeError, OverflowError):
-        page, cursor = answer_dicts(body)
+        page, cursor = answer_activities(body)
         return read_activities(page), cursor
     attachments = pa.array(
         [[_attachment(x) for x in a.attachments] or None if a.attachments else None

@@ -21,12 +21,11 @@ from collections.abc import Callable, Iterator, Mapping
 from concurrent.futures import Future, ThreadPoolExecutor
 from typing import Any, TypeVar
 
-import orjson
-
 from feedkit.client import Client
+from feedkit.results import answer_activities
 from feedkit.schema import format_time
 
-__all__ = ["RANGES_PER_WORKER", "activity_dicts", "iter_pages", "time_ranges"]
+__all__ = ["RANGES_PER_WORKER", "iter_pages", "time_ranges"]
 
 P = TypeVar("P")
 Page = list[dict[str, Any]]
@@ -34,14 +33,6 @@ Page = list[dict[str, Any]]
 Reader = Callable[[bytes], tuple[P, str | None]]
 RANGES_PER_WORKER = 4  # ranges per thread: uneven ranges still keep every thread busy
 _ASC = [{"field": "created_at", "direction": 1}]
-
-
-def activity_dicts(body: bytes) -> tuple[Page, str | None]:
-    """The default reader: an answer's activities as plain dicts, and its ``next``."""
-    data = orjson.loads(body)
-    if not isinstance(data, dict):
-        raise ValueError("expected a JSON object")
-    return list(data.get("activities") or []), data.get("next") or None
 
 
 def iter_pages(
@@ -52,7 +43,7 @@ def iter_pages(
     sort: list[dict[str, Any]] | None = None,
     page_size: int = 100,
     concurrency: int = 1,
-    read: Reader[P] = activity_dicts,  # type: ignore[assignment]  # P is Page by default
+    read: Reader[P] = answer_activities,  # type: ignore[assignment]  # P is Page by default
     **options: Any,
 ) -> Iterator[P]:
     """Every page of a feed or a query, following ``next``: by default its activities as

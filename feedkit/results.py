@@ -13,6 +13,8 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+import orjson
+
 TIME_FIELDS = frozenset({"created_at", "updated_at", "expires_at", "deleted_at", "edited_at"})
 
 
@@ -149,6 +151,15 @@ class Page:
             f"<table><caption>{title}{len(self)} activities ({more})</caption>"
             f"<tr>{head}</tr>{''.join(body)}</table>"
         )
+
+
+def answer_activities(body: bytes) -> tuple[list[dict[str, Any]], str | None]:
+    """A query or feed answer's bytes -> its activities as plain dicts, and its ``next``
+    cursor; ``ValueError`` when the bytes are not a JSON object."""
+    data = orjson.loads(body)
+    if not isinstance(data, dict):
+        raise ValueError("expected a JSON object")
+    return list(data.get("activities") or []), data.get("next") or None
 
 
 def activities(items: Sequence[dict[str, Any]]) -> list[Activity]:
