@@ -35,6 +35,7 @@ from feedkit.activity_table import (
 )
 from feedkit.arrowjson import JSON_METADATA, is_json_field, json_value, rfc3339
 from feedkit.client import Client
+from feedkit.files import replacing
 from feedkit.mapping import JSON_COLUMNS_ATTR
 from feedkit.paging import iter_pages
 
@@ -197,7 +198,7 @@ def to_parquet(
         learn(builder.table(whole))
         schema = _schema(keys)
         spool.seek(0)
-        with pq.ParquetWriter(path, schema) as writer:
+        with replacing(path) as (part,), pq.ParquetWriter(part, schema) as writer:
             builder = TableBuilder()
             while size := int.from_bytes(spool.read(8), "little"):
                 builder.add(read_answer(spool.read(size))[0])
@@ -295,12 +296,12 @@ def to_csv(
         frame = _collect(pages, None, progress, feed or "query")
     table = pa.Table.from_pandas(frame, preserve_index=False)
     text, types = text_table(table)
-    pcsv.write_csv(text, path)
     identity = ActivityMapping.identity(table)
     mapping = replace(identity, column_types={**identity.column_types, **types})
     mapping_path = f"{os.fspath(path).rsplit('.', 1)[0]}.mapping.toml"
-    with open(mapping_path, "w", encoding="utf-8") as f:
-        f.write(mapping.to_toml())
+    with replacing(path, mapping_path) as (part, mapping_part):
+        pcsv.write_csv(text, part)
+        mapping_part.write_text(mapping.to_toml(), encoding="utf-8")
     return len(frame), mapping_path
 
 
@@ -320,8 +321,8 @@ def to_jsonl(
     from feedkit.importfile import exported_lines
 
     count = 0
-    with open(path, "wb") as out, tqdm(unit=" activities", desc="export",
-                                       disable=not progress) as bar:  # fmt: skip
+    bar = tqdm(unit=" activities", desc="export", disable=not progress)
+    with replacing(path) as (part,), open(part, "wb") as out, bar:
         for page in iter_pages(client, feed=feed, filter=filter, sort=sort, **options):
             for line in exported_lines(page):
                 out.write(orjson.dumps(line) + b"\n")

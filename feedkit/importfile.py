@@ -19,6 +19,7 @@ import orjson
 import pandas as pd
 
 from feedkit.convert import ERROR_COLUMNS, convert, errors_frame, invalid_rows
+from feedkit.files import replacing
 from feedkit.mapping import Mapping as ActivityMapping
 from feedkit.results import request_fields
 from feedkit.schema import Reason, format_time
@@ -94,7 +95,7 @@ def write_import_file(
     errors: list[RowError] = []
     users: set[str] = set()
     _, batches = convert(source, mapping, batch_rows=batch_rows, history=True)
-    with open(path, "wb") as out:
+    with replacing(path) as (part,), open(part, "wb") as out:
         for cb in batches:
             report.rows_read += cb.rows_read
             errors += cb.errors

@@ -351,3 +351,62 @@ def test_a_value_in_one_row_and_an_object_in_another(tmp_path: Path) -> None:
                                           progress=False)  # fmt: skip
                 got = {a["id"]: a["custom"] for a in fresh.iter_activities()}
             assert got == {"v": {"a": 0, "k": 1}, "o": {"a": {"b": {"c": 1}}, "k": 2}}
+
+
+def add_posts(client: feedkit.Client, n: int) -> None:
+    client.upsert_activities(
+        [{"type": "post", "feeds": ["user:a"], "user_id": "a", "text": f"t{i}"} for i in range(n)]
+    )
+
+
+def fail_on_call(monkeypatch: pytest.MonkeyPatch, owner: Any, name: str, n: int) -> list[int]:
+    """Make ``owner.name`` raise OSError on its n-th call; returns the call counter."""
+    real, calls = getattr(owner, name), [0]
+
+    def failing(*args: Any, **kwargs: Any) -> Any:
+        calls[0] += 1
+        if calls[0] == n:
+            raise OSError(28, "No space left on device")
+        return real(*args, **kwargs)
+
+    monkeypatch.setattr(owner, name, failing)
+    return calls
+
+
+@pytest.mark.parametrize("suffix", ["parquet", "csv", "jsonl"])
+def test_a_failed_export_leaves_the_previous_file_whole(
+    client: feedkit.Client, tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_posts(client, 250)
+    out = tmp_path / f"out.{suffix}"
+    out.write_bytes(b"previous export")
+    calls = fail_on_call(monkeypatch, feedkit.Client, "request_read", 2)  # the second page
+    writer = {"parquet": feedkit.to_parquet, "csv": to_csv, "jsonl": to_jsonl}[suffix]
+    with pytest.raises(OSError, match="No space"):
+        writer(client, out, progress=False)
+    assert calls[0] == 2
+    assert out.read_bytes() == b"previous export"
+    assert [p.name for p in tmp_path.iterdir()] == [out.name]
+
+
+def test_a_parquet_file_failing_between_row_groups_is_not_left_behind(
+    client: feedkit.Client, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    add_posts(client, 250)
+    import feedkit.export
+
+    calls = fail_on_call(monkeypatch, feedkit.export, "_conform", 2)  # after group 1 is written
+    with pytest.raises(OSError, match="No space"):
+        feedkit.to_parquet(client, tmp_path / "out.parquet", progress=False, rows_per_group=100)
+    assert calls[0] == 2 and list(tmp_path.iterdir()) == []
+
+
+def test_an_import_file_failing_half_way_is_not_left_behind(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import feedkit.importfile
+
+    calls = fail_on_call(monkeypatch, feedkit.importfile, "activity_line", 50)
+    with pytest.raises(OSError, match="No space"):
+        feedkit.write_import_file(ROOT / "data" / "posts.parquet", MAPPING, tmp_path / "x.jsonl")
+    assert calls[0] == 50 and list(tmp_path.iterdir()) == []

@@ -1,0 +1,35 @@
+"""Output files written whole or not at all.
+
+An export or an import file is written under a temporary name beside its destination and
+renamed onto it only once complete (``os.replace`` is atomic on one file system): a crash, an
+interrupt or a bad row half-way leaves the previous file, or none, never a truncated one that
+reads as a smaller, valid export.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
+from pathlib import Path
+
+__all__ = ["replacing"]
+
+
+@contextmanager
+def replacing(*paths: str | os.PathLike[str]) -> Iterator[list[Path]]:
+    """Temporary paths, one per destination, in the destination's directory, for the caller
+    to create (so the files get the usual permissions); on a clean exit each is renamed onto
+    its destination, on an exception all are removed.
+
+    >>> with replacing("out.parquet") as (tmp,):  # doctest: +SKIP
+    ...     pq.write_table(table, tmp)
+    """
+    temps = [Path(p).parent / f".{Path(p).name}.{secrets.token_hex(4)}.part" for p in paths]
+    with ExitStack() as undo:
+        for tmp in temps:
+            undo.callback(tmp.unlink, missing_ok=True)
+        yield temps
+        for tmp, path in zip(temps, paths, strict=True):
+            os.replace(tmp, path)

@@ -1,0 +1,37 @@
+"""Output files are written whole or not at all."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from feedkit.files import replacing
+
+
+def test_a_clean_exit_renames_every_part_onto_its_destination(tmp_path: Path) -> None:
+    out, side = tmp_path / "out.csv", tmp_path / "out.mapping.toml"
+    out.write_text("old")
+    with replacing(out, side) as (part, side_part):
+        assert part.parent == tmp_path and part.name.startswith(".out.csv.")
+        part.write_text("new")
+        side_part.write_text("mapping")
+        assert out.read_text() == "old"  # nothing visible until the end
+    assert out.read_text() == "new" and side.read_text() == "mapping"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.csv", "out.mapping.toml"]
+
+
+def test_an_exception_keeps_the_previous_file_and_leaves_no_part(tmp_path: Path) -> None:
+    out = tmp_path / "out.parquet"
+    out.write_text("previous export")
+    with pytest.raises(RuntimeError, match="page 3"), replacing(out) as (part,):
+        part.write_text("half an export")
+        raise RuntimeError("page 3 failed")
+    assert out.read_text() == "previous export"
+    assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
+
+
+def test_a_part_never_created_is_no_error_on_the_way_out(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), replacing(tmp_path / "x.jsonl"):
+        raise KeyboardInterrupt
+    assert list(tmp_path.iterdir()) == []
