@@ -320,6 +320,10 @@ def test_schemathesis_finds_no_500_and_no_answer_outside_the_spec(
         statuses[response.status_code] += 1
         case.validate_response(response, checks=_checks_for(response))
         if response.status_code >= 400:
+            sent = response.request  # named without its query and headers (credentials)
+            json_body = response.headers.get("content-type", [""])[0] == "application/json"
+            where = f"{sent.method} {urlsplit(sent.url or '').path}"
+            assert json_body, (response.status_code, response.text, where, len(sent.body or ""))
             errors = sorted(error_schema.iter_errors(response.json()), key=str)
             assert not errors, (response.status_code, response.text, errors[0].message)
 
@@ -610,6 +614,17 @@ def test_invalid_utf8_is_a_400_and_stores_nothing(
     status, raw_body = _raw_exchange(server, head)
     _error_json(status, raw_body, AUTH_ERROR)
     assert status == 401
+    # bytes that are no HTTP request (raw non-ASCII in the request line, a TLS hello on the
+    # plain port): the parser's refusal is still the API's error body
+    for head in (
+        _request_head(server, "GET", f"{ACTIVITIES}/x").replace(b"/x", b"/\xf0\x9f\x91\xbd"),
+        b"\x16\x03\x01\x02\x00\x01\x00\x01\xfc\x03\x03\r\n\r\n",
+    ):
+        status, raw_body = _raw_exchange(server, head)
+        assert (
+            status == 400
+            and "Invalid HTTP request" in _error_json(status, raw_body, INPUT_ERROR)["message"]
+        )
     # a query value that is not UTF-8 reads as U+FFFD, an ordinary (unknown) user
     response = admin.get(f"{ACTIVITIES}/{witness.activity['id']}?user_id=%FF")
     assert response.status_code == 200, response.text
@@ -620,7 +635,7 @@ def test_invalid_utf8_is_a_400_and_stores_nothing(
     assert get_activity(admin, quote(odd, safe=""))["text"] == "a\x00b"
     assert added["id"] == odd
     witness.unchanged(server, admin, added=1)
-    ledger.cases["invalid UTF-8"] = len(NOT_UTF8_BODIES) + len(NOT_UTF8_PATHS) + 3
+    ledger.cases["invalid UTF-8"] = len(NOT_UTF8_BODIES) + len(NOT_UTF8_PATHS) + 5
 
 
 # --------------------------------------------------------------------------------------------
