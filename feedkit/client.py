@@ -366,7 +366,10 @@ class Client:
         and merge a relative URL and its parameters again on every request (a third of its
         own time per request)."""
         key = (path, tuple(query.items()))
-        url = self._urls.get(key)
+        try:
+            url = self._urls.get(key)
+        except TypeError:  # a list value (the parameter repeated) cannot be a key
+            return httpx.URL(self.base_url + path, params=query)
         if url is None:
             if len(self._urls) >= 256:  # paths that name ids are many; most are used once
                 self._urls.clear()

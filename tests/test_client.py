@@ -302,3 +302,10 @@ def test_parsed_urls_are_kept_for_few_paths_only() -> None:
             with pytest.raises(feedkit.NotFoundError):
                 client.get_activity(f"missing/{i}")
         assert len(client._urls) <= 256
+
+
+def test_a_repeated_query_parameter_is_sent_without_a_kept_url() -> None:
+    rec = Recorder(ok({}))
+    make(rec).request("GET", "/api/v2/x", params={"ids": ["a", "b"]})
+    make(rec).request("GET", "/api/v2/x", params={"ids": ["a", "b"]})
+    assert [r.url.params.get_list("ids") for r in rec.requests] == [["a", "b"], ["a", "b"]]
