@@ -253,6 +253,8 @@ def import_(
         sys.exit(130)
     except (FeedkitError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise _file_error(exc) from None
     click.echo(report.summary())
     _print_errors(report.errors)
     if not report.ok:
@@ -302,11 +304,19 @@ def export(
             )
     except FeedkitError as exc:
         raise click.ClickException(str(exc)) from None
+    except OSError as exc:
+        raise _file_error(exc) from None
     count, extra = result if isinstance(result, tuple) else (result, None)
     click.echo(
         f"exported {count:,} activities to {output}"
         + (f" (import it back with --mapping {extra})" if extra else "")
     )
+
+
+def _file_error(exc: OSError) -> click.ClickException:
+    """A file that cannot be written or read (no such directory, no space left, no
+    permission), named, as a message instead of a traceback."""
+    return click.ClickException(f"{exc.filename or 'a file'}: {exc.strerror or exc}")
 
 
 @main.command()

@@ -182,7 +182,7 @@ def to_parquet(
                 keys[c] = pa.field(c, pa.string(), metadata=JSON_METADATA)
 
     count = 0
-    with tempfile.TemporaryFile() as spool, _heap_frozen():
+    with replacing(path) as (part,), tempfile.TemporaryFile() as spool, _heap_frozen():
         builder = TableBuilder()
         pages = iter_pages(client, feed=feed, filter=filter, sort=sort, page_size=page_size,
                            read=_spoolable, **options)  # fmt: skip
@@ -198,7 +198,7 @@ def to_parquet(
         learn(builder.table(whole))
         schema = _schema(keys)
         spool.seek(0)
-        with replacing(path) as (part,), pq.ParquetWriter(part, schema) as writer:
+        with pq.ParquetWriter(part, schema) as writer:
             builder = TableBuilder()
             while size := int.from_bytes(spool.read(8), "little"):
                 builder.add(read_answer(spool.read(size))[0])
@@ -290,16 +290,16 @@ def to_csv(
 
     from feedkit.mapping import Mapping as ActivityMapping
 
-    with _heap_frozen():
-        pages = iter_pages(client, feed=feed, filter=filter, sort=sort, read=read_answer,
-                           **options)  # fmt: skip
-        frame = _collect(pages, None, progress, feed or "query")
-    table = pa.Table.from_pandas(frame, preserve_index=False)
-    text, types = text_table(table)
-    identity = ActivityMapping.identity(table)
-    mapping = replace(identity, column_types={**identity.column_types, **types})
     mapping_path = f"{os.fspath(path).rsplit('.', 1)[0]}.mapping.toml"
     with replacing(path, mapping_path) as (part, mapping_part):
+        with _heap_frozen():
+            pages = iter_pages(client, feed=feed, filter=filter, sort=sort, read=read_answer,
+                               **options)  # fmt: skip
+            frame = _collect(pages, None, progress, feed or "query")
+        table = pa.Table.from_pandas(frame, preserve_index=False)
+        text, types = text_table(table)
+        identity = ActivityMapping.identity(table)
+        mapping = replace(identity, column_types={**identity.column_types, **types})
         pcsv.write_csv(text, part)
         mapping_part.write_text(mapping.to_toml(), encoding="utf-8")
     return len(frame), mapping_path

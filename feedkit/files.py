@@ -19,9 +19,10 @@ __all__ = ["replacing"]
 
 @contextmanager
 def replacing(*paths: str | os.PathLike[str]) -> Iterator[list[Path]]:
-    """Temporary paths, one per destination, in the destination's directory, for the caller
-    to create (so the files get the usual permissions); on a clean exit each is renamed onto
-    its destination, on an exception all are removed.
+    """Temporary paths, one per destination, in the destination's directory: each created
+    empty at once (with the usual permissions), so that a destination that cannot be written
+    fails before any work is done; on a clean exit each is renamed onto its destination, on an
+    exception all are removed.
 
     >>> with replacing("out.parquet") as (tmp,):  # doctest: +SKIP
     ...     pq.write_table(table, tmp)
@@ -29,6 +30,7 @@ def replacing(*paths: str | os.PathLike[str]) -> Iterator[list[Path]]:
     temps = [Path(p).parent / f".{Path(p).name}.{secrets.token_hex(4)}.part" for p in paths]
     with ExitStack() as undo:
         for tmp in temps:
+            tmp.touch(exist_ok=False)
             undo.callback(tmp.unlink, missing_ok=True)
         yield temps
         for tmp, path in zip(temps, paths, strict=True):

@@ -241,6 +241,22 @@ def test_cli_export_writes_each_format(client: feedkit.Client, tmp_path: Path) -
     assert bad.exit_code == 2
 
 
+@pytest.mark.parametrize("suffix", ["parquet", "csv", "jsonl"])
+def test_an_output_that_cannot_be_written_fails_at_once_and_by_name(
+    tmp_path: Path, suffix: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    db = tmp_path / "e.db"
+    with feedkit.connect(db) as c:
+        c.add_activity(RICH)
+    calls = fail_on_call(monkeypatch, feedkit.Client, "request_read", 99)  # counts the reads
+    out = tmp_path / "no-such-dir" / f"out.{suffix}"
+    result = CliRunner().invoke(main, ["export", "user:zed", "-o", str(out), "--db", str(db),
+                                       "--no-progress"])  # fmt: skip
+    assert result.exit_code == 1, result.output
+    assert "no-such-dir" in result.output and "No such file or directory" in result.output
+    assert "Traceback" not in result.output and calls[0] == 0  # before any page is read
+
+
 MAPPING_DICT: dict[str, Any] = {
     "id": "{post_id}", "type": "post", "user_id": "{author}",
     "feeds": ["user:{author}", "topic:{topic}"], "text": "{body}", "expires_at": "{expires}",

@@ -31,7 +31,15 @@ def test_an_exception_keeps_the_previous_file_and_leaves_no_part(tmp_path: Path)
     assert [p.name for p in tmp_path.iterdir()] == ["out.parquet"]
 
 
-def test_a_part_never_created_is_no_error_on_the_way_out(tmp_path: Path) -> None:
-    with pytest.raises(KeyboardInterrupt), replacing(tmp_path / "x.jsonl"):
+def test_parts_exist_from_the_start_and_go_when_nothing_was_written(tmp_path: Path) -> None:
+    with pytest.raises(KeyboardInterrupt), replacing(tmp_path / "x.jsonl") as (part,):
+        assert part.exists() and part.stat().st_size == 0
         raise KeyboardInterrupt
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_destination_that_cannot_be_written_fails_on_entry(tmp_path: Path) -> None:
+    entered = False
+    with pytest.raises(FileNotFoundError), replacing(tmp_path / "out.csv", tmp_path / "no" / "x"):
+        entered = True
+    assert not entered and list(tmp_path.iterdir()) == []  # the first part is gone too
