@@ -426,3 +426,17 @@ def test_an_import_file_failing_half_way_is_not_left_behind(
     with pytest.raises(OSError, match="No space"):
         feedkit.write_import_file(ROOT / "data" / "posts.parquet", MAPPING, tmp_path / "x.jsonl")
     assert calls[0] == 50 and list(tmp_path.iterdir()) == []
+
+
+def test_spooled_answers_come_back_as_they_were_in_less_space(client: feedkit.Client) -> None:
+    import tempfile
+
+    from feedkit.export import _spool, _unspooled
+
+    add_posts(client, 250)
+    bodies = [client.query_read(lambda b: b, {}, limit=n) for n in (1, 100, 100)]
+    with tempfile.TemporaryFile() as spool:
+        for body in bodies:
+            _spool(spool, body)
+        assert spool.tell() < sum(map(len, bodies)) / 3  # JSON shrinks
+        assert list(_unspooled(spool)) == bodies
