@@ -337,8 +337,11 @@ def to_jsonl(
     from feedkit.importfile import exported_lines
 
     count = 0
-    bar = tqdm(unit=" activities", desc="export", disable=not progress)
-    with replacing(path) as (part,), open(part, "wb") as out, bar:
+    with (
+        replacing(path) as (part,),
+        open(part, "wb") as out,
+        tqdm(unit=" activities", desc="export", disable=not progress) as bar,
+    ):
         for page in iter_pages(client, feed=feed, filter=filter, sort=sort, **options):
             for line in exported_lines(page):
                 out.write(orjson.dumps(line) + b"\n")
