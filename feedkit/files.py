@@ -29,8 +29,11 @@ def replacing(*paths: str | os.PathLike[str]) -> Iterator[list[Path]]:
     """
     temps = [Path(p).parent / f".{Path(p).name}.{secrets.token_hex(4)}.part" for p in paths]
     with ExitStack() as undo:
-        for tmp in temps:
-            tmp.touch(exist_ok=False)
+        for tmp, path in zip(temps, paths, strict=True):
+            try:
+                tmp.touch(exist_ok=False)
+            except OSError as exc:  # named by the file asked for, not by its part
+                raise type(exc)(exc.errno, exc.strerror, os.fspath(path)) from None
             undo.callback(tmp.unlink, missing_ok=True)
         yield temps
         for tmp, path in zip(temps, paths, strict=True):

@@ -40,6 +40,8 @@ def test_parts_exist_from_the_start_and_go_when_nothing_was_written(tmp_path: Pa
 
 def test_a_destination_that_cannot_be_written_fails_on_entry(tmp_path: Path) -> None:
     entered = False
-    with pytest.raises(FileNotFoundError), replacing(tmp_path / "out.csv", tmp_path / "no" / "x"):
+    missing = tmp_path / "no" / "x"
+    with pytest.raises(FileNotFoundError) as raised, replacing(tmp_path / "out.csv", missing):
         entered = True
+    assert raised.value.filename == str(missing)
     assert not entered and list(tmp_path.iterdir()) == []  # the first part is gone too
