@@ -34,8 +34,7 @@ from getstream.exceptions import StreamApiException
 if TYPE_CHECKING:
     from conftest import LiveServer
 
-# CI clones the repository beside a copy of shared/, as in the developers' checkout.
-GOLDEN_PATH = Path(__file__).resolve().parents[2] / "shared/reference/sdk-golden-requests.jsonl"
+GOLDEN_PATH = Path(__file__).resolve().parent / "reference" / "sdk-golden-requests.jsonl"
 
 GOLDEN: list[dict[str, Any]] = [
     json.loads(line) for line in GOLDEN_PATH.read_text(encoding="utf-8").splitlines() if line
