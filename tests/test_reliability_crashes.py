@@ -34,10 +34,12 @@ from _proxy import FaultProxy
 from _reliability import record, table
 from _serve import API_KEY, STARTUP_TIMEOUT_S, STOP_TIMEOUT_S, Server, new_secret
 
+from feedkit.bulk import ImportOptions
 from feedkit.serve import spawn
 
 pytestmark = pytest.mark.reliability
 
+_DEFAULTS = ImportOptions()  # what `feedkit import` runs with
 ROWS = 100_000
 IMPORTER_KILLS = 10
 SERVER_KILLS = 5
@@ -296,10 +298,11 @@ def test_sigkill_importer_and_server_at_random_points_then_exact(tmp_path: Path)
     ]  # fmt: skip
     record(
         "crashes",
-        "Crashes: SIGKILL the importer 10 times and the server 5 times",
+        f"Crashes: SIGKILL the importer {IMPORTER_KILLS} times and the server {SERVER_KILLS} times",
         f"""
-`feedkit import --checkpoint` (a child process, 4 workers, requests of 100, default `Retry()`)
-imports {ROWS:,} rows ({expected.invalid} invalid) into `feedkit serve` (a child process). At 15
+`feedkit import --checkpoint` (a child process, {_DEFAULTS.concurrency} workers, requests of
+{_DEFAULTS.batch_size}, default `Retry()`) imports {ROWS:,} rows ({expected.invalid} invalid)
+into `feedkit serve` (a child process). At {len(fired)}
 seeded random points of its progress one of them is SIGKILLed: the importer is run again at
 once with the same checkpoint; the server's database is checked (`PRAGMA integrity_check`)
 and, after an outage of 0 to {LONG_OUTAGE_S:g} s, the server is restarted on the same file

@@ -24,9 +24,11 @@ from _reliability import record, table
 from _serve import ACTIVITIES, Server, auth_headers, new_secret, running, server_token
 
 import feedkit
+from feedkit.bulk import ImportOptions
 
 pytestmark = pytest.mark.reliability
 
+_DEFAULTS = ImportOptions()  # what import_activities runs with
 ROWS = 100_000
 FAULT_RATE = 0.20
 RATES = {kind: FAULT_RATE / len(KINDS) for kind in KINDS}
@@ -203,9 +205,10 @@ def test_import_through_20_percent_faults_stores_every_valid_row_once(tmp_path: 
     print(summary)
     record(
         "faults",
-        "Faults: a 100,000-row import at a 20% fault rate",
+        f"Faults: a {ROWS:,}-row import at a {FAULT_RATE:.0%} fault rate",
         f"""
-`feedkit.import_activities` (4 workers, requests of 100) sends {ROWS:,} rows (the sample
+`feedkit.import_activities` ({_DEFAULTS.concurrency} workers, requests of
+{_DEFAULTS.batch_size}) sends {ROWS:,} rows (the sample
 `data/posts.parquet` repeated, {report.invalid} of them deliberately invalid) through a proxy
 (`tests/_proxy.py`) that spoils {FAULT_RATE:.0%} of the requests, evenly over eight kinds, on
 their way to `feedkit serve`. Client: timeout {CLIENT_TIMEOUT_S:g} s,
@@ -219,10 +222,6 @@ consistent, `PRAGMA integrity_check` ok.
 {table(["client retry, by cause", "count"], retry_rows)}
 
 {table(["figure", "value"], figures)}
-
-With the default `Retry()` (5 attempts) a 20% fault rate leaves about one request in 3,000
-failed after its last attempt; the report counts those rows as failed and a rerun with the same
-checkpoint sends them.
 """,
         test="tests/test_reliability_faults.py::"
         "test_import_through_20_percent_faults_stores_every_valid_row_once",

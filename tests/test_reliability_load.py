@@ -39,6 +39,8 @@ DURATION_S = 15.0
 JOIN_TIMEOUT_S = DURATION_S + 60.0  # a worker mid-request finishes it, bounded by its timeout
 REQUEST_TIMEOUT_S = 30.0
 KINDS = ("upsert", "partial", "feed", "query")
+MAX_UPSERT = 5  # activities in one batch upsert, at most
+FEED_PAGE = 25
 WEIGHTS = (3, 3, 2, 2)
 
 
@@ -85,7 +87,7 @@ class Worker:
         fresh = self.rng.random() < 0.5 or not self.acked
         ids = [
             f"{self.user}-{len(self.acked) + i}" if fresh else self.rng.choice(list(self.acked))
-            for i in range(self.rng.randint(1, 5))
+            for i in range(self.rng.randint(1, MAX_UPSERT))
         ]
         bodies = [self.content(i) for i in dict.fromkeys(ids)]
         response = http.post(f"{ACTIVITIES}/batch", json={"activities": bodies})
@@ -120,7 +122,7 @@ class Worker:
 
     def _feed(self, http: httpx.Client) -> Any:
         response = http.post(
-            f"/api/v2/feeds/feed_groups/user/feeds/{self.user}", json={"limit": 25}
+            f"/api/v2/feeds/feed_groups/user/feeds/{self.user}", json={"limit": FEED_PAGE}
         )
         known = dict(self.acked)
 
@@ -236,9 +238,9 @@ def test_concurrent_clients_get_no_errors_and_the_store_stays_consistent(
         f"{WORKERS} client threads against one `feedkit serve` (SQLite file, no rate limit) "
         f"over 127.0.0.1 for {elapsed:.1f} s: {total:,} requests, **{total / elapsed:.0f} "
         "requests/s**, 0 errors (any non-2xx counts, 429 included). Mix: batch upserts of 1 "
-        "to 5 activities (half new, half overwrites), partial updates of `text` and a dotted "
-        "`custom.*` path, feed reads (25 a page), tag queries; each worker checks its reads "
-        "against its own writes.\n\n"
+        f"to {MAX_UPSERT} activities (half new, half overwrites), partial updates of `text` and "
+        f"a dotted `custom.*` path, feed reads ({FEED_PAGE} a page), tag queries; each worker "
+        "checks its reads against its own writes.\n\n"
         + report
         + f"\n\nAudit after the server stopped: the store holds exactly the {len(acked):,} "
         "acknowledged activities, each with its last acknowledged `text`, `feeds`, "
