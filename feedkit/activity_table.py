@@ -3,7 +3,8 @@
 The table has the stable columns of ``ACTIVITY_COLUMNS`` (read-side names turned back into
 the request's: ``user`` -> ``user_id``, ``mentioned_users`` -> ``mentioned_user_ids``; times
 as timezone-aware timestamps; ``location.lat``/``location.lng``; attachments as a list of
-structs) and ``custom.*`` / ``search_data.*`` flattened with '.', their types kept; values that
+structs) and ``custom.*`` / ``search_data.*`` flattened into :mod:`feedkit.keypath` paths (a
+key holding '.' is quoted: ``custom."a.b"``), their types kept; values that
 cannot share one typed column are JSON text, marked so in the field's metadata.
 
 :class:`TableBuilder` takes pages as they arrive, each first read into a :class:`ReadPage`:
@@ -30,6 +31,7 @@ import orjson
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from feedkit import keypath
 from feedkit.arrowjson import JSON_METADATA
 from feedkit.results import answer_activities
 
@@ -69,7 +71,7 @@ def _flatten(
 ) -> None:
     """Nested objects to dotted keys; a path in ``whole`` keeps its value unflattened."""
     for key, value in obj.items():
-        path = f"{prefix}.{key}"
+        path = keypath.join(prefix, key)
         if isinstance(value, dict) and value and path not in whole:
             _flatten(value, path, out, whole)
         else:
@@ -388,7 +390,7 @@ def _struct_columns(arr: pa.StructArray | None, root: str) -> list[tuple[str, pa
 def _leaves(arr: pa.StructArray, prefix: str, out: list[tuple[str, pa.Array]]) -> bool:
     """Collect the dotted leaf columns of a struct with no null rows; False if unsure."""
     for i, f in enumerate(arr.type):
-        child, path, t = arr.field(i), f"{prefix}.{f.name}", f.type
+        child, path, t = arr.field(i), keypath.join(prefix, f.name), f.type
         if pa.types.is_struct(t):
             if t.num_fields == 0 or child.null_count:
                 return False

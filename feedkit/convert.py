@@ -33,6 +33,7 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from feedkit import keypath
 from feedkit.arrowjson import (
     Fragment,
     Wrapped,
@@ -48,6 +49,7 @@ from feedkit.arrowjson import (
     with_validity,
 )
 from feedkit.mapping import (
+    EXTRA_FIELDS,
     URL_FIELDS,
     Location,
     Mapping,
@@ -70,7 +72,8 @@ _ISO = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*"
 _OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})\s*$"
 # Field order in the JSON written for each activity.
 _ORDER = ("id", "type", "user_id", "feeds", "text", "visibility", "visibility_tag",
-          "restrict_replies", "parent_id", "poll_id", "expires_at", "created_at", "location",
+          "restrict_replies", "parent_id", "poll_id", "expires_at", "created_at", "updated_at",
+          "location",
           "mentioned_user_ids", "filter_tags", "interest_tags", "attachments", "custom",
           "search_data")  # fmt: skip
 
@@ -172,8 +175,9 @@ def convert(
 ) -> tuple[Source, Iterator[ConvertedBatch]]:
     """The opened source and a lazy iterator of its converted batches (memory stays flat).
 
-    ``history`` keeps a mapped ``created_at`` in the output: bulk import files can set it,
-    the API cannot (it is validated either way). ``workers`` batches convert at once.
+    ``history`` keeps a mapped ``created_at``/``updated_at`` in the output: bulk import files
+    can set them, the API cannot (they are validated either way). ``workers`` batches convert
+    at once.
     """
     opened = open_source(source, mapping.columns, batch_rows=batch_rows)
     types = ColumnTypes(dict(mapping.column_types))
@@ -519,7 +523,7 @@ class _Batch:
             else:
                 value = quoted(self.template(t, where))
             node = tree
-            parts = key.split(".")
+            parts = keypath.split(key)  # checked when the mapping was built
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
             node[parts[-1]] = value
@@ -713,7 +717,8 @@ def convert_batch(
     elif mapping.attachments_column:
         fragments["attachments"] = b.json_column(mapping.attachments_column)
     if not history:
-        fragments.pop("created_at", None)
+        for name in EXTRA_FIELDS:
+            fragments.pop(name, None)
     for f in FIELDS.values():
         if f.required and (f.name in mapping.fields or f.name in ("type", "feeds")):
             arr = values.get(f.name)

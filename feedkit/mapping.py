@@ -32,6 +32,7 @@ from dataclasses import dataclass, field, replace
 from os import PathLike
 from typing import Any
 
+from feedkit import keypath
 from feedkit.errors import FeedkitError
 from feedkit.schema import ATTACHMENT_FIELDS, FIELDS, Kind
 
@@ -39,8 +40,9 @@ __all__ = ["Mapping", "MappingError"]
 
 COLUMN_TYPES = ("string", "int", "float", "bool", "timestamp", "json")
 URL_FIELDS = ("asset_url", "image_url", "thumb_url")
-# Fields a mapping may fill besides the schema's: bulk import files keep history.
-EXTRA_FIELDS = ("created_at",)
+# Fields a mapping may fill besides the schema's: bulk import files keep history (the API
+# sets both times itself, so a request leaves them out).
+EXTRA_FIELDS = ("created_at", "updated_at")
 JSON_COLUMNS_ATTR = "feedkit.json_columns"  # DataFrame.attrs key naming JSON text columns
 _REF = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
@@ -379,17 +381,22 @@ def _spec(name: str, value: Any) -> Spec:
 
 
 def _check_paths(name: str, keys: list[str]) -> None:
-    """Dotted keys nest: "a" and "a.b" cannot both be set (a is a value or an object)."""
-    paths = set(keys)
+    """Dotted keys nest (see :mod:`feedkit.keypath`; ``"a.b"`` quoted is one key): "a" and
+    "a.b" cannot both be set (a is a value or an object), nor one key be named twice."""
+    paths: dict[tuple[str, ...], str] = {}
     for key in keys:
-        parts = key.split(".")
-        if any(not p for p in parts):
-            raise MappingError(f"key {key!r} has an empty segment", field=f"{name}.{key}")
+        try:
+            parts = tuple(keypath.split(key))
+        except keypath.KeyPathError as exc:
+            raise MappingError(str(exc), field=f"{name}.{key}") from None
+        if parts in paths:
+            raise MappingError(f"names the key of {paths[parts]!r} again", field=f"{name}.{key}")
+        paths[parts] = key
+    for parts, key in paths.items():
         for i in range(1, len(parts)):
-            prefix = ".".join(parts[:i])
-            if prefix in paths:
+            if parts[:i] in paths:
                 raise MappingError(
-                    f"{prefix!r} is set as a value and as an object (by {key!r})",
+                    f"{paths[parts[:i]]!r} is set as a value and as an object (by {key!r})",
                     field=f"{name}.{key}",
                 )
 

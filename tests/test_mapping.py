@@ -313,7 +313,7 @@ def test_unknown_attachment_key_is_named() -> None:
 # -- fields, sections, column types --------------------------------------------------------
 
 
-@pytest.mark.parametrize("name", ["txt", "Type", "feed", "custom_data", "popularity", "updated_at"])
+@pytest.mark.parametrize("name", ["txt", "Type", "feed", "custom_data", "popularity", "deleted_at"])
 def test_unknown_field_is_refused_by_name(name: str) -> None:
     error = _refused({**BASE, name: "{x}"})
     assert error.field == name
