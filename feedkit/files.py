@@ -24,8 +24,12 @@ def replacing(*paths: str | os.PathLike[str]) -> Iterator[list[Path]]:
     fails before any work is done; on a clean exit each is renamed onto its destination, on an
     exception all are removed.
 
-    >>> with replacing("out.parquet") as (tmp,):  # doctest: +SKIP
-    ...     pq.write_table(table, tmp)
+    >>> import pathlib, tempfile
+    >>> out = pathlib.Path(tempfile.mkdtemp()) / "out.txt"
+    >>> with replacing(out) as (tmp,):
+    ...     _ = tmp.write_text("all of it")
+    >>> out.read_text(), sorted(p.name for p in out.parent.iterdir())
+    ('all of it', ['out.txt'])
     """
     temps = [Path(p).parent / f".{Path(p).name}.{secrets.token_hex(4)}.part" for p in paths]
     with ExitStack() as undo:
