@@ -7,9 +7,12 @@ on the ratio:
 1. Export rate of a whole store (no filter, ``include_expired_activities``), pages of 100:
    ``feedkit.query_to_dataframe`` against the official SDK's ``query_activities`` paging
    with its parsed models, and against raw JSON paging with httpx + ``pandas.json_normalize``.
-   Targets: feedkit >= 10x the SDK (both on the SDK's subset: the first pages), >= 3x
-   json_normalize. The raw paging alone is printed too, so the reader sees how much of every
-   path is the server.
+   The json_normalize peer is given what feedkit has, twice over: feedkit with one cursor
+   against it with one cursor (the decoding comparison), and feedkit's default (``RANGES``
+   threads over ``created_at`` ranges) against it on the same threads over the very same
+   ranges. Targets: feedkit >= 10x the SDK (both on the SDK's subset: the first pages), >= 3x
+   json_normalize on both lines. The raw paging alone is printed too, so the reader sees how
+   much of every path is the server.
 2. Peak RSS of ``feedkit.to_parquet`` exporting ``--big`` activities and half as many, each
    in a fresh child process. Target: twice the activities within 10% of the peak.
 
@@ -30,6 +33,7 @@ import sys
 import tempfile
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -68,12 +72,14 @@ from bench_server import (
 )
 
 import feedkit
+from feedkit.paging import RANGES_PER_WORKER, time_ranges
 
 SDK_TARGET = 10.0  # feedkit activities/s over the SDK paging loop's, at least
 NORMALIZE_TARGET = 3.0  # feedkit activities/s over httpx paging + json_normalize's, at least
 RSS_TARGET = 1.10  # peak RSS at --big activities over the peak at half as many, at most
 PAGE = 100  # the protocol's largest page, as every path here asks for
 RUNS = 3  # feedkit and the json_normalize peer run alternately this many times; the median
+RANGES = 4  # threads of feedkit's default against a server in another process (and the peer's)
 HTTP_TIMEOUT_S = 120.0  # one page request
 QUERY = "/api/v2/feeds/activities/query"
 
@@ -165,14 +171,19 @@ def cached_export_store(rows: int, cache_dir: Path) -> tuple[Path, str]:
 # -- 1. export rate ---------------------------------------------------------------------------
 
 
-def export_feedkit(url: str, rows: int, limit: int | None = None) -> float:
+def export_feedkit(url: str, rows: int, limit: int | None = None, concurrency: int = 1) -> float:
     """Activities/s of ``feedkit.query_to_dataframe`` of the whole store of ``rows``
-    activities, or of its first ``limit``."""
+    activities (read on ``concurrency`` threads), or of its first ``limit``."""
     expected = rows if limit is None else min(limit, rows)
     with connect(url) as client:
         start = time.perf_counter()
         frame = feedkit.query_to_dataframe(
-            client, limit=limit, progress=False, page_size=PAGE, include_expired_activities=True
+            client,
+            limit=limit,
+            progress=False,
+            page_size=PAGE,
+            concurrency=concurrency,
+            include_expired_activities=True,
         )
         elapsed = time.perf_counter() - start
     if len(frame) != expected:
@@ -216,9 +227,10 @@ class RawPaging:
     server_seconds: float  # the sum of the answers' own ``duration``: the server's handler
 
 
-def page_raw(url: str) -> RawPaging:
-    """Every activity of the store through httpx alone: POST the query with ``next`` until
-    there is none, auth as PROTOCOL.md says, each answer decoded with ``response.json()``."""
+def page_raw(url: str, filter: dict[str, Any] | None = None) -> RawPaging:
+    """Every activity of the store (or of ``filter``) through httpx alone: POST the query with
+    ``next`` until there is none, auth as PROTOCOL.md says, each answer decoded with
+    ``response.json()``."""
     headers = {
         "Authorization": jwt.encode({}, API_SECRET, algorithm="HS256"),
         "stream-auth-type": "jwt",
@@ -232,6 +244,8 @@ def page_raw(url: str) -> RawPaging:
         start = time.perf_counter()
         while True:
             body: dict[str, Any] = {"limit": PAGE, "include_expired_activities": True}
+            if filter:
+                body["filter"] = filter
             if cursor:
                 body["next"] = cursor
             response = http.post(QUERY, json=body)
@@ -262,7 +276,28 @@ class NormalizeRun:
 
 def export_normalize(url: str, rows: int) -> NormalizeRun:
     """The raw paging of the whole store, then ``pd.json_normalize`` of every activity."""
-    raw = page_raw(url)
+    return _normalized(page_raw(url), rows)
+
+
+def export_normalize_ranges(url: str, rows: int, threads: int) -> NormalizeRun:
+    """The raw paging on ``threads`` threads over the same ``created_at`` ranges feedkit reads
+    (``feedkit.paging.time_ranges``, found in the timed part as feedkit finds them), each
+    range paged by its own httpx client and the pages kept in range order, then
+    ``pd.json_normalize`` of every activity."""
+    start = time.perf_counter()
+    with connect(url) as client:
+        ranges = time_ranges(
+            client, None, {"include_expired_activities": True}, threads * RANGES_PER_WORKER
+        )
+    with ThreadPoolExecutor(threads) as pool:
+        parts = list(pool.map(lambda f: page_raw(url, f), ranges or [{}]))
+    elapsed = time.perf_counter() - start
+    activities = [a for part in parts for a in part.activities]
+    handler = sum(part.server_seconds for part in parts)
+    return _normalized(RawPaging(activities, elapsed, handler), rows)
+
+
+def _normalized(raw: RawPaging, rows: int) -> NormalizeRun:
     start = time.perf_counter()
     frame = pd.json_normalize(raw.activities)
     elapsed = time.perf_counter() - start
@@ -279,56 +314,75 @@ def bench_rates(db: Path, rows: int, subset: int, work_dir: Path) -> Iterator[st
         f"include_expired_activities), pages of {PAGE}, from one feedkit serve"
     )
     fk_rates: list[float] = []
+    fk_ranges_rates: list[float] = []
     fk_subset_rates: list[float] = []
     runs: list[NormalizeRun] = []
+    ranges_runs: list[NormalizeRun] = []
 
-    def both(url: str) -> None:
+    def each(url: str) -> None:
         runs.append(export_normalize(url, rows))
         fk_rates.append(export_feedkit(url, rows))
+        ranges_runs.append(export_normalize_ranges(url, rows, RANGES))
+        fk_ranges_rates.append(export_feedkit(url, rows, concurrency=RANGES))
         # The SDK's rate is of the first pages only, which cost the server least; feedkit's
         # on the same pages is the fair peer of it.
         fk_subset_rates.append(export_feedkit(url, rows, limit=subset))
 
     with server_process(db, work_dir) as server:
-        # Alternated, so drift on the shared box hits both; the slow SDK runs once between.
-        both(server.url)
+        # Alternated, so drift on the shared box hits all; the slow SDK runs once between.
+        each(server.url)
         sdk = export_sdk(server.url, subset)
         for _ in range(1, RUNS):
-            both(server.url)
+            each(server.url)
         server_kib = vm_hwm_kib(server.proc.pid)
     nz_rates = [rows / run.seconds for run in runs]
+    nz_ranges_rates = [rows / run.seconds for run in ranges_runs]
     fk, nz = statistics.median(fk_rates), statistics.median(nz_rates)
+    fk_ranges, nz_ranges = statistics.median(fk_ranges_rates), statistics.median(nz_ranges_rates)
     fk_subset = statistics.median(fk_subset_rates)
     page_s = statistics.median(run.paging for run in runs)
     handler_s = statistics.median(run.handler for run in runs)
     normalize_s = statistics.median(run.normalize for run in runs)
+    ranged = f"{RANGES} threads, same ranges"
     yield (
-        f"   {'raw paging: httpx + response.json()':<38}{rows / page_s:>9,.0f} activities/s  "
+        f"   {'raw paging: httpx + response.json()':<52}{rows / page_s:>9,.0f} activities/s  "
         f"({page_s:.2f}s, of which the server's handler {handler_s:.2f}s = "
         f"{handler_s / page_s:.0%}; information only)"
     )
     yield (
-        f"   {'feedkit query_to_dataframe':<38}{fk:>9,.0f} activities/s  ({median_of(fk_rates)})"
+        f"   {'feedkit query_to_dataframe, one cursor':<52}{fk:>9,.0f} activities/s  "
+        f"({median_of(fk_rates)})"
     )
     yield (
-        f"   {'raw paging + pd.json_normalize':<38}{nz:>9,.0f} activities/s  "
+        f"   {'raw paging + pd.json_normalize, one cursor':<52}{nz:>9,.0f} activities/s  "
         f"({median_of(nz_rates)}; normalize {normalize_s:.2f}s)"
     )
     yield (
-        f"   {'official SDK query_activities models':<38}{sdk:>9,.0f} activities/s  "
+        f"   {'feedkit query_to_dataframe, ' + ranged:<52}{fk_ranges:>9,.0f} activities/s  "
+        f"({median_of(fk_ranges_rates)}; feedkit's default for a server in another process)"
+    )
+    yield (
+        f"   {'raw paging + json_normalize, ' + ranged:<52}{nz_ranges:>9,.0f} activities/s  "
+        f"({median_of(nz_ranges_rates)})"
+    )
+    yield (
+        f"   {'official SDK query_activities models':<52}{sdk:>9,.0f} activities/s  "
         f"(first {subset:,} activities; feedkit on the same: {fk_subset:,.0f}/s, "
         f"{median_of(fk_subset_rates)})"
     )
     yield (
         f"   raw paging is {page_s * fk / rows:.0%} of feedkit's time and "
-        f"{page_s * nz / rows:.0%} of json_normalize's; server peak RSS {mib(server_kib)}"
+        f"{page_s * nz / rows:.0%} of json_normalize's (one cursor); server peak RSS "
+        f"{mib(server_kib)}"
     )
     for label, ratio, target in (
-        ("sdk", fk_subset / sdk, SDK_TARGET),
-        ("json_normalize", fk / nz, NORMALIZE_TARGET),
-    ):
+        ("feedkit/sdk", fk_subset / sdk, SDK_TARGET),
+        ("feedkit-1cursor/json_normalize-1cursor", fk / nz, NORMALIZE_TARGET),
+        (f"feedkit-{RANGES}ranges/json_normalize-{RANGES}ranges", fk_ranges / nz_ranges,
+         NORMALIZE_TARGET),
+    ):  # fmt: skip
         yield (
-            f"   export ratio feedkit/{label} {ratio:.2f}x (target >= {target:g}x) "
+            f"   export ratio {label} {ratio:.2f}x (target >= {target:g}x) "
             f"{verdict(ratio >= target)}"
         )
 
