@@ -5,7 +5,13 @@
 any compatible server through the same client.
 """
 
-from feedkit.bulk import ImportInterrupted, ImportOptions, ImportReport, import_activities
+from feedkit.bulk import (
+    ImportInterrupted,
+    ImportOptions,
+    ImportReport,
+    import_activities,
+    validate_source,
+)
 from feedkit.client import Client, Retry, connect
 from feedkit.convert import Conversion, to_activities
 from feedkit.errors import (
@@ -59,5 +65,6 @@ __all__ = [
     "to_parquet",
     "validate_activity",
     "validate_partial",
+    "validate_source",
     "write_import_file",
 ]

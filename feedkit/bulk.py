@@ -2,42 +2,69 @@
 
 ``import_activities(client, "posts.csv", mapping)`` reads the source in bounded batches
 (memory stays flat), converts them with :mod:`feedkit.convert`, and upserts the valid
-activities in requests of at most 100 from a few worker threads. The client retries
-transport errors, 429 (with one rate budget for all workers) and 5xx. With a checkpoint,
-every acknowledged request is journaled, so a rerun after a crash or Ctrl-C sends only what
-was not acknowledged; ids are mapped or derived from the rows, so nothing is duplicated.
+activities in requests of at most 100 (and ``MAX_REQUEST_BYTES``) from a few worker threads.
+The client retries transport errors, 429 (with one rate budget for all workers) and 5xx.
+
+Exactly once, whatever happens:
+
+- Ids repeated within the source: the source is read twice; the first pass finds them
+  (:mod:`feedkit.dedupe`) and the last valid row of each id is the only one sent, the earlier
+  ones are reported (``duplicate_id``). So the store holds one activity per id, the source's
+  last word, and ``acknowledged`` counts activities.
+- A request the server refuses for some items (400 naming them) is sent again without them; one
+  it refuses as a whole (413, or a 400 naming no item) is split in halves until only the guilty
+  rows fail. Rows over a limit of the server are row errors before anything is sent.
+- With a checkpoint (:mod:`feedkit.checkpoint`), every request is journaled with a digest of
+  its body; a rerun re-reads the source and skips only requests acknowledged with exactly the
+  body it would send now, after checking that a sample of them is at the destination.
 """
 
 from __future__ import annotations
 
 import csv
 import hashlib
+import html
+import random
+import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from contextlib import ExitStack
 from dataclasses import dataclass, field, fields, replace
 from os import PathLike
 from pathlib import Path
 from typing import Any
 
 import numpy as np
-import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from feedkit.checkpoint import Journal
+from feedkit.checkpoint import Journal, body_digest
 from feedkit.client import Client
 from feedkit.convert import ERROR_COLUMNS, ConvertedBatch, convert, errors_frame
+from feedkit.dedupe import IdIndex, Superseded
 from feedkit.errors import APIError, FeedkitError
-from feedkit.mapping import Mapping
-from feedkit.schema import MAX_BATCH, Reason
+from feedkit.mapping import Mapping, spec_columns
+from feedkit.schema import MAX_BATCH, MAX_REQUEST_BYTES, Reason
 from feedkit.sources import RowError
 
-__all__ = ["ImportInterrupted", "ImportOptions", "ImportReport", "import_activities"]
+__all__ = [
+    "ImportInterrupted",
+    "ImportOptions",
+    "ImportReport",
+    "import_activities",
+    "validate_source",
+]
 
 UPSERT_PATH = "/api/v2/feeds/activities/batch"
+_OPEN, _CLOSE = b'{"activities":[', b"]}"
+SPOT_CHECK = 16  # acknowledged ids a resume looks for at the destination before skipping
+DERIVED_IDS_NOTE = (
+    "ids are derived from each row's content (id = { derive = true }): a row edited after "
+    "this import becomes a new activity beside the old one"
+)
 
 
 @dataclass(frozen=True)
@@ -64,14 +91,16 @@ class ImportOptions:
 
 @dataclass
 class ImportReport:
-    """What an import did, row by row accounted: read = valid + invalid, and
-    valid = skipped (acknowledged by an earlier run) + acknowledged + failed (+ unsent in a
-    dry run or an interrupted run)."""
+    """What an import did, row by row accounted: read = valid + invalid (duplicates
+    included: rows whose id a later row repeats), and valid = skipped (acknowledged by an
+    earlier run) + acknowledged + failed (+ unsent in a dry run or an interrupted run).
+    Every valid row is one activity."""
 
     source: str
     rows_read: int = 0
     valid: int = 0
     invalid: int = 0
+    duplicates: int = 0
     skipped: int = 0
     sent: int = 0
     acknowledged: int = 0
@@ -82,6 +111,7 @@ class ImportReport:
     errors_total: int = 0
     errors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ERROR_COLUMNS))
     checkpoint: str | None = None
+    notes: list[str] = field(default_factory=list)  # what a person should know of this run
 
     @property
     def rate(self) -> float:
@@ -106,9 +136,17 @@ class ImportReport:
             f"  valid         {self.valid:>10,}",
             f"  invalid       {self.invalid:>10,}",
         ]
+        if self.duplicates:
+            lines.append(
+                f"  duplicates    {self.duplicates:>10,}  (of the invalid: a later row has "
+                "the same id and wins)"
+            )
         if not self.dry_run:
+            if self.checkpoint:
+                lines.append(
+                    f"  skipped       {self.skipped:>10,}  (acknowledged by an earlier run)"
+                )
             lines += [
-                f"  skipped       {self.skipped:>10,}  (acknowledged by an earlier run)",
                 f"  sent          {self.sent:>10,}",
                 f"  acknowledged  {self.acknowledged:>10,}",
                 f"  failed        {self.failed:>10,}",
@@ -117,6 +155,7 @@ class ImportReport:
         if self.errors_total:
             kept = f", {len(self.errors):,} kept" if len(self.errors) < self.errors_total else ""
             lines.append(f"  errors        {self.errors_total:>10,}{kept}")
+        lines += [f"  note: {note}" for note in self.notes]
         if self.interrupted:
             lines.append("  interrupted: rerun with the same checkpoint to send the rest")
         return "\n".join(lines)
@@ -126,24 +165,25 @@ class ImportReport:
 
     def _repr_html_(self) -> str:
         color = "#1a7f37" if self.ok else "#b00"
+        figures = [("rows read", self.rows_read), ("valid", self.valid), ("invalid", self.invalid)]
+        figures += [("duplicates", self.duplicates)] if self.duplicates else []
+        figures += [("skipped", self.skipped)] if self.checkpoint else []
+        figures += [
+            ("sent", self.sent),
+            ("acknowledged", self.acknowledged),
+            ("failed", self.failed),
+        ]
         rows = "".join(
             f"<tr><th style='text-align:left'>{k}</th><td style='text-align:right'>{v:,}</td></tr>"
-            for k, v in (
-                ("rows read", self.rows_read),
-                ("valid", self.valid),
-                ("invalid", self.invalid),
-                ("skipped", self.skipped),
-                ("sent", self.sent),
-                ("acknowledged", self.acknowledged),
-                ("failed", self.failed),
-            )
+            for k, v in figures
         )
         verdict = "complete" if self.ok else "incomplete: see the errors below"
+        notes = "".join(f"<p>{html.escape(note)}</p>" for note in self.notes)
         table = self.errors.head(20).to_html(index=False) if len(self.errors) else ""
         return (
-            f"<div><b style='color:{color}'>Import of {self.source}: {verdict}</b>"
+            f"<div><b style='color:{color}'>Import of {html.escape(self.source)}: {verdict}</b>"
             f"<table>{rows}</table><p>{self.duration:.2f} s, {self.rate:,.0f} rows/s"
-            f"{' (dry run)' if self.dry_run else ''}</p>{table}</div>"
+            f"{' (dry run)' if self.dry_run else ''}</p>{notes}{table}</div>"
         )
 
 
@@ -187,24 +227,57 @@ class _Errors:
             self._file.close()
 
 
-def _requests(
-    cb: ConvertedBatch, send: np.ndarray, batch_size: int
-) -> Iterator[tuple[bytes, np.ndarray]]:
-    """Request bodies of at most ``batch_size`` activities, with the rows each one carries."""
-    texts = cb.json.filter(pa.array(send))
-    rows = cb.rows[send]
-    n = len(rows)
-    if not n:
-        return
-    offsets = np.append(np.arange(0, n, batch_size), n).astype(np.int32)
-    lists = pa.ListArray.from_arrays(pa.array(offsets), texts)
-    bodies = pc.binary_join_element_wise('{"activities":[', pc.binary_join(lists, ","), "]}", "")
-    for i, body in enumerate(bodies.to_pylist()):
-        yield body.encode(), rows[offsets[i] : offsets[i + 1]]
+@dataclass(frozen=True)
+class _Slot:
+    """One request as first planned: the valid source rows ``first``..``last`` it carries
+    (a checkpoint's unit), their activity JSON, and the first activity's id."""
+
+    texts: pa.Array
+    rows: np.ndarray
+    first_id: str | None
+
+    @property
+    def span(self) -> tuple[int, int]:
+        return int(self.rows[0]), int(self.rows[-1])
+
+
+def _body(texts: pa.Array) -> bytes:
+    return _OPEN + ",".join(texts.to_pylist()).encode() + _CLOSE
+
+
+def _slots(
+    cb: ConvertedBatch, keep: np.ndarray, batch_size: int, max_bytes: int = MAX_REQUEST_BYTES
+) -> Iterator[_Slot]:
+    """The requests a batch's kept rows go out in: at most ``batch_size`` activities and
+    ``max_bytes`` of body each (every activity fits one: the converter refuses larger ones)."""
+    texts = cb.json.filter(pa.array(keep))
+    rows = cb.rows[keep]
+    ids = cb.ids.filter(pa.array(keep))
+    sizes = pc.binary_length(texts).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+    ends = np.concatenate([[0], np.cumsum(sizes)])
+    room = max_bytes - len(_OPEN) - len(_CLOSE)
+    start, n = 0, len(rows)
+    while start < n:
+        fits = int(np.searchsorted(ends, ends[start] + room, side="right")) - 1
+        end = max(start + 1, min(start + batch_size, n, fits))
+        yield _Slot(texts.slice(start, end - start), rows[start:end], ids[start].as_py())
+        start = end
+
+
+def _rejected_items(exc: APIError) -> dict[int, str]:
+    """Items a batch's 400 names (``activities[3].text``), with the server's message."""
+    rejected: dict[int, str] = {}
+    for key, message in exc.exception_fields.items():
+        if key.startswith("activities[") and "]" in key:
+            index = key[len("activities[") : key.index("]")]
+            if index.isdigit():
+                rest = key[key.index("]") + 1 :].lstrip(".")
+                rejected.setdefault(int(index), f"{rest + ': ' if rest else ''}{message}")
+    return rejected
 
 
 class _Sender:
-    """Sends request bodies and journals what the server acknowledged."""
+    """Sends planned requests, journals them, and accounts for every row."""
 
     def __init__(
         self, client: Client, journal: Journal | None, errors: _Errors, report: ImportReport
@@ -215,64 +288,46 @@ class _Sender:
         self.report = report
         self._lock = threading.Lock()
 
-    def send(self, body: bytes, rows: np.ndarray, holes: frozenset[int] = frozenset()) -> None:
-        """Send one request; ``holes`` are rows between these that the server refused."""
-        try:
-            self.client.request("POST", UPSERT_PATH, content=body, retry=True, decode=False)
-        except FeedkitError as exc:
-            self._sent(rows, holes)
-            if (
-                isinstance(exc, APIError)
-                and exc.status == 400
-                and exc.exception_fields
-                and len(rows) > 1
-            ):
-                self._resend_without_rejected(body, rows, holes, exc)
-                return
-            self._failed(rows, f"{exc}")
-            return
-        self._sent(rows, holes)
-        self._acknowledged(rows, holes)
-
-    def _sent(self, rows: np.ndarray, holes: frozenset[int]) -> None:
-        """Count rows whose request went out and came back (answered or given up on); a
-        resend without refused rows (``holes``) counts once."""
-        if not holes:
-            with self._lock:
-                self.report.sent += len(rows)
-
-    def _resend_without_rejected(
-        self, body: bytes, rows: np.ndarray, holes: frozenset[int], exc: APIError
-    ) -> None:
-        """The server refused the batch for some items: report those, send the others."""
-        items = orjson.loads(body)["activities"]
-        rejected: dict[int, str] = {}
-        for key, message in exc.exception_fields.items():
-            if key.startswith("activities["):
-                index = int(key[len("activities[") : key.index("]")])
-                rejected.setdefault(index, f"{key[key.index(']') + 2 :]}: {message}")
-        if not rejected or len(rejected) >= len(items):
-            self._failed(rows, f"{exc}")
-            return
-        for index, message in rejected.items():
-            self._failed(rows[index : index + 1], f"server refused: {message}")
-        keep = [i for i in range(len(items)) if i not in rejected]
-        again = orjson.dumps({"activities": [items[i] for i in keep]})
-        self.send(again, rows[keep], holes | {int(rows[i]) for i in rejected})
-
-    def _acknowledged(self, rows: np.ndarray, holes: frozenset[int]) -> None:
+    def send(self, slot: _Slot, digest: str) -> None:
+        first, last = slot.span
         if self.journal is not None:
-            # Journal spans of acknowledged rows; a refused row must stay outside them so
-            # that a rerun tries it again.
-            first = prev = int(rows[0])
-            for row in rows[1:].tolist():
-                if any(prev < h < row for h in holes):
-                    self.journal.record(first, prev)
-                    first = row
-                prev = row
-            self.journal.record(first, prev)
+            self.journal.sending(first, last, digest, slot.first_id)
+        failed = self._deliver(slot.texts, slot.rows)
+        with self._lock:
+            self.report.sent += len(slot.rows)
+        if not failed and self.journal is not None:
+            self.journal.acknowledge(first, last, digest, slot.first_id)
+
+    def _deliver(self, texts: pa.Array, rows: np.ndarray) -> int:
+        """Send these activities; the number that failed. A refusal naming items drops them
+        and sends the rest; one naming none (413, a body refused whole) is split in halves
+        until only the guilty rows fail."""
+        if not len(rows):
+            return 0
+        try:
+            self.client.request("POST", UPSERT_PATH, content=_body(texts), retry=True,
+                                decode=False)  # fmt: skip
+        except APIError as exc:
+            rejected = _rejected_items(exc) if exc.status == 400 else {}
+            if rejected and all(0 <= i < len(rows) for i in rejected):
+                for index, message in rejected.items():
+                    self._failed(rows[index : index + 1], f"server refused: {message}")
+                keep = np.ones(len(rows), dtype=bool)
+                keep[list(rejected)] = False
+                return len(rejected) + self._deliver(texts.filter(pa.array(keep)), rows[keep])
+            if exc.status in (400, 413) and len(rows) > 1:
+                half = len(rows) // 2
+                return self._deliver(texts.slice(0, half), rows[:half]) + self._deliver(
+                    texts.slice(half), rows[half:]
+                )
+            self._failed(rows, f"{exc}")
+            return len(rows)
+        except FeedkitError as exc:
+            self._failed(rows, f"{exc}")
+            return len(rows)
         with self._lock:
             self.report.acknowledged += len(rows)
+        return 0
 
     def _failed(self, rows: np.ndarray, message: str) -> None:
         self.errors.add(
@@ -282,14 +337,100 @@ class _Sender:
             self.report.failed += len(rows)
 
 
-def _identity(source: Any, opened_fingerprint: str | None, mapping: Mapping) -> dict[str, str]:
-    digest = hashlib.sha256(repr(mapping).encode()).hexdigest()[:16]
-    where = opened_fingerprint or f"{type(source).__name__}"
-    return {"source": where, "mapping": digest}
+def _spot_check(client: Client, journal: Journal, report: ImportReport) -> None:
+    """Before a resume skips anything: are some of the activities the journal holds as
+    acknowledged at the destination? If any is missing (a store replaced or emptied, another
+    app behind the same URL), nothing in the journal is trusted and every row is sent again."""
+    ids = journal.acknowledged_ids()
+    if not ids:
+        return
+    sample = random.sample(ids, min(SPOT_CHECK, len(ids)))
+    try:
+        answer = client.query_answer({"id": {"$in": sample}}, limit=len(sample),
+                                     include_expired_activities=True)  # fmt: skip
+        found = {a.get("id") for a in answer.get("activities") or []}
+    except FeedkitError as exc:
+        found, why = set(), f"the check failed: {exc}"
+    else:
+        why = f"{len(set(sample) - found)} of {len(sample)} sampled activities are missing"
+    if not set(sample) <= found:
+        journal.forget()
+        report.notes.append(
+            f"the checkpoint's acknowledged rows are not all at {client.destination} ({why}): "
+            "nothing in it was trusted, every row was sent again"
+        )
+
+
+def _identity(source_name: str, mapping: Mapping) -> dict[str, str]:
+    """What a new journal's header records for people (never checked: digests decide)."""
+    return {
+        "source": source_name,
+        "mapping": hashlib.sha256(repr(mapping).encode()).hexdigest()[:16],
+    }
+
+
+def _rereadable(source: Any, stack: ExitStack) -> Callable[[], Any]:
+    """A way to open ``source`` again for each pass: a stream (a RecordBatchReader) is first
+    spooled to a temporary Arrow file, read back memory-mapped; anything else as it is."""
+    if not isinstance(source, pa.RecordBatchReader):
+        return lambda: source
+    folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="feedkit-spool-"))
+    path = Path(folder) / "source.arrow"
+    with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, source.schema) as writer:
+        for batch in source:
+            writer.write_batch(batch)
+
+    def reopen() -> pa.RecordBatchReader:
+        spooled = pa.ipc.open_file(pa.memory_map(str(path)))
+        batches = (spooled.get_batch(i) for i in range(spooled.num_record_batches))
+        return pa.RecordBatchReader.from_batches(spooled.schema, batches)
+
+    return reopen
+
+
+def _superseded(
+    open_source: Callable[[], Any], mapping: Mapping, opts: ImportOptions
+) -> Superseded:
+    """The first pass: which valid rows a later row with the same id supersedes."""
+    index = IdIndex()
+    opened, batches = convert(open_source(), mapping, batch_rows=opts.read_rows)
+    with _progress(opts.progress, opened.total_rows, "check ids") as bar:  # then the import
+        for cb in batches:
+            index.add(cb.ids.to_pylist(), cb.rows)
+            bar.update(cb.rows_read)
+    return index.superseded()
+
+
+def _id_columns(mapping: Mapping) -> str:
+    spec = mapping.fields.get("id")
+    return ",".join(spec_columns(spec)) if spec is not None else ""
+
+
+def _duplicate_errors(
+    rows: np.ndarray, ids: list[str], late: np.ndarray, superseded: Superseded, mapping: Mapping
+) -> list[RowError]:
+    return [
+        RowError(
+            row, _id_columns(mapping), "id", Reason.DUPLICATE_ID.value,
+            f"id {ident!r} appears again in row {superseded.winner[row]}: the last row wins, so"
+            " this one is not sent",
+            ident,
+        )
+        for row, ident, superseded_here in zip(rows.tolist(), ids, late.tolist(), strict=True)
+        if superseded_here
+    ]  # fmt: skip
+
+
+def validate_source(
+    source: Any, mapping: Mapping, options: ImportOptions | None = None, **overrides: Any
+) -> ImportReport:
+    """Check every row of ``source`` as an import would, sending nothing and needing no
+    server: a dry run's :class:`ImportReport`, duplicates and derived ids included."""
+    return import_activities(None, source, mapping, options, **{**overrides, "dry_run": True})
 
 
 def import_activities(
-    client: Client,
+    client: Client | None,
     source: Any,
     mapping: Mapping,
     options: ImportOptions | None = None,
@@ -307,38 +448,85 @@ def import_activities(
     if unknown:
         raise TypeError(f"unknown option(s) {sorted(unknown)}; options: {sorted(known)}")
     opts = replace(options or ImportOptions(), **overrides)
+    if client is None and not opts.dry_run:
+        raise ValueError("a client is needed to send; pass dry_run=True to only validate")
     started = time.perf_counter()
+    stack = ExitStack()
+    try:
+        reopen = _rereadable(source, stack)
+        # A real import knows the duplicates before it sends; a dry run learns them as it reads.
+        superseded = None if opts.dry_run else _superseded(reopen, mapping, opts)
+        return _import(client, reopen(), mapping, opts, superseded, started)
+    finally:
+        stack.close()
+
+
+def _import(
+    client: Client | None,
+    source: Any,
+    mapping: Mapping,
+    opts: ImportOptions,
+    superseded: Superseded | None,
+    started: float,
+) -> ImportReport:
     opened, batches = convert(source, mapping, batch_rows=opts.read_rows)
     report = ImportReport(
         source=opened.name,
         dry_run=opts.dry_run,
         checkpoint=str(opts.checkpoint) if opts.checkpoint else None,
     )
-    journal = (
-        Journal(opts.checkpoint, _identity(source, opened.fingerprint, mapping))
-        if opts.checkpoint and not opts.dry_run
-        else None
-    )
+    if mapping.derive_ids:
+        report.notes.append(DERIVED_IDS_NOTE)
+    journal = None
+    if opts.checkpoint and client is not None and not opts.dry_run:
+        journal = Journal(opts.checkpoint, client.destination, _identity(opened.name, mapping))
+        if journal.restarted:
+            report.notes.append(
+                f"the checkpoint's header was damaged: nothing in it was trusted, every row "
+                f"was sent again ({journal.damaged:,} lines ignored)"
+            )
+        elif journal.damaged:
+            report.notes.append(
+                f"{journal.damaged:,} damaged checkpoint lines were ignored: their rows were "
+                "sent again"
+            )
+        _spot_check(client, journal, report)
     errors = _Errors(opts.errors_path, opts.keep_errors)
-    sender = _Sender(client, journal, errors, report)
-    bar = _progress(opts.progress, opened.total_rows, opened.name)
+    sender = _Sender(client, journal, errors, report) if client is not None else None
+    index = IdIndex() if superseded is None else None
+    bar = _progress(opts.progress, opened.total_rows, f"import {Path(opened.name).name}")
     pool = ThreadPoolExecutor(max_workers=opts.concurrency, thread_name_prefix="feedkit-import")
     pending: set[Future[None]] = set()
     try:
         for cb in batches:
+            ids = cb.ids.to_pylist()
             report.rows_read += cb.rows_read
-            report.valid += len(cb.rows)
-            report.invalid += len({e.row for e in cb.errors})
+            late = np.zeros(len(cb.rows), dtype=bool)
+            if superseded is not None:
+                late = superseded.mask(cb.rows, ids)
+                if late.any():
+                    errors.add(_duplicate_errors(cb.rows, ids, late, superseded, mapping))
+                kept_ids = [i for i, x in zip(ids, late.tolist(), strict=True) if not x]
+                errors.add(_collisions(superseded.mismatched(cb.rows[~late], kept_ids)))
+            else:
+                assert index is not None
+                index.add(ids, cb.rows)
+            report.valid += len(cb.rows) - int(late.sum())
+            report.duplicates += int(late.sum())
+            report.invalid += len({e.row for e in cb.errors}) + int(late.sum())
             errors.add(cb.errors)
             if not opts.dry_run:
-                done = journal.covered(cb.rows) if journal else np.zeros(len(cb.rows), bool)
-                report.skipped += int(done.sum())
-                for body, rows in _requests(cb, ~done, opts.batch_size):
+                for slot in _slots(cb, ~late, opts.batch_size):
+                    digest = body_digest(_body(slot.texts))
+                    if journal is not None and journal.acknowledged(*slot.span, digest):
+                        report.skipped += len(slot.rows)
+                        continue
                     while len(pending) >= 2 * opts.concurrency:  # bounded memory
                         finished, pending = wait(pending, return_when=FIRST_COMPLETED)
                         for f in finished:
                             f.result()
-                    pending.add(pool.submit(sender.send, body, rows))
+                    assert sender is not None  # not a dry run
+                    pending.add(pool.submit(sender.send, slot, digest))
             bar.update(cb.rows_read)
             bar.set_postfix(
                 valid=report.valid,
@@ -348,6 +536,8 @@ def import_activities(
             )
         for f in pending:
             f.result()
+        if index is not None:  # a dry run: the duplicates it read
+            _count_dry_run_duplicates(index.superseded(), report, errors, mapping)
         bar.set_postfix(
             valid=report.valid, invalid=report.invalid, stored=report.acknowledged + report.skipped
         )
@@ -368,13 +558,38 @@ def import_activities(
     return report
 
 
-def _progress(enabled: bool, total: int | None, name: str) -> Any:
+def _collisions(rows: list[int]) -> list[RowError]:
+    return [
+        RowError(row, "", "id", Reason.SEND_FAILED.value,
+                 "held back as a duplicate of a later row whose id only shares its hash: not "
+                 "sent; run the import again to send it")
+        for row in rows
+    ]  # fmt: skip
+
+
+def _count_dry_run_duplicates(
+    superseded: Superseded, report: ImportReport, errors: _Errors, mapping: Mapping
+) -> None:
+    rows = np.array(sorted(superseded.winner), dtype=np.int64)
+    column = _id_columns(mapping)
+    errors.add([
+        RowError(row, column, "id", Reason.DUPLICATE_ID.value,
+                 f"a later row ({superseded.winner[row]}) has the same id: the last row wins, so"
+                 " this one would not be sent")
+        for row in rows.tolist()
+    ])  # fmt: skip
+    report.duplicates = len(rows)
+    report.valid -= len(rows)
+    report.invalid += len(rows)
+
+
+def _progress(enabled: bool, total: int | None, desc: str) -> Any:
     from tqdm.auto import tqdm
 
     return tqdm(
         total=total,
         unit=" rows",
-        desc=f"import {Path(name).name}",
+        desc=desc,
         disable=not enabled,
         unit_scale=True,
     )

@@ -1,107 +1,183 @@
-"""The checkpoint journal of an import: which source rows the server acknowledged.
+"""The checkpoint journal of an import: which requests one destination acknowledged, by content.
 
-An append-only text file: a header naming the source and the mapping, then one line
-``FIRST LAST`` per acknowledged request (inclusive source row indices; the invalid rows in
-that span were never sent). Each line is one ``write`` to an ``O_APPEND`` file, made after
-the server answered, so a crash loses at most the lines of requests still in flight, and
-those are sent again on the rerun: upserts by id make that harmless. A torn last line is
-ignored. A rerun skips the rows the journal covers and sends the rest.
+An append-only text file bound to one destination (a store's id, or a server's URL and API
+key). Its first line is the header; every other line is one record. Each line carries a
+checksum of its own, so a damaged line is recognised and ignored::
+
+    feedkit-checkpoint 2 {"destination": "...", "source": "...", "mapping": "..."} 5c1e0a7d
+    ["send",0,99,"9f86d081884c7d65...","post-1"] 0b4a11f2
+    ["ack",0,99,"9f86d081884c7d65...","post-1"] 77e2c0d9
+
+A request carries the valid source rows ``first``..``last`` (a *slot*); its digest is that of
+the exact request body. "send" is written before the request goes out, "ack" once the server
+acknowledged every activity in it. A rerun re-reads and re-converts the source and skips a slot
+only when its latest record is an "ack" whose digest equals the body it would send now. So an
+edited row, another mapping, a request that may have been applied but was never acknowledged
+(a crash between "send" and "ack"), or a damaged "ack" all mean the slot is sent again: upserts
+by id make that harmless, and nothing is skipped that the destination was not seen to hold.
+No number in the journal is trusted unless its line's checksum holds.
+
+A journal written for another destination is refused (:class:`CheckpointError`): its
+acknowledgements say nothing about this one. A header that fails its checksum leaves nothing
+to trust: the journal starts over (everything is sent again) and says so.
 """
 
 from __future__ import annotations
 
+import hashlib
 import os
 import threading
+import zlib
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
-import numpy as np
 import orjson
 
 from feedkit.errors import FeedkitError
 
-MAGIC = "feedkit-checkpoint 1"
+__all__ = ["CheckpointError", "Journal", "body_digest"]
+
+MAGIC = "feedkit-checkpoint"
+VERSION = 2
+SEND, ACK = "send", "ack"
 
 
 class CheckpointError(FeedkitError):
-    """The checkpoint belongs to another source or mapping, or is not a checkpoint."""
+    """The checkpoint was written for another destination, or is not a checkpoint."""
+
+
+def body_digest(body: bytes) -> str:
+    """The digest the journal keeps of a request body."""
+    return hashlib.blake2b(body, digest_size=16).hexdigest()
+
+
+def _sealed(text: str) -> bytes:
+    """``text`` with its checksum, as one line."""
+    return f"{text} {zlib.crc32(text.encode()):08x}\n".encode()
+
+
+def _unsealed(line: str) -> str | None:
+    """The text of a line whose checksum holds, else None."""
+    text, _, crc = line.rpartition(" ")
+    if len(crc) != 8 or not text:
+        return None
+    try:
+        return text if int(crc, 16) == zlib.crc32(text.encode()) else None
+    except ValueError:
+        return None
+
+
+@dataclass(frozen=True)
+class Record:
+    kind: str  # SEND or ACK
+    digest: str
+    first_id: str | None  # the first activity's id: what a spot check looks for
 
 
 class Journal:
-    def __init__(self, path: str | os.PathLike[str], identity: dict[str, str]) -> None:
+    """Read a checkpoint (if there is one) and append to it.
+
+    ``destination`` binds the journal; ``info`` (source, mapping) is written in a new header
+    for people and never checked: the digests decide what is sent again.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        destination: str,
+        info: dict[str, str] | None = None,
+    ) -> None:
         self.path = Path(path)
-        self.identity = identity
+        self.destination = destination
+        self.damaged = 0  # lines ignored because their checksum failed
+        self.restarted = False  # the header was unreadable: everything is sent again
+        self._state: dict[tuple[int, int], Record] = {}
         self._lock = threading.Lock()
-        starts: list[int] = []
-        ends: list[int] = []
-        if self.path.exists() and self.path.stat().st_size:
-            lines = self.path.read_text(encoding="utf-8", errors="replace").split("\n")
-            self._check_header(lines[0])
-            for line in lines[1:]:
-                parts = line.split()
-                if len(parts) == 2 and all(p.isdigit() for p in parts):
-                    starts.append(int(parts[0]))
-                    ends.append(int(parts[1]))
-            fresh = False
-        else:
-            fresh = True
-        self.starts, self.ends = _merge(starts, ends)
-        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        header = {"destination": destination, **(info or {})}
+        fresh = not self.path.exists() or not self.path.stat().st_size
+        if not fresh:
+            fresh = not self._load(self.path.read_bytes())
         if fresh:
-            header = MAGIC + " " + orjson.dumps(identity).decode() + "\n"
-            os.write(self._fd, header.encode())
+            self._state.clear()
+            tmp = self.path.with_name(f".{self.path.name}.new")
+            tmp.write_bytes(_sealed(f"{MAGIC} {VERSION} " + orjson.dumps(header).decode()))
+            tmp.replace(self.path)
+        self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
+        if not fresh and not self.path.read_bytes().endswith(b"\n"):
+            os.write(self._fd, b"\n")  # a torn last line stays alone, and is ignored
 
-    def _check_header(self, line: str) -> None:
-        if not line.startswith(MAGIC + " "):
-            raise CheckpointError(f"{self.path} is not a feedkit checkpoint")
+    def _load(self, raw: bytes) -> bool:
+        """Read the journal; False when it must start over (its header is unreadable)."""
+        lines = raw.decode("utf-8", errors="replace").split("\n")
+        if not lines[0].startswith(MAGIC + " "):
+            raise CheckpointError(
+                f"{self.path} is not a feedkit checkpoint; pass another --checkpoint path"
+            )
+        text = _unsealed(lines[0])
+        version, _, header = (text or "").removeprefix(MAGIC + " ").partition(" ")
+        if text is None or version != str(VERSION):
+            if text is None and lines[0].startswith(f"{MAGIC} {VERSION} "):
+                self.restarted = True  # damaged: nothing in it can be trusted
+                self.damaged = sum(1 for x in lines if x)
+                return False
+            raise CheckpointError(
+                f"{self.path} was written by another version of feedkit's checkpoint "
+                f"({lines[0][:40]!r}); delete it to start over"
+            )
         try:
-            found = orjson.loads(line[len(MAGIC) + 1 :])
-        except orjson.JSONDecodeError:
-            raise CheckpointError(f"{self.path}: unreadable checkpoint header") from None
-        for key, value in self.identity.items():
-            if found.get(key) != value:
-                raise CheckpointError(
-                    f"{self.path} was written for another {key} ({found.get(key)!r}, not "
-                    f"{value!r}); delete it to start over, or pass another --checkpoint"
-                )
+            found = orjson.loads(header).get("destination")
+        except (orjson.JSONDecodeError, AttributeError):
+            found = None
+        if found != self.destination:
+            raise CheckpointError(
+                f"{self.path} was written for another destination ({found}), not "
+                f"{self.destination}; its rows were never acknowledged here. Delete it to "
+                "start over, or pass another --checkpoint"
+            )
+        for line in lines[1:]:
+            if line:
+                self._read_record(line)
+        return True
 
-    @property
-    def acknowledged_rows(self) -> int:
-        """How many row indices the journal's spans cover (invalid rows included)."""
-        return int((self.ends - self.starts + 1).sum())
+    def _read_record(self, line: str) -> None:
+        text = _unsealed(line)
+        try:
+            kind, first, last, digest, first_id = orjson.loads(text or "null")
+        except (orjson.JSONDecodeError, ValueError, TypeError):
+            self.damaged += 1
+            return
+        if kind in (SEND, ACK) and isinstance(first, int) and isinstance(last, int):
+            self._state[(first, last)] = Record(kind, str(digest), first_id)
+        else:
+            self.damaged += 1
 
-    def covered(self, rows: np.ndarray) -> np.ndarray:
-        """A mask of the rows already acknowledged by an earlier run."""
-        if not len(self.starts) or not len(rows):
-            return np.zeros(len(rows), dtype=bool)
-        i = np.searchsorted(self.starts, rows, side="right") - 1
-        ok = i >= 0
-        out = np.zeros(len(rows), dtype=bool)
-        out[ok] = rows[ok] <= self.ends[i[ok]]
-        return out
+    def acknowledged(self, first: int, last: int, digest: str) -> bool:
+        """Whether the slot ``first``..``last`` was acknowledged with exactly this body."""
+        record = self._state.get((first, last))
+        return record is not None and record.kind == ACK and record.digest == digest
 
-    def record(self, first: int, last: int) -> None:
-        """Journal that the rows from ``first`` to ``last`` were acknowledged."""
+    def acknowledged_ids(self) -> list[str]:
+        """The first activity id of each slot the journal holds as acknowledged."""
+        return [r.first_id for r in self._state.values() if r.kind == ACK and r.first_id]
+
+    def forget(self) -> None:
+        """Trust nothing read so far (the destination did not hold what it says)."""
+        self._state.clear()
+
+    def sending(self, first: int, last: int, digest: str, first_id: str | None) -> None:
+        self._write(SEND, first, last, digest, first_id)
+
+    def acknowledge(self, first: int, last: int, digest: str, first_id: str | None) -> None:
+        self._write(ACK, first, last, digest, first_id)
+
+    def _write(self, kind: str, first: int, last: int, digest: str, first_id: Any) -> None:
+        line = _sealed(orjson.dumps([kind, first, last, digest, first_id]).decode())
         with self._lock:
-            os.write(self._fd, f"{first} {last}\n".encode())
+            os.write(self._fd, line)
 
     def close(self) -> None:
         with self._lock:
             if self._fd >= 0:
                 os.close(self._fd)
                 self._fd = -1
-
-
-def _merge(starts: list[int], ends: list[int]) -> tuple[np.ndarray, np.ndarray]:
-    if not starts:
-        return np.array([], dtype=np.int64), np.array([], dtype=np.int64)
-    order = np.argsort(starts, kind="stable")
-    s = np.asarray(starts, dtype=np.int64)[order]
-    e = np.asarray(ends, dtype=np.int64)[order]
-    out_s, out_e = [int(s[0])], [int(e[0])]
-    for a, b in zip(s[1:].tolist(), e[1:].tolist(), strict=True):
-        if a <= out_e[-1] + 1:
-            out_e[-1] = max(out_e[-1], b)
-        else:
-            out_s.append(a)
-            out_e.append(b)
-    return np.array(out_s, dtype=np.int64), np.array(out_e, dtype=np.int64)

@@ -323,7 +323,8 @@ def _file_error(exc: OSError) -> click.ClickException:
 @source_argument
 @mapping_option
 @errors_option
-def validate(source: str, mapping_path: str, errors_path: str | None) -> None:
+@no_progress_option
+def validate(source: str, mapping_path: str, errors_path: str | None, no_progress: bool) -> None:
     """Check every row of SOURCE against the mapping and the schema; send nothing.
 
     Exits 0 when every row is valid, 1 when some are not.
@@ -332,17 +333,18 @@ def validate(source: str, mapping_path: str, errors_path: str | None) -> None:
 
     try:
         mapping = _mapping(mapping_path)
-        result = feedkit.to_activities(source, mapping)
-    except FeedkitError as exc:
+        report = feedkit.validate_source(
+            source, mapping, errors_path=errors_path, progress=not no_progress
+        )
+    except (FeedkitError, ValueError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(
-        f"{result.rows_read:,} rows read: {result.valid:,} valid, {result.invalid:,} invalid"
-    )
+    except OSError as exc:
+        raise _file_error(exc) from None
+    click.echo(report.summary())
     if errors_path:
-        result.errors.to_csv(errors_path, index=False)
-        click.echo(f"{len(result.errors):,} errors written to {errors_path}")
-    _print_errors(result.errors)
-    if result.invalid:
+        click.echo(f"{report.errors_total:,} errors written to {errors_path}")
+    _print_errors(report.errors)
+    if report.invalid:
         sys.exit(1)
 
 

@@ -17,6 +17,7 @@ carry ids) are retried with exponential backoff and jitter on transport errors, 
 
 from __future__ import annotations
 
+import hashlib
 import logging
 import os
 import random
@@ -171,6 +172,10 @@ def _check(errors: list[FieldError], where: str = "") -> None:
 
 
 def _seg(value: str) -> str:
+    """One path segment, percent-encoded; "." and ".." too, which a URL would otherwise
+    drop or climb (RFC 3986 dot segments): an id may be either."""
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
     return quote(value, safe="")
 
 
@@ -223,6 +228,16 @@ class Client:
         self.retries: Counter[str] = Counter()
         self._owned: list[Any] = []
         self.db_path: str | None = None  # the SQLite file of the embedded default
+        self.store_id: str | None = None  # the embedded store's identity
+
+    @property
+    def destination(self) -> str:
+        """Where this client's writes land, as a checkpoint is bound to it: the embedded
+        store's id, or the server's URL and a digest of the API key (never the secret)."""
+        if self.store_id is not None:
+            return f"feedkit store {self.store_id}"
+        key = hashlib.sha256(self.api_key.encode()).hexdigest()[:12]
+        return f"{self.base_url} (api key sha256 {key})"
 
     def __repr__(self) -> str:
         return f"Client(base_url={self.base_url!r}, api_key={self.api_key!r})"
@@ -757,4 +772,5 @@ def connect(
     client = Client("http://feedkit.embedded", key, secret, transport=transport, **options)
     client._owned += [transport, app.state.store]
     client.db_path = path
+    client.store_id = app.state.store.store_id
     return client

@@ -18,9 +18,12 @@ A mapping is written in Python or TOML (``Mapping.from_toml("posts.toml")``)::
     likes = "int"
 
 A value that is exactly ``"{col}"`` keeps the column's type. An empty or null referenced
-value leaves the field unset. Without an ``id``, ids derive from the row's content, so a
-rerun upserts the same activities instead of duplicating them. ``{{`` and ``}}`` are literal
-braces. Every problem in a mapping is a :class:`MappingError` naming the field.
+value leaves the field unset. Every mapping says how ids are made: from columns
+(``id = "{post_id}"``: a rerun recognises each row, whatever changed in it), or, for a source
+with no id at all, ``id = { derive = true }``: each id is a digest of the row's content, so a
+rerun of the same rows upserts the same activities, but a row edited between runs becomes a new
+activity beside the old one. ``{{`` and ``}}`` are literal braces. Every problem in a mapping is
+a :class:`MappingError` naming the field.
 """
 
 from __future__ import annotations
@@ -145,6 +148,7 @@ class Mapping:
     column_types: dict[str, str] = field(default_factory=dict)
     attachments_column: str | None = None  # a column holding whole attachment lists
     keep_empty: bool = False  # keep "" as a value instead of leaving the field unset
+    derive_ids: bool = False  # id = { derive = true }: ids are digests of the rows' content
 
     @classmethod
     def from_toml(cls, path: str | PathLike[str]) -> Mapping:
@@ -179,8 +183,17 @@ class Mapping:
         fields: dict[str, Spec] = {}
         attachments: tuple[ObjectSpec, ...] = ()
         attachments_column = None
+        derive = False
         for name, value in activity.items():
-            if name == "attachments" and isinstance(value, dict):
+            if name == "id" and isinstance(value, dict):
+                if value != {"derive": True}:
+                    raise MappingError(
+                        'write id = "{column}", or id = { derive = true } to derive ids from '
+                        "each row's content",
+                        field=name,
+                    )
+                derive = True
+            elif name == "attachments" and isinstance(value, dict):
                 if set(value) != {"column"} or not isinstance(value["column"], str):
                     raise MappingError(
                         'write attachments = { column = "name" } for a column of attachment lists',
@@ -200,7 +213,15 @@ class Mapping:
                 raise MappingError(
                     f"type {kind!r} is not one of {', '.join(COLUMN_TYPES)}", field=f"columns.{col}"
                 )
-        return cls(fields, attachments, types, attachments_column)
+        if "id" not in fields and not derive:
+            raise MappingError(
+                'is not mapped. Map the column that identifies each row (id = "{post_id}") '
+                "so a rerun recognises it; or, for a source with no id, write "
+                "id = { derive = true } (ids from each row's content: a row edited between "
+                "runs then becomes a new activity)",
+                field="id",
+            )
+        return cls(fields, attachments, types, attachments_column, derive_ids=derive)
 
     @property
     def columns(self) -> list[str]:
@@ -239,7 +260,7 @@ class Mapping:
 
     def to_toml(self) -> str:
         """The mapping as TOML text that :meth:`from_toml` reads back."""
-        lines = ["[activity]"]
+        lines = ["[activity]", *(["id = { derive = true }"] if self.derive_ids else [])]
         for name, spec in self.fields.items():
             lines.append(f"{_toml_key(name)} = {_toml_spec(spec)}")
         if self.attachments_column:

@@ -98,10 +98,26 @@ def test_rerun_with_checkpoint_sends_only_the_rest(tmp_path: Path) -> None:
         again = feedkit.import_activities(client, DATA / "posts.parquet", MAPPING,
                                           checkpoint=journal, progress=False)  # fmt: skip
     assert first.acknowledged == 2989 and again.sent == 0 and again.skipped == 2989
-    other = tmp_path / "other.parquet"
+    other = tmp_path / "other.parquet"  # another source: nothing of it was acknowledged
     pd.read_parquet(DATA / "posts.parquet").head(10).to_parquet(other)
-    with feedkit.connect(db) as client, pytest.raises(CheckpointError, match="another source"):
-        feedkit.import_activities(client, other, MAPPING, checkpoint=journal, progress=False)
+    with feedkit.connect(db) as client:
+        third = feedkit.import_activities(client, other, MAPPING, checkpoint=journal,
+                                          progress=False)  # fmt: skip
+    assert third.skipped == 0 and third.sent == third.acknowledged == third.valid == 10
+
+
+def test_a_checkpoint_is_bound_to_its_destination(tmp_path: Path) -> None:
+    journal = tmp_path / "ck"
+    with feedkit.connect(tmp_path / "a.db") as a:
+        feedkit.import_activities(a, DATA / "posts.parquet", MAPPING, checkpoint=journal,
+                                  progress=False)  # fmt: skip
+    for other in (tmp_path / "b.db", ":memory:"):  # another store: refused, nothing sent
+        refused = pytest.raises(CheckpointError, match="another destination")
+        with feedkit.connect(other) as b, refused:
+            feedkit.import_activities(b, DATA / "posts.parquet", MAPPING, checkpoint=journal,
+                                      progress=False)  # fmt: skip
+        with feedkit.connect(other) as b:
+            assert len(b.query_activities()) == 0
 
 
 def test_interrupt_raises_with_the_report_and_a_rerun_resumes(

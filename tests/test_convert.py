@@ -31,7 +31,7 @@ from feedkit.convert import ERROR_COLUMNS, Conversion, convert
 from feedkit.mapping import Mapping, MappingError
 from feedkit.schema import parse_time, validate_activity
 
-BASE: dict[str, Any] = {"type": "post", "feeds": ["user:{u}"]}
+BASE: dict[str, Any] = {"id": {"derive": True}, "type": "post", "feeds": ["user:{u}"]}
 LOC: dict[str, Any] = {**BASE, "location": {"lat": "lat", "lng": "lng"}}
 LONG = "x" * 256
 RFC3339_Z = re.compile(r"^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{1,9})?Z$")
@@ -60,7 +60,9 @@ def _check_invariants(conv: Conversion, rows_read: int | None = None) -> None:
 
 
 def _run(source: Any, activity: dict[str, Any], **kwargs: Any) -> Conversion:
+    """Convert with a mapping; one that maps no id derives them (the ids are not the point)."""
     columns = kwargs.pop("columns", None)
+    activity = {"id": {"derive": True}, **activity}
     return feedkit.to_activities(source, Mapping.build(activity, columns), **kwargs)
 
 
@@ -1098,6 +1100,7 @@ MAPPINGS = {
         "custom": ["i", "f1", "s1", "tags"],
     },
     "choices-times": {
+        "id": {"derive": True},
         "type": "{s1}",
         "feeds": {"column": "s2", "split": ","},
         "visibility": "{s2}",
@@ -1108,6 +1111,7 @@ MAPPINGS = {
         "parent_id": "{s1}",
     },
     "objects-attachments": {
+        "id": {"derive": True},
         "type": "post",
         "feeds": ["user:{i}", "{s1}"],
         "interest_tags": {"column": "s2", "split": " "},

@@ -10,7 +10,8 @@ def test_all_is_sorted_and_complete() -> None:
     public = {name for name in dir(feedkit) if not name.startswith("_")}
     modules = {
         "activity_table", "arrowjson", "bulk", "checkpoint", "cli", "client", "convert",
-        "demo", "errors", "export", "files", "importfile", "mapping", "paging", "results", "schema",
+        "dedupe", "demo", "errors", "export", "files", "importfile", "keypath", "mapping", "paging",
+        "results", "schema",
         "serve", "server", "sources", "transport", "widgets",
     }  # fmt: skip
     assert public - modules - {"annotations"} == set(feedkit.__all__)

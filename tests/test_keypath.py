@@ -40,7 +40,7 @@ def test_a_malformed_path_is_refused(path: str) -> None:
 
 
 def test_a_mapping_names_the_key_it_cannot_read_or_that_repeats() -> None:
-    base = {"type": "post", "feeds": ["user:a"]}
+    base = {"id": "{pid}", "type": "post", "feeds": ["user:a"]}
     with pytest.raises(MappingError) as caught:
         feedkit.Mapping.build({**base, "custom": {"a..b": "{x}"}})
     assert caught.value.field == "custom.a..b" and "empty segment" in str(caught.value)

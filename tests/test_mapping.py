@@ -6,6 +6,7 @@ the mapping that is wrong; these tests assert on that field, not on the prose.
 
 from __future__ import annotations
 
+import tomllib
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from feedkit.mapping import (
     Template,
 )
 
-BASE: dict[str, Any] = {"type": "post", "feeds": ["user:alice"]}
+BASE: dict[str, Any] = {"id": {"derive": True}, "type": "post", "feeds": ["user:alice"]}
 
 
 def _refused(activity: dict[str, Any], columns: dict[str, str] | None = None) -> MappingError:
@@ -89,7 +90,7 @@ def test_bad_template_deep_in_the_mapping_names_its_place() -> None:
 
 
 def test_literals_and_numbers() -> None:
-    m = Mapping.build({"type": "post", "feeds": ["user:alice"], "poll_id": 7, "text": 1.5})
+    m = Mapping.build({**BASE, "poll_id": 7, "text": 1.5})
     assert m.fields["type"] == Template(("post",))
     assert m.fields["poll_id"] == Template(("7",))
     assert m.fields["text"] == Template(("1.5",))
@@ -117,7 +118,7 @@ def test_created_at_may_be_mapped() -> None:
 
 
 def test_list_of_templates() -> None:
-    m = Mapping.build({"type": "post", "feeds": ["user:{author}", "topic:{topic}", "global:all"]})
+    m = Mapping.build({**BASE, "feeds": ["user:{author}", "topic:{topic}", "global:all"]})
     assert m.fields["feeds"] == (
         Template(("user:", ("author",))),
         Template(("topic:", ("topic",))),
@@ -217,7 +218,7 @@ def test_dotted_keys_nest_in_the_activity() -> None:
     df = pd.DataFrame({"u": ["a"], "n": [5], "lang": ["en"], "title": ["Hi"]})
     m = Mapping.build(
         {
-            "type": "post",
+            **BASE,
             "feeds": ["user:{u}"],
             "custom": {"stats.likes": "{n}", "stats.lang.code": "{lang}", "top": "x"},
             "search_data": {"title": "{title}", "by": "{u} ({lang})"},
@@ -311,6 +312,18 @@ def test_unknown_attachment_key_is_named() -> None:
 
 
 # -- fields, sections, column types --------------------------------------------------------
+
+
+def test_a_mapping_says_how_ids_are_made() -> None:
+    error = _refused({"type": "post", "feeds": ["user:alice"]})
+    assert error.field == "id" and "id = { derive = true }" in str(error)
+    assert "becomes a new activity" in str(error)
+    assert _refused({**BASE, "id": {"derive": "yes"}}).field == "id"
+    derived = Mapping.build({**BASE, "text": "{t}"})
+    assert derived.derive_ids and "id" not in derived.fields
+    assert "id = { derive = true }" in derived.to_toml()
+    assert Mapping.from_dict(tomllib.loads(derived.to_toml())).derive_ids
+    assert not Mapping.build({**BASE, "id": "{pid}"}).derive_ids
 
 
 @pytest.mark.parametrize("name", ["txt", "Type", "feed", "custom_data", "popularity", "deleted_at"])

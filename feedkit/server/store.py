@@ -21,6 +21,7 @@ import logging
 import sqlite3
 import threading
 import time
+import uuid
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import Any
@@ -83,6 +84,10 @@ CREATE TABLE IF NOT EXISTS follows (
     PRIMARY KEY (source, target)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS follows_target ON follows (target);
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+) WITHOUT ROWID;
 PRAGMA user_version = 1;
 """
 
@@ -199,6 +204,9 @@ class Store:
         self._db = self._connect()
         self._db.execute("PRAGMA journal_mode=WAL")
         self._upgrade()
+        self.store_id: str = self._db.execute(
+            "SELECT value FROM meta WHERE key = 'store_id'"
+        ).fetchone()[0]
         self._last_ns = 0
         # A file store gives each reading thread its own connection: WAL lets reads run
         # beside the one writer. A memory store exists in one connection only.
@@ -237,6 +245,12 @@ class Store:
                 _migrate_v0(db)
             for statement in SCHEMA.split(";"):  # executescript would commit midway
                 db.execute(statement)
+            # The store's identity, made once: a checkpoint is bound to it, so a journal of
+            # another (or a deleted and recreated) store is never taken for this one's.
+            db.execute(
+                "INSERT OR IGNORE INTO meta (key, value) VALUES ('store_id', ?)",
+                (uuid.uuid4().hex,),
+            )
         except BaseException:
             db.execute("ROLLBACK")
             raise

@@ -1,0 +1,100 @@
+"""Duplicate ids within one source: the last valid row wins, as upserts in source order would.
+
+An import reads its source twice. The first pass collects the id of every valid row, as a
+64-bit hash beside the row's number (16 bytes a row, whatever the row holds); the ids seen more
+than once are then known, and :class:`Superseded` says, for each earlier row, which later row
+supersedes it. The second pass sends only the last row of each id and reports the earlier ones
+(``duplicate_id``, naming both rows), so the store ends as the source's last word whatever the
+threads' timing. A hash is compared again with the ids themselves when the second pass meets
+them: two different ids that share a hash (about one chance in 10^6 for 10 million rows) are
+reported instead of silently merged.
+
+    >>> index = IdIndex()
+    >>> index.add(["a", "b", "a"], np.array([0, 1, 2]))
+    >>> index.add(["c", "b"], np.array([5, 7]))
+    >>> sorted(index.superseded().winner.items())
+    [(0, 2), (1, 7)]
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+__all__ = ["IdIndex", "Superseded"]
+
+
+class IdIndex:
+    """The ids of a source's valid rows, gathered batch by batch."""
+
+    def __init__(self) -> None:
+        self._hashes: list[np.ndarray] = []
+        self._rows: list[np.ndarray] = []
+
+    def add(self, ids: list[str], rows: np.ndarray) -> None:
+        self._hashes.append(np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids)))
+        self._rows.append(np.asarray(rows, dtype=np.int64))
+
+    def superseded(self) -> Superseded:
+        """Which rows a later row with the same id supersedes."""
+        if not self._hashes:
+            return Superseded({})
+        hashes = np.concatenate(self._hashes)
+        rows = np.concatenate(self._rows)
+        self._hashes.clear()
+        self._rows.clear()
+        order = np.lexsort((rows, hashes))  # by id hash, then by row: the last of a run wins
+        hashes, rows = hashes[order], rows[order]
+        same_as_next = hashes[:-1] == hashes[1:]
+        winner: dict[int, int] = {}
+        if same_as_next.any():
+            # The index of the last row of each run of equal hashes, for every position.
+            last = np.flatnonzero(np.append(~same_as_next, True))
+            run_end = last[np.searchsorted(last, np.arange(len(rows)))]
+            earlier = np.flatnonzero(np.append(same_as_next, False))
+            winner = dict(zip(rows[earlier].tolist(), rows[run_end[earlier]].tolist(), strict=True))
+        return Superseded(winner)
+
+
+@dataclass
+class Superseded:
+    """Earlier rows and the later row of the same id that supersedes each."""
+
+    winner: dict[int, int]  # earlier row -> the last row with its id
+    _ids: dict[int, str] = field(default_factory=dict)  # ids of earlier rows met so far
+    _earlier: dict[int, list[int]] = field(default_factory=dict)  # winner -> its earlier rows
+
+    def __post_init__(self) -> None:
+        for earlier, later in self.winner.items():
+            self._earlier.setdefault(later, []).append(earlier)
+
+    def __len__(self) -> int:
+        return len(self.winner)
+
+    def __bool__(self) -> bool:
+        return bool(self.winner)
+
+    def mask(self, rows: np.ndarray, ids: list[str]) -> np.ndarray:
+        """Which of these rows are superseded (not to be sent); their ids are kept to be
+        checked against their winners'."""
+        out = np.zeros(len(rows), dtype=bool)
+        if not self.winner:
+            return out
+        for i, row in enumerate(rows.tolist()):
+            if row in self.winner:
+                out[i] = True
+                self._ids[row] = ids[i]
+        return out
+
+    def mismatched(self, rows: np.ndarray, ids: list[str]) -> list[int]:
+        """Earlier rows that shared only a hash with one of these winning rows (a different
+        id): they were held back wrongly."""
+        if not self._ids:
+            return []
+        return [
+            earlier
+            for i, row in enumerate(rows.tolist())
+            for earlier in self._earlier.get(row, ())
+            if self._ids.pop(earlier, ids[i]) != ids[i]
+        ]
