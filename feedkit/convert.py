@@ -58,7 +58,21 @@ from feedkit.mapping import (
     Template,
     spec_columns,
 )
-from feedkit.schema import FEED_ID_RE2, FIELDS, LOCATION_BOUNDS, Field, Kind, Reason
+from feedkit.schema import (
+    FEED_ID_RE2,
+    FIELDS,
+    LOCATION_BOUNDS,
+    MAX_ACTIVITY_BYTES,
+    MAX_ACTIVITY_DEPTH,
+    MAX_TIME_NS,
+    MIN_TIME_NS,
+    OUT_OF_TIME,
+    Field,
+    Kind,
+    Reason,
+    json_depth,
+    parse_time,
+)
 from feedkit.sources import RowError, Source, SourceBatch, open_source
 
 __all__ = ["ERROR_COLUMNS", "Conversion", "ConvertedBatch", "convert", "to_activities"]
@@ -86,6 +100,7 @@ class ConvertedBatch:
     rows: np.ndarray  # record index of each valid row
     errors: list[RowError]
     rows_read: int
+    ids: pa.Array  # the id of each valid row (mapped, or derived from its content)
 
     def activities(self) -> list[dict[str, Any]]:
         return [orjson.loads(text) for text in self.json.to_pylist()]
@@ -345,9 +360,10 @@ class _Batch:
                     "series.dt.tz_localize('UTC'))",
                 )
                 return pa.nulls(self.n, pa.timestamp("ns", tz="UTC"))
-            return pc.cast(arr, pa.timestamp("ns", tz="UTC"))
+            return pc.cast(self._in_range(arr, column, path), pa.timestamp("ns", tz="UTC"))
         if pa.types.is_date(arr.type):
-            return pc.cast(pc.cast(arr, pa.timestamp("s")), pa.timestamp("ns", tz="UTC"))
+            days = self._in_range(arr, column, path)
+            return pc.cast(pc.cast(days, pa.timestamp("s")), pa.timestamp("ns", tz="UTC"))
         arr = pc.utf8_trim_whitespace(pc.cast(arr, pa.string()))
         arr = pc.if_else(pc.equal(arr, ""), _NULL, arr)  # empty: the field is unset
         iso = pc.match_substring_regex(arr, _ISO)
@@ -376,20 +392,38 @@ class _Batch:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             return self._times_one_by_one(candidates, column, path)
 
+    def _in_range(self, arr: pa.Array, column: str, path: str) -> pa.Array:
+        """A timestamp or date column with the values nanoseconds cannot hold (before 1677,
+        after 2262: a "never" of 9999-12-31) refused as row errors and nulled."""
+        if pa.types.is_date32(arr.type) or pa.types.is_date64(arr.type):
+            unit = "D" if pa.types.is_date32(arr.type) else "ms"
+        else:
+            unit = arr.type.unit
+        if unit == "ns":
+            return arr
+        per = {"D": 86_400 * 10**9, "s": 10**9, "ms": 10**6, "us": 10**3}[unit]
+        storage = arr.cast(pa.int64() if unit != "D" else pa.int32()).cast(pa.int64())
+        outside = pc.or_(
+            pc.less(storage, -(2**63) // per + 1), pc.greater(storage, MAX_TIME_NS // per)
+        )
+        self.fail(outside, arr, column, path, Reason.RANGE, OUT_OF_TIME)
+        return pc.if_else(pc.fill_null(outside, False), pa.scalar(None, arr.type), arr)
+
     def _times_one_by_one(self, arr: pa.Array, column: str, path: str) -> pa.Array:
-        # Only a batch holding a well-shaped but impossible time (month 13) comes here.
-        out: list[Any] = []
+        # Only a batch holding an impossible time (month 13) or one out of range comes here.
+        out: list[int | None] = []
         for i, value in enumerate(arr.to_pylist()):
             try:
-                out.append(
-                    None
-                    if value is None
-                    else pc.cast(pa.array([value]), pa.timestamp("ns", tz="UTC"))[0].as_py()
-                )
-            except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
+                ns = None if value is None else parse_time(value)
+                if ns is not None and not MIN_TIME_NS <= ns <= MAX_TIME_NS:
+                    raise ValueError(OUT_OF_TIME, Reason.RANGE)
+                out.append(ns)
+            except ValueError as exc:
                 out.append(None)
-                self.error(i, column, path, Reason.TIME_FORMAT, "is not a valid time", value)
-        return pa.array(out, pa.timestamp("ns", tz="UTC"))
+                reason = exc.args[1] if len(exc.args) > 1 else Reason.TIME_FORMAT
+                message = exc.args[0] if reason is Reason.RANGE else "is not a valid time"
+                self.error(i, column, path, reason, message, value)
+        return pa.array(out, pa.int64()).cast(pa.timestamp("ns", tz="UTC"))
 
     def is_json(self, name: str) -> bool:
         """Whether a column holds JSON text: declared so, or marked by feedkit's export."""
@@ -397,13 +431,31 @@ class _Batch:
             return True
         return is_json_field(self.sb.batch.schema.field(name))
 
-    def json_column(self, name: str) -> pa.Array:
+    def json_column(self, name: str, path: str, depth: int) -> pa.Array:
         """JSON fragments of a column of whole values (lists, structs, or JSON text)."""
         arr = self.column(name)
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            return self.text_of(name)
+            return self.json_text(name, path, depth)
         fragments = json_value(arr)
         return pc.if_else(pc.equal(fragments, "[]"), _NULL, fragments)
+
+    def json_text(self, name: str, path: str, depth: int, want: type | None = None) -> pa.Array:
+        """A column of JSON text, each cell checked: valid JSON (``want``: a list of
+        strings), nested no deeper than ``depth``; a cell that is not is a row error at
+        ``path`` and null."""
+        text = self.text_of(name)
+        out: list[str | None] = []
+        for i, cell in enumerate(text.to_pylist()):
+            if cell is None:
+                out.append(None)
+                continue
+            problem = _json_problem(cell, depth, want)
+            if problem is None:
+                out.append(cell)
+            else:
+                out.append(None)
+                self.error(i, name, path, *problem, cell if len(cell) <= 200 else cell[:200])
+        return pa.array(out, pa.string())
 
     # -- failures ---------------------------------------------------------------------------
 
@@ -445,7 +497,7 @@ class _Batch:
             if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
                 lists = pc.cast(arr, pa.list_(pa.string()))
             elif self.is_json(spec.column):
-                lists = _parse_json_lists(self.text_of(spec.column))
+                lists = _parse_json_lists(self.json_text(spec.column, path, 2, list))
             else:
                 text = self.text_of(spec.column)
                 lists = (
@@ -510,14 +562,18 @@ class _Batch:
         members = [("lat", json_value(lat)), ("lng", json_value(lng))]
         return with_validity(json_object(members), both)
 
-    def obj(self, spec: ObjectSpec, path: str) -> pa.Array:
-        """A JSON object per row (null when it would be empty); dotted keys nest."""
+    def obj(self, spec: ObjectSpec, path: str, level: int = 2) -> pa.Array:
+        """A JSON object per row (null when it would be empty); dotted keys nest. The object
+        sits ``level`` levels down in the activity (a field's is 2)."""
         tree: dict[str, Any] = {}
         for key, t in spec.members:
             where = f"{path}.{key}"
             value: Fragment
             if t.whole is not None and self.is_json(t.whole):
-                value = self.text_of(t.whole)  # JSON text, written as it is
+                # JSON text, checked and written as it is; it sits below the activity, the
+                # object and each segment of its key
+                below = MAX_ACTIVITY_DEPTH - level - len(keypath.split(key))
+                value = self.json_text(t.whole, where, below)
             elif t.whole is not None:
                 value = json_fragment(self.typed(t.whole, where))
             else:
@@ -550,7 +606,7 @@ class _Batch:
                 (
                     "custom",
                     pc.fill_null(
-                        self.obj(ObjectSpec(tuple(custom)), f"attachments[{i}].custom"), "{}"
+                        self.obj(ObjectSpec(tuple(custom)), f"attachments[{i}].custom", 4), "{}"
                     )
                     if custom
                     else pa.repeat(pa.scalar("{}"), self.n),
@@ -570,6 +626,19 @@ def _fields_by_column(mapping: Mapping) -> dict[str, str]:
         for col in spec_columns(attachment):
             out.setdefault(col, []).append(f"attachments[{i}]")
     return {col: ",".join(dict.fromkeys(names)) for col, names in out.items()}
+
+
+def _json_problem(cell: str, depth: int, want: type | None) -> tuple[Reason, str] | None:
+    """Why one cell of JSON text cannot be written as it is, or None."""
+    try:
+        value = orjson.loads(cell)
+    except orjson.JSONDecodeError as exc:
+        return Reason.FORMAT, f"is not valid JSON: {exc}"
+    if want is list and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+        return Reason.TYPE, "must be a JSON array of strings"
+    if isinstance(value, (dict, list)) and json_depth(value, depth) > depth:
+        return Reason.TOO_DEEP, f"is nested more than {depth} levels deep here"
+    return None
 
 
 def _parse_json_lists(text: pa.Array) -> pa.Array:
@@ -715,7 +784,8 @@ def convert_batch(
     if mapping.attachments:
         fragments["attachments"] = b.attachments(mapping.attachments)
     elif mapping.attachments_column:
-        fragments["attachments"] = b.json_column(mapping.attachments_column)
+        column = mapping.attachments_column
+        fragments["attachments"] = b.json_column(column, "attachments", MAX_ACTIVITY_DEPTH - 1)
     if not history:
         for name in EXTRA_FIELDS:
             fragments.pop(name, None)
@@ -753,12 +823,38 @@ def convert_batch(
         )
     # Kept rows always have an id (mapped ones are required) and a type: they lead.
     members = [(k, _kept(fragments[k], b.bad)) for k in _ORDER if k in fragments]
-    if "id" not in fragments:
-        body = json_object(members, first_present=True)
-        ids = json_string(pa.array(_derived_ids(body), pa.string()))
-        members.insert(0, ("id", ids))
+    ids: pa.Array
+    if "id" in fragments:
+        ids = values["id"].filter(pa.array(~b.bad))
+    else:
+        ids = pa.array(_derived_ids(json_object(members, first_present=True)), pa.string())
+        members.insert(0, ("id", json_string(ids)))
     text_json = json_object(members, first_present=True)
-    return ConvertedBatch(text_json, sb.rows[~b.bad], b.errors, sb.rows_read)
+    rows = sb.rows[~b.bad]
+    big = np.flatnonzero(
+        pc.greater(pc.binary_length(text_json), MAX_ACTIVITY_BYTES).to_numpy(zero_copy_only=False)
+    )
+    if len(big):  # each refused by the field that made it so, and left out
+        for i in big.tolist():
+            b.errors.append(_too_large(mapping, int(rows[i]), text_json[i].as_py()))
+        keep = np.ones(len(rows), dtype=bool)
+        keep[big] = False
+        text_json, ids, rows = text_json.filter(keep), ids.filter(keep), rows[keep]
+    return ConvertedBatch(text_json, rows, b.errors, sb.rows_read, ids)
+
+
+def _too_large(mapping: Mapping, row: int, text: str) -> RowError:
+    """A row whose activity JSON is larger than one activity may be, named by its largest
+    field."""
+    activity = orjson.loads(text)
+    name = max(activity, key=lambda k: len(orjson.dumps(activity[k])))
+    column = _columns_of(mapping, name) if name in mapping.fields else ""
+    message = (
+        f"the activity is {len(text.encode()):,} bytes of JSON, {name} "
+        f"{len(orjson.dumps(activity[name])):,} of them; at most {MAX_ACTIVITY_BYTES:,} bytes"
+        " per activity"
+    )
+    return RowError(row, column, name, Reason.TOO_LARGE.value, message, None)
 
 
 def _kept(fragment: Fragment, bad: np.ndarray) -> Fragment:

@@ -15,6 +15,7 @@ message; :func:`validate_activity` returns all of them at once rather than stopp
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Iterable, Mapping
@@ -22,6 +23,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+import orjson
 
 __all__ = [
     "ATTACHMENT_FIELDS",
@@ -46,10 +49,16 @@ MAX_FILTER_TAGS = 50
 MAX_MENTIONS = 25
 MAX_BATCH = 100
 MAX_PAGE = 100
+# Bytes of one request body, and of one activity's JSON within it: feedkit serve refuses a
+# larger body with 413 and a larger activity by its index; the client checks both first, so
+# one huge row is a row error and never fails the request its neighbours ride in.
+MAX_REQUEST_BYTES = 8 * 1024 * 1024
+MAX_ACTIVITY_BYTES = 1024 * 1024
 # Levels of JSON nesting a request may carry, and segments a dotted ``custom.`` path may have.
 # orjson writes at most 255 levels; an answer nests a stored object a few levels deeper than
 # it arrived, and a path and the value set at it stack: 100 + 100 + a few stays well inside.
 MAX_NESTING = 100
+MAX_ACTIVITY_DEPTH = MAX_NESTING - 2  # an activity sits two levels down in a batch's body
 # Times travel as int64 nanoseconds since the epoch (SQLite INTEGER, the SDK's int).
 MIN_TIME_NS, MAX_TIME_NS = -(2**63), 2**63 - 1
 OUT_OF_TIME = "is outside the times int64 nanoseconds hold (1677-09-21 to 2262-04-11)"
@@ -89,10 +98,13 @@ class Reason(StrEnum):
     NOT_SETTABLE = "not_settable"
     NOT_UNSETTABLE = "not_unsettable"
     TOO_DEEP = "too_deep"
-    # Reasons a source row cannot even be read, and a row the server would not take.
+    TOO_LARGE = "too_large"
+    ENCODING = "encoding"
+    # Reasons a source row cannot even be read, a row another row supersedes, and a row the
+    # server would not take.
     FORMAT = "format"
     MALFORMED_ROW = "malformed_row"
-    ENCODING = "encoding"
+    DUPLICATE_ID = "duplicate_id"
     SEND_FAILED = "send_failed"
 
 
@@ -548,6 +560,8 @@ def validate_activity(
             continue
         errors += _check_value(f, f.name, value)
     errors += _check_visibility_tag(data)
+    if not errors:
+        errors += check_encoded(data)
     if strict:
         for key in data:
             if key not in FIELDS and key not in REQUEST_OPTIONS:
@@ -557,6 +571,91 @@ def validate_activity(
                     )
                 )
     return errors
+
+
+def json_depth(value: Any, limit: int) -> int:
+    """Levels of nesting of a parsed JSON value (1 for a flat object), counted a level at a
+    time without recursion and no further than ``limit + 1``."""
+    level, depth = [value], 0
+    while level and depth <= limit:
+        depth += 1
+        below = []
+        for node in level:
+            for child in node.values() if isinstance(node, Mapping) else node:
+                if isinstance(child, (Mapping, list, tuple)):
+                    below.append(child)
+        level = below
+    return depth
+
+
+_LENIENT = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
+
+
+def check_encoded(activity: Mapping[str, Any]) -> list[FieldError]:
+    """What stops an activity from travelling as JSON: nesting past ``MAX_ACTIVITY_DEPTH``,
+    a string that is not Unicode text (a lone surrogate), more than ``MAX_ACTIVITY_BYTES``."""
+    if json_depth(activity, MAX_ACTIVITY_DEPTH) > MAX_ACTIVITY_DEPTH:
+        return [
+            FieldError(
+                _deepest_member(activity),
+                Reason.TOO_DEEP,
+                f"is nested more than {MAX_ACTIVITY_DEPTH} levels deep",
+                None,
+            )
+        ]
+    try:  # the size is near enough: the client writes times and numpy scalars its own way
+        size = len(orjson.dumps(activity, default=str, option=_LENIENT))
+    except (orjson.JSONEncodeError, TypeError):
+        lone = [
+            FieldError(path, Reason.ENCODING, "holds a lone surrogate, not Unicode text", text)
+            for path, text in _unencodable(activity, "")
+        ]
+        if lone:
+            return lone
+        size = len(json.dumps(activity, default=str, ensure_ascii=False).encode())  # big ints
+    if size > MAX_ACTIVITY_BYTES:
+        return [
+            FieldError(
+                "", Reason.TOO_LARGE, f"is {size:,} bytes of JSON; at most {MAX_ACTIVITY_BYTES:,}"
+                " bytes per activity", None
+            )
+        ]  # fmt: skip
+    return []
+
+
+def _deepest_member(activity: Mapping[str, Any]) -> str:
+    return max(
+        (k for k, v in activity.items() if isinstance(v, (Mapping, list))),
+        key=lambda k: json_depth(activity[k], MAX_ACTIVITY_DEPTH),
+        default="",
+    )
+
+
+def _unencodable(value: Any, path: str) -> Iterable[tuple[str, str]]:
+    """(path, text) of every string (key or value) that UTF-8 cannot encode."""
+    stack = [(value, path)]
+    while stack:
+        node, where = stack.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                yield where, node.encode("utf-8", "backslashreplace").decode()
+        elif isinstance(node, Mapping):
+            for k, v in node.items():
+                key = str(k).encode("utf-8", "backslashreplace").decode()
+                sub = f"{where}.{key}" if where else key
+                stack.append((k, sub) if isinstance(k, str) and not _encodes(k) else (v, sub))
+        elif isinstance(node, (list, tuple)):
+            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(node))
+
+
+def _encodes(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
 
 
 def validate_limit(limit: Any, field: str = "limit") -> list[FieldError]:

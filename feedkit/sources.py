@@ -3,13 +3,28 @@
 Every source becomes an iterator of :class:`SourceBatch`: an Arrow record batch of at most
 ``batch_rows`` rows holding only the mapped columns, the 0-based record index of each of its
 rows in the source, and the rows that could not be read at all (a ragged CSV line, bytes that
-are not UTF-8) as :class:`RowError`. Files are streamed, so memory does not grow with them.
+are not UTF-8, both) as :class:`RowError`. Files are streamed, so memory does not grow with
+them.
+
+CSV files are recognised by their first bytes, not their name: gzip, bzip2, zstd and xz
+compressed ones are read through their codec (``posts.csv.gz``, or a ``.csv`` that is really
+gzip), a zip archive or a Parquet file named ``.csv`` is refused by name. The bytes pass
+through :class:`_Escaped`, which turns bytes that are not UTF-8 into private-use characters so
+that the CSV parser never meets them; a cell holding them is an ``encoding`` row error naming
+the bytes. A record larger than the parser's block is read again with larger blocks (cells of
+up to ``CSV_MAX_BLOCK``). A mapped column whose name appears twice is refused by name.
 """
 
 from __future__ import annotations
 
+import bz2
+import codecs
+import gzip
+import io
+import lzma
 import os
-from collections.abc import Iterator, Sequence
+import re
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -27,6 +42,29 @@ from feedkit.schema import Reason
 __all__ = ["RowError", "Source", "SourceBatch", "SourceError", "open_source"]
 
 CSV_BLOCK = 1 << 20
+CSV_MAX_BLOCK = 1 << 30  # a record larger than this stops the read, named by its number
+# A byte that is not UTF-8 travels as the private-use character U+F700 + byte (U+F780-U+F7FF).
+_ESCAPE = 0xF700
+_ESCAPED = "[\uf780-\uf7ff]"
+# First bytes of the compressed and binary formats a CSV path may hold, whatever its name.
+_MAGIC: tuple[tuple[bytes, str], ...] = (
+    (b"\x1f\x8b", "gzip"),
+    (b"BZh", "bz2"),
+    (b"\x28\xb5\x2f\xfd", "zstd"),
+    (b"\xfd7zXZ\x00", "xz"),
+    (b"PK\x03\x04", "zip"),
+    (b"PAR1", "parquet"),
+)
+_COMPRESSED_SUFFIXES = (".gz", ".gzip", ".bz2", ".zst", ".zstd", ".xz")
+
+
+def _escape_bytes(exc: UnicodeError) -> tuple[str, int]:
+    assert isinstance(exc, UnicodeDecodeError)
+    bad = exc.object[exc.start : exc.end]
+    return "".join(chr(_ESCAPE + b) for b in bad), exc.end
+
+
+codecs.register_error("feedkit-escape", _escape_bytes)
 
 
 class SourceError(FeedkitError):
@@ -89,6 +127,80 @@ def _missing(columns: Sequence[str], available: Sequence[str]) -> None:
         )
 
 
+def _unique(columns: Sequence[str], available: Sequence[str], where: str) -> None:
+    """A mapped column must name one column: two of the same name are ambiguous."""
+    twice = sorted({c for c in columns if list(available).count(c) > 1})
+    if twice:
+        raise SourceError(
+            f"{where} has more than one column named {', '.join(map(repr, twice))}: a mapping "
+            "cannot tell them apart; rename them"
+        )
+
+
+def _format_suffix(path: Path) -> str:
+    """The suffix that names a file's format, past a compression suffix (posts.csv.gz)."""
+    suffixes = [x.lower() for x in path.suffixes]
+    while suffixes and suffixes[-1] in _COMPRESSED_SUFFIXES:
+        suffixes.pop()
+    if suffixes:
+        return suffixes[-1]
+    return ".csv" if path.suffix.lower() in _COMPRESSED_SUFFIXES else path.suffix.lower()
+
+
+def _csv_opener(path: Path) -> Callable[[], io.RawIOBase]:
+    """Fresh streams of a CSV file's text as valid UTF-8 (see :class:`_Escaped`), through
+    the codec its first bytes name."""
+    with path.open("rb") as f:
+        head = f.read(8)
+    kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
+    if kind in ("zip", "parquet"):
+        hint = "unzip it first" if kind == "zip" else "name it .parquet"
+        raise SourceError(f"{path}: this is a {kind} file, not CSV text; {hint}")
+
+    def raw() -> Any:
+        if kind == "gzip":
+            return gzip.open(path, "rb")
+        if kind == "bz2":
+            return bz2.open(path, "rb")
+        if kind == "xz":
+            return lzma.open(path, "rb")
+        if kind == "zstd":
+            return pa.input_stream(str(path), compression="zstd")
+        return path.open("rb")
+
+    return lambda: _Escaped(raw())
+
+
+class _Escaped(io.RawIOBase):
+    """A byte stream re-encoded as valid UTF-8: a byte that is not UTF-8 becomes the
+    private-use character U+F700 + byte, which :func:`_decode` reports and names."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self._decoder = codecs.getincrementaldecoder("utf-8")("feedkit-escape")
+        self._pending = b""
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        while not self._pending:
+            chunk = self._inner.read(max(len(view), 1 << 16))
+            final = not chunk
+            self._pending = self._decoder.decode(chunk, final).encode("utf-8")
+            if final:
+                break
+        n = min(len(view), len(self._pending))
+        view[:n] = self._pending[:n]
+        self._pending = self._pending[n:]
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
 def _file_fingerprint(path: Path) -> str:
     st = path.stat()
     return f"{path.resolve()}:{st.st_size}:{st.st_mtime_ns}"
@@ -102,15 +214,17 @@ def open_source(source: Any, columns: Sequence[str], *, batch_rows: int = 10_000
         path = Path(source)
         if not path.exists():
             raise SourceError(f"{path}: no such file")
-        suffix = path.suffix.lower()
+        suffix = _format_suffix(path)
         if suffix in (".csv", ".tsv", ".txt"):
             tab = suffix == ".tsv"
-            names = _csv_header(path, tab)
+            opener = _csv_opener(path)
+            names = _csv_header(path, opener, tab)
             if names is not None:
                 _missing(columns, names)
+                _unique(columns, names, str(path))
             return Source(
                 str(path),
-                _csv(path, names, columns, batch_rows, tab),
+                _csv(path, opener, names, columns, batch_rows, tab),
                 None,
                 _file_fingerprint(path),
             )
@@ -120,6 +234,7 @@ def open_source(source: Any, columns: Sequence[str], *, batch_rows: int = 10_000
             except (pa.ArrowInvalid, OSError) as exc:
                 raise SourceError(f"{path}: not a readable Parquet file: {exc}") from None
             _missing(columns, pf.schema_arrow.names)
+            _unique(columns, pf.schema_arrow.names, str(path))
             return Source(
                 str(path),
                 _parquet(pf, columns, batch_rows),
@@ -129,9 +244,11 @@ def open_source(source: Any, columns: Sequence[str], *, batch_rows: int = 10_000
         raise SourceError(f"{path}: read .csv, .tsv or .parquet files (or pass a DataFrame)")
     if isinstance(source, pa.RecordBatchReader):
         _missing(columns, source.schema.names)
+        _unique(columns, source.schema.names, "the RecordBatchReader")
         return Source("RecordBatchReader", _reader(source, columns, batch_rows), None, None)
     if isinstance(source, pa.Table):
         _missing(columns, source.column_names)
+        _unique(columns, source.column_names, "the Table")
         return Source(
             "Table", _table(source.select(list(columns)), batch_rows), source.num_rows, None
         )
@@ -142,6 +259,7 @@ def open_source(source: Any, columns: Sequence[str], *, batch_rows: int = 10_000
     if pd is not None and isinstance(source, pd.DataFrame):
         names = [str(c) for c in source.columns]
         _missing(columns, names)
+        _unique(columns, names, "the DataFrame")
         return Source("DataFrame", _frame(source, columns, batch_rows), len(source), None)
     raise SourceError(
         f"cannot read a {type(source).__name__}: pass a DataFrame, a pyarrow "
@@ -188,21 +306,41 @@ def _frame(df: Any, columns: Sequence[str], batch_rows: int) -> Iterator[SourceB
     by_name = {str(c): c for c in df.columns}
     for start in range(0, len(df), batch_rows):
         chunk = df.iloc[start : start + batch_rows]
-        arrays = [_pandas_column(chunk[by_name[c]]) for c in columns]
+        rows = np.arange(start, start + len(chunk), dtype=np.int64)
+        arrays, errors = [], []
+        for c in columns:
+            arr, bad = _pandas_column(chunk[by_name[c]])
+            arrays.append(arr)
+            errors += [
+                RowError(int(rows[i]), c, "", Reason.ENCODING.value,
+                         "holds a lone surrogate, not Unicode text", text)
+                for i, text in bad
+            ]  # fmt: skip
         batch = pa.RecordBatch.from_arrays(arrays, names=list(columns))
-        yield SourceBatch(batch, np.arange(start, start + len(chunk), dtype=np.int64))
+        yield SourceBatch(batch, rows, errors)
 
 
-def _pandas_column(series: Any) -> pa.Array:
-    """An Arrow array of a pandas column; mixed object columns become strings."""
+def _pandas_column(series: Any) -> tuple[pa.Array, list[tuple[int, str]]]:
+    """An Arrow array of a pandas column (mixed object columns become strings), and the
+    (position, text) of strings that are not Unicode text (a lone surrogate): those are null."""
+    bad: list[tuple[int, str]] = []
     try:
         arr = pa.array(series, from_pandas=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError):
-        values = [None if _is_missing(v) else str(v) for v in series.tolist()]
+        values: list[str | None] = []
+        for i, v in enumerate(series.tolist()):
+            text = None if _is_missing(v) else str(v)
+            if text is not None and not text.isascii():
+                try:
+                    text.encode("utf-8")
+                except UnicodeEncodeError:
+                    bad.append((i, text.encode("utf-8", "backslashreplace").decode()))
+                    text = None
+            values.append(text)
         arr = pa.array(values, type=pa.string())
     if isinstance(arr, pa.ChunkedArray):
         arr = arr.combine_chunks()
-    return arr
+    return arr, bad
 
 
 def _is_missing(value: Any) -> bool:
@@ -214,11 +352,11 @@ def _is_missing(value: Any) -> bool:
         return False
 
 
-def _csv_header(path: Path, tab: bool) -> list[str] | None:
+def _csv_header(path: Path, opener: Callable[[], Any], tab: bool) -> list[str] | None:
     """The column names of a CSV file (None when the file is empty)."""
     try:
         probe = pcsv.open_csv(
-            path,
+            opener(),
             read_options=pcsv.ReadOptions(use_threads=False),
             parse_options=pcsv.ParseOptions(
                 invalid_row_handler=lambda row: "skip", **_csv_parse(tab)
@@ -229,6 +367,8 @@ def _csv_header(path: Path, tab: bool) -> list[str] | None:
         if "Empty CSV file" in str(exc):
             return None
         raise SourceError(f"{path}: cannot read the CSV header: {exc}") from None
+    except (OSError, EOFError) as exc:  # a truncated or corrupt compressed file
+        raise SourceError(f"{path}: cannot read the file: {exc}") from None
     names = list(probe.schema.names)
     probe.close()
     return names
@@ -239,27 +379,72 @@ def _csv_parse(tab: bool) -> dict[str, Any]:
 
 
 def _malformed(row: int, text: str, width: int) -> RowError:
+    bad = re.search(_ESCAPED, text) is not None
     return RowError(
         row,
         "",
         "",
         Reason.MALFORMED_ROW.value,
-        f"CSV record has the wrong number of fields ({width} expected)",
-        text,
+        f"CSV record has the wrong number of fields ({width} expected)"
+        + (" and bytes that are not UTF-8" if bad else ""),
+        _unescaped(text),
     )
 
 
+class _Straddle(Exception):
+    """A record larger than the parser's block."""
+
+
 def _csv(
-    path: Path, names: list[str] | None, columns: Sequence[str], batch_rows: int, tab: bool
+    path: Path,
+    opener: Callable[[], Any],
+    names: list[str] | None,
+    columns: Sequence[str],
+    batch_rows: int,
+    tab: bool,
 ) -> Iterator[SourceBatch]:
-    """Stream a CSV file: every column as text, ragged lines and bad bytes as row errors.
+    """Stream a CSV file (see :func:`_csv_pass`); a record larger than the block is read
+    again with blocks eight times larger, the records already given skipped."""
+    if names is None:
+        return
+    block, done = CSV_BLOCK, 0
+    while True:
+        try:
+            for sb, complete in _csv_pass(opener, names, columns, batch_rows, tab, block):
+                keep = sb.rows >= done
+                errors = [e for e in sb.errors if e.row >= done]
+                if not keep.all():
+                    sb = SourceBatch(sb.batch.filter(pa.array(keep)), sb.rows[keep], errors)
+                else:
+                    sb.errors = errors
+                if sb.batch.num_rows or sb.errors:
+                    yield sb
+                done = max(done, complete)
+            return
+        except _Straddle:
+            if block >= CSV_MAX_BLOCK:
+                raise SourceError(
+                    f"{path}: record {done} (0-based, after the header) is larger than "
+                    f"{CSV_MAX_BLOCK:,} bytes; split it or drop it"
+                ) from None
+            block *= 8
+
+
+def _csv_pass(
+    opener: Callable[[], Any],
+    names: list[str],
+    columns: Sequence[str],
+    batch_rows: int,
+    tab: bool,
+    block: int,
+) -> Iterator[tuple[SourceBatch, int]]:
+    """One read of a CSV file: every column as text, ragged lines and bad bytes as row errors;
+    with each batch, the records before which all have been given (0 until a block's last).
 
     Only an empty cell is missing: "NA" or "null" are text. The reader reports ragged
     records by number, possibly while it reads ahead, so each batch claims the ragged
     records that fall inside its own span of record numbers.
     """
-    if names is None:
-        return
     ragged: list[tuple[int, str]] = []
 
     def on_invalid(row: Any) -> str:
@@ -267,18 +452,23 @@ def _csv(
         ragged.append((number - 2 if number is not None else -1, row.text))
         return "skip"
 
-    reader = pcsv.open_csv(
-        path,
-        read_options=pcsv.ReadOptions(use_threads=False, block_size=CSV_BLOCK),
-        parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid, **_csv_parse(tab)),
-        convert_options=pcsv.ConvertOptions(
-            column_types={n: pa.binary() for n in names},
-            include_columns=list(columns),
-            strings_can_be_null=True,
-            null_values=[""],
-            quoted_strings_can_be_null=False,
-        ),
-    )
+    try:
+        reader = pcsv.open_csv(
+            opener(),
+            read_options=pcsv.ReadOptions(use_threads=False, block_size=block),
+            parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid, **_csv_parse(tab)),
+            convert_options=pcsv.ConvertOptions(
+                column_types={n: pa.string() for n in names},
+                include_columns=list(columns),
+                strings_can_be_null=True,
+                null_values=[""],
+                quoted_strings_can_be_null=False,
+            ),
+        )
+    except pa.ArrowInvalid as exc:
+        if "straddl" in str(exc):
+            raise _Straddle from None
+        raise SourceError(f"unreadable CSV: {exc}") from None
     next_row = 0
     while True:
         try:
@@ -286,7 +476,11 @@ def _csv(
         except StopIteration:
             break
         except pa.ArrowInvalid as exc:
-            raise SourceError(f"{path}: unreadable CSV after record {next_row}: {exc}") from None
+            if "straddl" in str(exc):
+                raise _Straddle from None
+            raise SourceError(f"unreadable CSV after record {next_row}: {exc}") from None
+        except (OSError, EOFError) as exc:  # a truncated or corrupt compressed file
+            raise SourceError(f"unreadable after record {next_row}: {exc}") from None
         ragged.sort()
         end = next_row + batch.num_rows
         mine: list[tuple[int, str]] = []
@@ -299,58 +493,59 @@ def _csv(
         next_row = end
         errors = [_malformed(r, t, len(names)) for r, t in mine]
         text_batch, encoding_errors = _decode(batch, rows)
-        for start in range(0, max(text_batch.num_rows, 1), batch_rows):
+        starts = range(0, max(text_batch.num_rows, 1), batch_rows)
+        for start in starts:
             part = text_batch.slice(start, batch_rows)
             part_rows = rows[start : start + batch_rows]
             lo, hi = (int(part_rows[0]), int(part_rows[-1])) if len(part_rows) else (0, -1)
             found = [e for e in encoding_errors if lo <= e.row <= hi]
             found += errors if start == 0 else []
-            if part.num_rows or found:
-                yield SourceBatch(part, part_rows, found)
+            yield SourceBatch(part, part_rows, found), end if start == starts[-1] else 0
     if ragged:
         empty = pa.RecordBatch.from_arrays(
             [pa.array([], pa.string())] * len(columns), names=list(columns)
         )
         rows_left = [max(r, next_row + i) for i, (r, _) in enumerate(sorted(ragged))]
-        yield SourceBatch(
-            empty,
-            np.array([], dtype=np.int64),
-            [
-                _malformed(r, t, len(names))
-                for r, (_, t) in zip(rows_left, sorted(ragged), strict=True)
-            ],
+        yield (
+            SourceBatch(
+                empty,
+                np.array([], dtype=np.int64),
+                [
+                    _malformed(r, t, len(names))
+                    for r, (_, t) in zip(rows_left, sorted(ragged), strict=True)
+                ],
+            ),
+            max(rows_left) + 1,
         )
 
 
+def _unescaped(text: str) -> str:
+    """A text read through :class:`_Escaped`, its bad bytes shown as U+FFFD."""
+    return re.sub(_ESCAPED, "\ufffd", text)
+
+
 def _decode(batch: pa.RecordBatch, rows: np.ndarray) -> tuple[pa.RecordBatch, list[RowError]]:
-    """Binary CSV columns as UTF-8 strings; rows with other bytes become errors (and null)."""
+    """CSV columns whose cells held bytes that are not UTF-8 (escaped by :class:`_Escaped`):
+    each such cell is a row error naming the byte offset, and null."""
     arrays = []
     errors: list[RowError] = []
     for name, col in zip(batch.schema.names, batch.columns, strict=True):
-        try:
-            arrays.append(pc.cast(col, pa.string()))
+        hits = pc.fill_null(pc.match_substring_regex(col, _ESCAPED), False)
+        if not pc.any(hits).as_py():
+            arrays.append(col)
             continue
-        except pa.ArrowInvalid:
-            pass
-        values = col.to_pylist()
-        decoded: list[str | None] = []
-        for i, raw in enumerate(values):
-            if raw is None:
-                decoded.append(None)
-                continue
-            try:
-                decoded.append(raw.decode("utf-8"))
-            except UnicodeDecodeError as exc:
-                decoded.append(None)
-                errors.append(
-                    RowError(
-                        int(rows[i]),
-                        name,
-                        "",
-                        Reason.ENCODING.value,
-                        f"bytes that are not UTF-8 at offset {exc.start}",
-                        raw.decode("utf-8", errors="replace"),
-                    )
+        for i in np.flatnonzero(hits.to_numpy(zero_copy_only=False)).tolist():
+            text = col[i].as_py()
+            offset = len(text[: re.search(_ESCAPED, text).start()].encode())  # type: ignore[union-attr]
+            errors.append(
+                RowError(
+                    int(rows[i]),
+                    name,
+                    "",
+                    Reason.ENCODING.value,
+                    f"bytes that are not UTF-8 at offset {offset}",
+                    _unescaped(text),
                 )
-        arrays.append(pa.array(decoded, pa.string()))
+            )
+        arrays.append(pc.if_else(hits, pa.scalar(None, pa.string()), col))
     return pa.RecordBatch.from_arrays(arrays, names=batch.schema.names), errors

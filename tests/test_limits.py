@@ -30,7 +30,7 @@ from _serve import (
 )
 
 import feedkit
-from feedkit.schema import FIELDS, MAX_NESTING, PARTIAL_SET_FIELDS, Reason
+from feedkit.schema import FIELDS, MAX_ACTIVITY_DEPTH, MAX_NESTING, PARTIAL_SET_FIELDS, Reason
 
 DROP = object()  # a patch value that removes the key
 LONG = "x" * 256
@@ -563,19 +563,25 @@ def _nested_body(activity_id: str, depth: int) -> bytes:
 
 
 def test_server_takes_a_body_nested_to_the_limit_and_answers_it(http: httpx.Client) -> None:
-    activity_id = f"deep-{uuid.uuid4()}"
-    response = http.post(ACTIVITIES, content=_nested_body(activity_id, MAX_NESTING))
+    activity_id = f"deep-{uuid.uuid4()}"  # an activity may nest as deep as it could in a batch
+    response = http.post(ACTIVITIES, content=_nested_body(activity_id, MAX_ACTIVITY_DEPTH))
     assert response.status_code == 201, response.text
     assert get_activity(http, activity_id)["custom"] == response.json()["activity"]["custom"]
     query = http.post(f"{ACTIVITIES}/query", json={"filter": {"id": activity_id}})
     assert [a["id"] for a in query.json()["activities"]] == [activity_id]
 
 
-@pytest.mark.parametrize("depth", [MAX_NESTING + 1, 300, 1000, 5000])
+@pytest.mark.parametrize(
+    ("depth", "named"),
+    [(MAX_ACTIVITY_DEPTH + 1, "custom"), (MAX_NESTING + 1, "body"), (300, "body"),
+     (1000, "body"), (5000, "body")],
+)  # fmt: skip
 @pytest.mark.usefixtures("unchanged")
-def test_server_refuses_a_body_nested_past_the_limit(http: httpx.Client, depth: int) -> None:
+def test_server_refuses_a_body_nested_past_the_limit(
+    http: httpx.Client, depth: int, named: str
+) -> None:
     activity_id = f"too-deep-{uuid.uuid4()}"
-    assert_400_naming(http.post(ACTIVITIES, content=_nested_body(activity_id, depth)), "body")
+    assert_400_naming(http.post(ACTIVITIES, content=_nested_body(activity_id, depth)), named)
     assert http.get(f"{ACTIVITIES}/{activity_id}").status_code == 404
 
 

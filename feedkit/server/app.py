@@ -22,7 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from feedkit.schema import MAX_NESTING
+from feedkit.schema import MAX_ACTIVITY_DEPTH, MAX_NESTING, MAX_REQUEST_BYTES, json_depth
 from feedkit.server.auth import Authenticator, Principal
 from feedkit.server.problems import INTERNAL, Problem
 from feedkit.server.ratelimit import RateLimiter
@@ -31,7 +31,7 @@ from feedkit.server.store import Store
 
 log = logging.getLogger("feedkit.server")
 
-DEFAULT_MAX_BODY = 8 * 1024 * 1024
+DEFAULT_MAX_BODY = MAX_REQUEST_BYTES
 
 Params = dict[str, str]
 Handler = Callable[[FeedsService, Principal, Params, Any, Mapping[str, str]], dict[str, Any]]
@@ -163,19 +163,20 @@ def _ids(body: Any) -> list[Any]:
     return ids
 
 
-def _depth(value: Any, limit: int) -> int:
-    """Levels of nesting of a parsed JSON value (1 for a flat object), counted a level at a
-    time without recursion and no further than ``limit + 1``."""
-    level, depth = [value], 0
-    while level and depth <= limit:
-        depth += 1
-        below = []
-        for node in level:
-            for child in node.values() if isinstance(node, dict) else node:
-                if isinstance(child, (dict, list)):
-                    below.append(child)
-        level = below
-    return depth
+def _too_deep(body: Any) -> dict[str, str]:
+    """The body's members (an item of a batch where it is one) nested past ``MAX_NESTING``:
+    a batch names its guilty items, so the client resends the others."""
+    if not isinstance(body, (dict, list)) or json_depth(body, MAX_NESTING) <= MAX_NESTING:
+        return {}
+    message = f"is nested more than {MAX_NESTING} levels deep"
+    found = {
+        f"{key}[{i}]": message
+        for key, items in (body.items() if isinstance(body, dict) else ())
+        if isinstance(items, list)
+        for i, item in enumerate(items)
+        if json_depth(item, MAX_ACTIVITY_DEPTH) > MAX_ACTIVITY_DEPTH
+    }
+    return found or {"body": message}
 
 
 def _duration(start: float) -> str:
@@ -237,9 +238,9 @@ class FeedsApp:
             body = orjson.loads(raw)
         except orjson.JSONDecodeError as exc:
             raise Problem.invalid({"body": f"is not valid JSON (UTF-8): {exc}"}) from None
-        if isinstance(body, (dict, list)) and _depth(body, MAX_NESTING) > MAX_NESTING:
-            # Deeper objects could be stored but never answered: orjson writes 255 levels.
-            raise Problem.invalid({"body": f"is nested more than {MAX_NESTING} levels deep"})
+        too_deep = _too_deep(body)
+        if too_deep:  # deeper objects could be stored but never answered (orjson: 255 levels)
+            raise Problem.invalid(too_deep)
         return body
 
     async def handle(self, request: Request) -> Response:
