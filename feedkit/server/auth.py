@@ -71,7 +71,10 @@ class Authenticator:
             ) from None
         except jwt.PyJWTError as exc:
             raise Problem(401, AUTH_ERROR, f"the JWT is not valid: {exc}") from None
-        user_id = claims.get("user_id") if isinstance(claims, dict) else None
-        if user_id is not None and not isinstance(user_id, str):
-            raise Problem(401, AUTH_ERROR, "the JWT user_id claim must be a string")
-        return Principal(user_id or None)
+        if not isinstance(claims, dict) or "user_id" not in claims:
+            return Principal(None)  # no user_id claim at all: the app itself, server-side
+        user_id = claims["user_id"]
+        if not isinstance(user_id, str) or not user_id:
+            # An empty or null claim must not pass for a server-side token.
+            raise Problem(401, AUTH_ERROR, "the JWT user_id claim must be a non-empty string")
+        return Principal(user_id)
