@@ -11,6 +11,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import os
 import subprocess
 from collections.abc import Iterator
@@ -50,7 +51,8 @@ def pytest_make_collect_report(collector: pytest.Collector) -> Iterator[Any]:
 
 
 def git_status(root: Path = ROOT) -> list[str] | None:
-    """``git status --porcelain`` lines of the work tree (untracked files included), or None
+    """``git status --porcelain`` lines of the work tree (untracked files included), each with
+    a digest of the file as it is (a file already changed and changed again differs), or None
     where this is not a git work tree (an sdist, a copy)."""
     try:
         done = subprocess.run(
@@ -59,7 +61,16 @@ def git_status(root: Path = ROOT) -> list[str] | None:
         )  # fmt: skip
     except (OSError, subprocess.TimeoutExpired):
         return None
-    return sorted(done.stdout.splitlines()) if done.returncode == 0 else None
+    if done.returncode != 0:
+        return None
+    return sorted(f"{line}  {_digest(root / line[3:])}" for line in done.stdout.splitlines())
+
+
+def _digest(path: Path) -> str:
+    try:
+        return hashlib.blake2b(path.read_bytes(), digest_size=6).hexdigest()
+    except OSError:  # deleted, or a directory
+        return "-"
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -74,7 +85,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
         return
     changed = sorted(set(before) ^ set(after))
     if os.environ.get("FEEDKIT_WRITE_RELIABILITY") == "1":  # bash scripts/reliability: asked for
-        changed = [line for line in changed if not line.endswith(" RELIABILITY.md")]
+        changed = [line for line in changed if " RELIABILITY.md  " not in line]
     if changed:
         session.config.stash[_CHANGED] = changed
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
