@@ -47,7 +47,7 @@ from feedkit.convert import ERROR_COLUMNS, ConvertedBatch, convert, errors_frame
 from feedkit.dedupe import IdIndex, Superseded
 from feedkit.errors import APIError, FeedkitError
 from feedkit.mapping import Mapping, spec_columns
-from feedkit.schema import MAX_BATCH, MAX_REQUEST_BYTES, Reason
+from feedkit.schema import DEFAULT_CONCURRENCY, MAX_BATCH, MAX_REQUEST_BYTES, Reason
 from feedkit.sources import RowError
 
 __all__ = [
@@ -58,7 +58,6 @@ __all__ = [
     "validate_source",
 ]
 
-UPSERT_PATH = "/api/v2/feeds/activities/batch"
 _OPEN, _CLOSE = b'{"activities":[', b"]}"
 SPOT_CHECK = 16  # acknowledged ids a resume looks for at the destination before skipping
 DERIVED_IDS_NOTE = (
@@ -72,7 +71,7 @@ class ImportOptions:
     """How an import runs. Pass these as keywords to :func:`import_activities`."""
 
     batch_size: int = MAX_BATCH  # activities per request, 1..100
-    concurrency: int = 4  # requests in flight
+    concurrency: int = DEFAULT_CONCURRENCY  # requests in flight
     checkpoint: str | PathLike[str] | None = None  # journal file: makes a rerun resume
     dry_run: bool = False  # validate and report; send nothing
     progress: bool = True  # a tqdm bar (a widget in notebooks)
@@ -305,8 +304,7 @@ class _Sender:
         if not len(rows):
             return 0
         try:
-            self.client.request("POST", UPSERT_PATH, content=_body(texts), retry=True,
-                                decode=False)  # fmt: skip
+            self.client.call("UpsertActivities", content=_body(texts), retry=True, decode=False)
         except APIError as exc:
             rejected = _rejected_items(exc) if exc.status == 400 else {}
             if rejected and all(0 <= i < len(rows) for i in rejected):

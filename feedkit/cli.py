@@ -12,6 +12,7 @@ from typing import Any
 import click
 
 from feedkit.errors import FeedkitError
+from feedkit.schema import DEFAULT_CONCURRENCY, MAX_BATCH
 
 
 def _limits(values: tuple[str, ...]) -> dict[str, int]:
@@ -123,13 +124,13 @@ def _mapping(path: str) -> Any:
     return Mapping.from_toml(path)
 
 
-def _print_errors(errors: Any, limit: int = 20) -> None:
+def _print_errors(errors: Any, rows: int = 20) -> None:
     if not len(errors):
         return
-    shown = errors.head(limit)[["row", "field", "code", "message", "value"]].fillna("")
+    shown = errors.head(rows)[["row", "field", "code", "message", "value"]].fillna("")
     click.echo(shown.to_string(index=False, max_colwidth=60))
-    if len(errors) > limit:
-        click.echo(f"... and {len(errors) - limit:,} more (write them all with --errors FILE)")
+    if len(errors) > rows:
+        click.echo(f"... and {len(errors) - rows:,} more (write them all with --errors FILE)")
 
 
 source_argument = click.argument("source", type=click.Path(dir_okay=False))
@@ -186,16 +187,16 @@ def _client(db: str | None, base_url: str | None) -> Any:
 @click.option("--dry-run", is_flag=True, help="Validate and report; send nothing.")
 @click.option(
     "--concurrency",
-    default=4,
+    default=DEFAULT_CONCURRENCY,
     show_default=True,
     type=click.IntRange(1, 64),
     help="Requests in flight.",
 )
 @click.option(
     "--batch-size",
-    default=100,
+    default=MAX_BATCH,
     show_default=True,
-    type=click.IntRange(1, 100),
+    type=click.IntRange(1, MAX_BATCH),
     help="Activities per request.",
 )
 @errors_option

@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any, TypeVar
-from urllib.parse import quote
 
 import httpx
 import jwt
@@ -42,9 +41,12 @@ from feedkit.errors import (
     ValidationError,
     error_for_status,
 )
+from feedkit.protocol import OPS
 from feedkit.results import Activity, Page, activities
 from feedkit.schema import (
+    DEFAULT_PAGE,
     MAX_BATCH,
+    MAX_PAGE,
     FieldError,
     format_time,
     parse_time,
@@ -59,7 +61,6 @@ __all__ = ["Client", "RateBudget", "Retry", "connect", "wire"]
 
 T = TypeVar("T")
 DEFAULT_DB = "feedkit.db"
-QUERY_PATH = "/api/v2/feeds/activities/query"
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 
 
@@ -171,14 +172,6 @@ def _check(errors: list[FieldError], where: str = "") -> None:
         raise ValidationError(errors, where=where)
 
 
-def _seg(value: str) -> str:
-    """One path segment, percent-encoded; "." and ".." too, which a URL would otherwise
-    drop or climb (RFC 3986 dot segments): an id may be either."""
-    if value in (".", ".."):
-        return value.replace(".", "%2E")
-    return quote(value, safe="")
-
-
 def _feed_parts(feed: str) -> tuple[str, str]:
     group, sep, feed_id = feed.partition(":")
     if not sep or not group or not feed_id:
@@ -278,6 +271,15 @@ class Client:
         )
 
     # -- the wire ---------------------------------------------------------------------------
+
+    def call(
+        self, operation: str, path: Mapping[str, str] | None = None, /, **options: Any
+    ) -> dict[str, Any]:
+        """:meth:`request` of one operation of :mod:`feedkit.protocol` by its operationId,
+        its path parameters filled in: ``call("GetActivity", {"id": "a1"})``; ``options``
+        are :meth:`request`'s (``json``, ``params`` of the query, ``retry``, ...)."""
+        op = OPS[operation]
+        return self.request(op.method, op.path(**(path or {})), **options)
 
     def request(
         self,
@@ -435,9 +437,7 @@ class Client:
         body = {**(activity or {}), **fields}
         if self.validate:
             _check(validate_activity(body))
-        data = self.request(
-            "POST", "/api/v2/feeds/activities", json=body, retry=bool(body.get("id"))
-        )
+        data = self.call("AddActivity", json=body, retry=bool(body.get("id")))
         return Activity(data["activity"])
 
     def upsert_activities(
@@ -461,9 +461,8 @@ class Client:
         out: list[Activity] = []
         for start in range(0, len(items), batch_size):
             chunk = items[start : start + batch_size]
-            data = self.request(
-                "POST",
-                "/api/v2/feeds/activities/batch",
+            data = self.call(
+                "UpsertActivities",
                 json={"activities": chunk},
                 retry=all(a.get("id") for a in chunk),
             )
@@ -471,9 +470,7 @@ class Client:
         return out
 
     def get_activity(self, activity_id: str, *, user_id: str | None = None) -> Activity:
-        data = self.request(
-            "GET", f"/api/v2/feeds/activities/{_seg(activity_id)}", params={"user_id": user_id}
-        )
+        data = self.call("GetActivity", {"id": activity_id}, params={"user_id": user_id})
         return Activity(data["activity"])
 
     def update_activity(
@@ -483,7 +480,7 @@ class Client:
         body = {**(activity or {}), **fields}
         if self.validate:
             _check(validate_activity(body, require=()))
-        data = self.request("PUT", f"/api/v2/feeds/activities/{_seg(activity_id)}", json=body)
+        data = self.call("UpdateActivity", {"id": activity_id}, json=body)
         return Activity(data["activity"])
 
     def update_activity_partial(
@@ -502,7 +499,7 @@ class Client:
             "unset": list(unset) if unset else None,
             "user_id": user_id,
         }
-        data = self.request("PATCH", f"/api/v2/feeds/activities/{_seg(activity_id)}", json=body)
+        data = self.call("UpdateActivityPartial", {"id": activity_id}, json=body)
         return Activity(data["activity"])
 
     def update_activities_partial_batch(
@@ -519,10 +516,8 @@ class Client:
             _check(errors)
         out: list[Activity] = []
         for start in range(0, len(items), MAX_BATCH):
-            data = self.request(
-                "PATCH",
-                "/api/v2/feeds/activities/batch/partial",
-                json={"changes": items[start : start + MAX_BATCH]},
+            data = self.call(
+                "UpdateActivitiesPartialBatch", json={"changes": items[start : start + MAX_BATCH]}
             )
             out += activities(data.get("activities") or [])
         return out
@@ -530,9 +525,9 @@ class Client:
     def delete_activity(
         self, activity_id: str, *, hard_delete: bool = False, user_id: str | None = None
     ) -> None:
-        self.request(
-            "DELETE",
-            f"/api/v2/feeds/activities/{_seg(activity_id)}",
+        self.call(
+            "DeleteActivity",
+            {"id": activity_id},
             params={"hard_delete": hard_delete or None, "user_id": user_id},
         )
 
@@ -542,9 +537,8 @@ class Client:
         all_ids = list(ids)
         deleted: list[str] = []
         for start in range(0, len(all_ids), MAX_BATCH):
-            data = self.request(
-                "POST",
-                "/api/v2/feeds/activities/delete",
+            data = self.call(
+                "DeleteActivities",
                 json={
                     "ids": all_ids[start : start + MAX_BATCH],
                     "hard_delete": hard_delete or None,
@@ -555,11 +549,8 @@ class Client:
         return deleted
 
     def restore_activity(self, activity_id: str, *, user_id: str | None = None) -> Activity:
-        data = self.request(
-            "POST",
-            f"/api/v2/feeds/activities/{_seg(activity_id)}/restore",
-            json={"user_id": user_id},
-            retry=False,
+        data = self.call(
+            "RestoreActivity", {"id": activity_id}, json={"user_id": user_id}, retry=False
         )
         return Activity(data["activity"])
 
@@ -568,7 +559,7 @@ class Client:
         filter: Mapping[str, Any] | None = None,
         *,
         sort: Sequence[Mapping[str, Any]] | None = None,
-        limit: int = 25,
+        limit: int = DEFAULT_PAGE,
         next: str | None = None,
         prev: str | None = None,
         **options: Any,
@@ -582,7 +573,7 @@ class Client:
         filter: Mapping[str, Any] | None = None,
         *,
         sort: Sequence[Mapping[str, Any]] | None = None,
-        limit: int = 25,
+        limit: int = DEFAULT_PAGE,
         next: str | None = None,
         prev: str | None = None,
         **options: Any,
@@ -590,7 +581,7 @@ class Client:
         """:meth:`query_activities`' answer as decoded JSON, activities as plain dicts (what
         bulk readers such as the exporter want: no wrapping per activity)."""
         body = self._query_body(filter, sort, limit, next, prev, options)
-        return self.request("POST", QUERY_PATH, json=body)
+        return self.call("QueryActivities", json=body)
 
     def query_read(
         self,
@@ -598,14 +589,15 @@ class Client:
         filter: Mapping[str, Any] | None = None,
         *,
         sort: Sequence[Mapping[str, Any]] | None = None,
-        limit: int = 25,
+        limit: int = DEFAULT_PAGE,
         next: str | None = None,
         prev: str | None = None,
         **options: Any,
     ) -> T:
         """:meth:`query_answer`, its bytes read by ``read`` (see :meth:`request_read`)."""
         body = self._query_body(filter, sort, limit, next, prev, options)
-        return self.request_read(read, "POST", QUERY_PATH, json=body)
+        op = OPS["QueryActivities"]
+        return self.request_read(read, op.method, op.path(), json=body)
 
     def _query_body(
         self,
@@ -627,7 +619,7 @@ class Client:
         filter: Mapping[str, Any] | None = None,
         *,
         sort: Sequence[Mapping[str, Any]] | None = None,
-        page_size: int = 100,
+        page_size: int = MAX_PAGE,
         **options: Any,
     ) -> Iterator[Activity]:
         """Every activity of a query, following ``next`` cursors page by page."""
@@ -647,7 +639,7 @@ class Client:
         feed_id: str,
         *,
         user_id: str | None = None,
-        limit: int = 25,
+        limit: int = DEFAULT_PAGE,
         next: str | None = None,
         prev: str | None = None,
         **options: Any,
@@ -666,11 +658,11 @@ class Client:
     def feed_read(self, read: Callable[[bytes], T], feed: str, **options: Any) -> T:
         """:meth:`feed_answer`, its bytes read by ``read`` (see :meth:`request_read`)."""
         path, body = self._feed_request(*_feed_parts(feed), **options)
-        return self.request_read(read, "POST", path, json=body)
+        return self.request_read(read, OPS["GetOrCreateFeed"].method, path, json=body)
 
     def _feed_page(self, feed_group: str, feed_id: str, **options: Any) -> dict[str, Any]:
         path, body = self._feed_request(feed_group, feed_id, **options)
-        return self.request("POST", path, json=body)
+        return self.request(OPS["GetOrCreateFeed"].method, path, json=body)
 
     def _feed_request(
         self,
@@ -678,7 +670,7 @@ class Client:
         feed_id: str,
         *,
         user_id: str | None = None,
-        limit: int = 25,
+        limit: int = DEFAULT_PAGE,
         next: str | None = None,
         prev: str | None = None,
         **options: Any,
@@ -686,13 +678,15 @@ class Client:
         if self.validate:
             _check(validate_limit(limit))
         body = {"user_id": user_id, "limit": limit, "next": next, "prev": prev, **options}
-        return f"/api/v2/feeds/feed_groups/{_seg(feed_group)}/feeds/{_seg(feed_id)}", body
+        return OPS["GetOrCreateFeed"].path(feed_group_id=feed_group, feed_id=feed_id), body
 
     def read_feed(self, feed: str, **options: Any) -> Page:
         """``read_feed("user:alice")``: :meth:`get_or_create_feed` with a 'group:id'."""
         return Page.from_answer(self.feed_answer(feed, **options))
 
-    def iter_feed(self, feed: str, *, page_size: int = 100, **options: Any) -> Iterator[Activity]:
+    def iter_feed(
+        self, feed: str, *, page_size: int = MAX_PAGE, **options: Any
+    ) -> Iterator[Activity]:
         cursor: str | None = None
         while True:
             page = self.read_feed(feed, limit=page_size, next=cursor, **options)
@@ -703,21 +697,19 @@ class Client:
 
     def delete_feed(self, feed: str, *, hard_delete: bool = False) -> None:
         group, _, feed_id = feed.partition(":")
-        self.request(
-            "DELETE",
-            f"/api/v2/feeds/feed_groups/{_seg(group)}/feeds/{_seg(feed_id)}",
+        self.call(
+            "DeleteFeed",
+            {"feed_group_id": group, "feed_id": feed_id},
             params={"hard_delete": hard_delete or None},
         )
 
     def follow(self, source: str, target: str) -> dict[str, Any]:
         """Make ``source`` (e.g. timeline:alice) read the activities of ``target``."""
-        data = self.request(
-            "POST", "/api/v2/feeds/follows", json={"source": source, "target": target}
-        )
+        data = self.call("Follow", json={"source": source, "target": target})
         return dict(data["follow"])
 
     def unfollow(self, source: str, target: str) -> None:
-        self.request("DELETE", f"/api/v2/feeds/follows/{_seg(source)}/{_seg(target)}")
+        self.call("Unfollow", {"source": source, "target": target})
 
     # -- users ------------------------------------------------------------------------------
 
@@ -731,7 +723,7 @@ class Client:
             else list(users.values() if isinstance(users, Mapping) else users)
         )
         body = {"users": {str(u["id"]): dict(u) for u in items}}
-        return dict(self.request("POST", "/api/v2/users", json=body)["users"])
+        return dict(self.call("UpdateUsers", json=body)["users"])
 
 
 def connect(

@@ -38,6 +38,7 @@ from feedkit.client import Client
 from feedkit.files import replacing
 from feedkit.mapping import JSON_COLUMNS_ATTR
 from feedkit.paging import iter_pages
+from feedkit.schema import MAX_PAGE
 
 __all__ = [
     "ACTIVITY_COLUMNS",
@@ -98,7 +99,7 @@ def feed_to_dataframe(
     feed: str,
     *,
     limit: int | None = None,
-    page_size: int = 100,
+    page_size: int = MAX_PAGE,
     progress: bool = True,
     **options: Any,
 ) -> pd.DataFrame:
@@ -114,7 +115,7 @@ def query_to_dataframe(
     *,
     sort: list[dict[str, Any]] | None = None,
     limit: int | None = None,
-    page_size: int = 100,
+    page_size: int = MAX_PAGE,
     progress: bool = True,
     concurrency: int | None = None,
     **options: Any,
@@ -155,7 +156,7 @@ def to_parquet(
     feed: str | None = None,
     filter: Mapping[str, Any] | None = None,
     sort: list[dict[str, Any]] | None = None,
-    page_size: int = 100,
+    page_size: int = MAX_PAGE,
     rows_per_group: int = 10_000,
     progress: bool = True,
     **options: Any,

@@ -23,7 +23,7 @@ from typing import Any, TypeVar
 
 from feedkit.client import Client
 from feedkit.results import answer_activities
-from feedkit.schema import format_time
+from feedkit.schema import MAX_PAGE, format_time
 
 __all__ = ["RANGES_PER_WORKER", "iter_pages", "time_ranges"]
 
@@ -41,7 +41,7 @@ def iter_pages(
     feed: str | None = None,
     filter: Mapping[str, Any] | None = None,
     sort: list[dict[str, Any]] | None = None,
-    page_size: int = 100,
+    page_size: int = MAX_PAGE,
     concurrency: int = 1,
     read: Reader[P] = answer_activities,  # type: ignore[assignment]  # P is Page by default
     **options: Any,

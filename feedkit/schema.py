@@ -47,8 +47,10 @@ MAX_VISIBILITY_TAG = 32
 MAX_FEEDS = 25
 MAX_FILTER_TAGS = 50
 MAX_MENTIONS = 25
-MAX_BATCH = 100
-MAX_PAGE = 100
+MAX_BATCH = 100  # items of one batch request
+MAX_PAGE = 100  # activities of one page, at most
+DEFAULT_PAGE = 25  # activities of one page when a request asks for none
+DEFAULT_CONCURRENCY = 4  # requests an import keeps in flight
 # Bytes of one request body, and of one activity's JSON within it: feedkit serve refuses a
 # larger body with 413 and a larger activity by its index; the client checks both first, so
 # one huge row is a row error and never fails the request its neighbours ride in.

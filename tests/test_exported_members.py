@@ -11,8 +11,7 @@ def test_all_is_sorted_and_complete() -> None:
     modules = {
         "activity_table", "arrowjson", "bulk", "checkpoint", "cli", "client", "convert",
         "dedupe", "demo", "errors", "export", "files", "importfile", "keypath", "mapping", "paging",
-        "results", "schema",
-        "serve", "server", "sources", "transport", "widgets",
+        "protocol", "results", "schema", "serve", "server", "sources", "transport", "widgets",
     }  # fmt: skip
     assert public - modules - {"annotations"} == set(feedkit.__all__)
     for name in feedkit.__all__:

@@ -1,7 +1,7 @@
 """Hostile input to ``feedkit serve``: the vendor's spec fuzzed by schemathesis, then by hand.
 
 Part one drives schemathesis from ``tests/reference/feeds-serverside-api.json`` over exactly
-the operations the server implements (its ``OPERATIONS`` table), in three modes per operation:
+the operations the server implements (its ``ROUTES``), in three modes per operation:
 the spec's valid requests, its invalid ones, and valid ones steered onto ids, feeds and users
 that exist (random strings almost never name a stored activity, so without steering the
 success answers would go unchecked). Every answer must not be a 5xx, must fit the spec's
@@ -65,12 +65,12 @@ from schemathesis.specs.openapi.checks import (
 )
 
 from feedkit.schema import MAX_NESTING
-from feedkit.server.app import DEFAULT_MAX_BODY, OPERATIONS
+from feedkit.server.app import DEFAULT_MAX_BODY, ROUTES
 
 pytestmark = pytest.mark.reliability
 
 SPEC_PATH = Path(__file__).resolve().parent / "reference" / "feeds-serverside-api.json"
-IMPLEMENTED = [op.name for op in OPERATIONS]  # the spec's operationIds, by construction
+IMPLEMENTED = [op.id for op in ROUTES]  # the spec's operationIds, by construction
 INPUT_ERROR, AUTH_ERROR, NOT_FOUND, NOT_ALLOWED, TOKEN_EXPIRED, TOKEN_SIGNATURE = (
     4, 5, 16, 17, 40, 43,
 )  # fmt: skip

@@ -1,4 +1,5 @@
-"""The ASGI application: the protocol's routes as plain data, over :class:`FeedsService`.
+"""The ASGI application: a handler for each operation of :mod:`feedkit.protocol` it implements,
+over :class:`FeedsService`.
 
 Routing reads the raw (still percent-encoded) path and decodes each segment, because the SDK
 percent-encodes ids with nothing safe: ``act/with:odd chars`` arrives as
@@ -11,7 +12,6 @@ import contextlib
 import logging
 import time
 from collections.abc import AsyncIterator, Callable, Mapping
-from dataclasses import dataclass
 from typing import Any
 from urllib.parse import unquote
 
@@ -22,6 +22,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
+from feedkit.protocol import OPERATIONS, Operation
 from feedkit.schema import MAX_ACTIVITY_DEPTH, MAX_NESTING, MAX_REQUEST_BYTES, json_depth
 from feedkit.server.auth import Authenticator, Principal
 from feedkit.server.problems import INTERNAL, Problem
@@ -41,119 +42,31 @@ def _flag(query: Mapping[str, str], name: str) -> bool:
     return query.get(name, "false").lower() in ("1", "true", "yes")
 
 
-@dataclass(frozen=True)
-class Op:
-    """One protocol operation: method, path pattern ('{name}' segments are parameters).
-
-    ``read`` operations run on the event loop; the others in worker threads (see
-    :meth:`FeedsApp.handle`).
-    """
-
-    name: str
-    method: str
-    pattern: str
-    handler: Handler
-    read: bool = False
-
-    def match(self, method: str, segments: list[str]) -> Params | None:
-        parts = self.pattern.strip("/").split("/")
-        if method != self.method or len(parts) != len(segments):
-            return None
-        params: Params = {}
-        for part, seg in zip(parts, segments, strict=True):
-            if part.startswith("{"):
-                if not seg:
-                    return None
-                params[part[1:-1]] = seg
-            elif part != seg:
-                return None
-        return params
-
-
-F = "/api/v2/feeds"
-OPERATIONS: tuple[Op, ...] = (
-    Op("AddActivity", "POST", f"{F}/activities", lambda s, p, a, b, q: s.add_activity(p, b)),
-    Op(
-        "UpsertActivities",
-        "POST",
-        f"{F}/activities/batch",
-        lambda s, p, a, b, q: s.upsert_activities(p, b),
+# What the server does for each operation of the protocol table it implements.
+HANDLERS: dict[str, Handler] = {
+    "AddActivity": lambda s, p, a, b, q: s.add_activity(p, b),
+    "UpsertActivities": lambda s, p, a, b, q: s.upsert_activities(p, b),
+    "UpdateActivitiesPartialBatch": lambda s, p, a, b, q: s.update_activities_partial_batch(p, b),
+    "DeleteActivities": lambda s, p, a, b, q: s.delete_activities(
+        p, _ids(b), bool((b or {}).get("hard_delete")), (b or {}).get("user_id")
     ),
-    Op(
-        "UpdateActivitiesPartialBatch",
-        "PATCH",
-        f"{F}/activities/batch/partial",
-        lambda s, p, a, b, q: s.update_activities_partial_batch(p, b),
+    "QueryActivities": lambda s, p, a, b, q: s.query_activities(p, b),
+    "GetActivity": lambda s, p, a, b, q: s.get_activity(p, a["id"], q.get("user_id")),
+    "UpdateActivity": lambda s, p, a, b, q: s.update_activity(p, a["id"], b),
+    "UpdateActivityPartial": lambda s, p, a, b, q: s.update_activity_partial(p, a["id"], b),
+    "DeleteActivity": lambda s, p, a, b, q: (
+        s.delete_activities(p, [a["id"]], _flag(q, "hard_delete"), q.get("user_id")) and {}
     ),
-    Op(
-        "DeleteActivities",
-        "POST",
-        f"{F}/activities/delete",
-        lambda s, p, a, b, q: s.delete_activities(
-            p, _ids(b), bool((b or {}).get("hard_delete")), (b or {}).get("user_id")
-        ),
+    "RestoreActivity": lambda s, p, a, b, q: s.restore_activity(p, a["id"], b),
+    "GetOrCreateFeed": lambda s, p, a, b, q: s.get_or_create_feed(
+        p, a["feed_group_id"], a["feed_id"], b
     ),
-    Op(
-        "QueryActivities",
-        "POST",
-        f"{F}/activities/query",
-        lambda s, p, a, b, q: s.query_activities(p, b),
-        read=True,
-    ),
-    Op(
-        "GetActivity",
-        "GET",
-        f"{F}/activities/{{id}}",
-        lambda s, p, a, b, q: s.get_activity(p, a["id"], q.get("user_id")),
-        read=True,
-    ),
-    Op(
-        "UpdateActivity",
-        "PUT",
-        f"{F}/activities/{{id}}",
-        lambda s, p, a, b, q: s.update_activity(p, a["id"], b),
-    ),
-    Op(
-        "UpdateActivityPartial",
-        "PATCH",
-        f"{F}/activities/{{id}}",
-        lambda s, p, a, b, q: s.update_activity_partial(p, a["id"], b),
-    ),
-    Op(
-        "DeleteActivity",
-        "DELETE",
-        f"{F}/activities/{{id}}",
-        lambda s, p, a, b, q: (
-            s.delete_activities(p, [a["id"]], _flag(q, "hard_delete"), q.get("user_id")) and {}
-        ),
-    ),
-    Op(
-        "RestoreActivity",
-        "POST",
-        f"{F}/activities/{{id}}/restore",
-        lambda s, p, a, b, q: s.restore_activity(p, a["id"], b),
-    ),
-    Op(
-        "GetOrCreateFeed",
-        "POST",
-        f"{F}/feed_groups/{{group}}/feeds/{{feed}}",
-        lambda s, p, a, b, q: s.get_or_create_feed(p, a["group"], a["feed"], b),
-    ),
-    Op(
-        "DeleteFeed",
-        "DELETE",
-        f"{F}/feed_groups/{{group}}/feeds/{{feed}}",
-        lambda s, p, a, b, q: s.delete_feed(p, a["group"], a["feed"]),
-    ),
-    Op("Follow", "POST", f"{F}/follows", lambda s, p, a, b, q: s.follow(p, b)),
-    Op(
-        "Unfollow",
-        "DELETE",
-        f"{F}/follows/{{source}}/{{target}}",
-        lambda s, p, a, b, q: s.unfollow(p, a["source"], a["target"]),
-    ),
-    Op("UpdateUsers", "POST", "/api/v2/users", lambda s, p, a, b, q: s.upsert_users(p, b)),
-)
+    "DeleteFeed": lambda s, p, a, b, q: s.delete_feed(p, a["feed_group_id"], a["feed_id"]),
+    "Follow": lambda s, p, a, b, q: s.follow(p, b),
+    "Unfollow": lambda s, p, a, b, q: s.unfollow(p, a["source"], a["target"]),
+    "UpdateUsers": lambda s, p, a, b, q: s.upsert_users(p, b),
+}
+ROUTES: tuple[Operation, ...] = tuple(op for op in OPERATIONS if op.id in HANDLERS)
 
 
 def _ids(body: Any) -> list[Any]:
@@ -200,7 +113,7 @@ class FeedsApp:
         self.limiter = limiter
         self.max_body = max_body
 
-    def _find(self, request: Request) -> tuple[Op, Params]:
+    def _find(self, request: Request) -> tuple[Operation, Params]:
         raw = request.scope.get("raw_path") or request.scope["path"].encode()
         raw_path = raw.decode("latin-1").split("?", 1)[0]
         try:
@@ -208,7 +121,7 @@ class FeedsApp:
         except UnicodeDecodeError:
             raise Problem.invalid({"path": "is not UTF-8 once percent-decoded"}) from None
         allowed = False
-        for op in OPERATIONS:
+        for op in ROUTES:
             params = op.match(request.method, segments)
             if params is not None:
                 return op, params
@@ -254,7 +167,7 @@ class FeedsApp:
                 request.headers.get("stream-auth-type"),
                 request.headers.get("authorization"),
             )
-            headers = self.limiter.check(op.name)
+            headers = self.limiter.check(op.id)
             body = await self._body(request)
             # Writes wait on the store's one writer, so they run in worker threads and never
             # stall the event loop. A read costs about a millisecond a page and does not wait
@@ -262,10 +175,11 @@ class FeedsApp:
             # one write): on the loop it saves the thread hop and, under concurrent requests,
             # the GIL contention between the loop and the workers, which cost as much again.
             args = (self.service, principal, params, body, query)
+            handler = HANDLERS[op.id]
             if op.read:
-                result = op.handler(*args)
+                result = handler(*args)
             else:
-                result = await run_in_threadpool(op.handler, *args)
+                result = await run_in_threadpool(handler, *args)
             result = dict(result or {})
             result["duration"] = _duration(start)
             status = 201 if request.method in ("POST", "PUT") else 200

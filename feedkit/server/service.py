@@ -15,6 +15,7 @@ import orjson
 
 from feedkit.schema import (
     ACTIVITY_FIELDS,
+    DEFAULT_PAGE,
     FEED_ID,
     MAX_BATCH,
     MAX_ID,
@@ -505,7 +506,7 @@ class FeedsService:
         if body.get("filter") is not None:
             compile_filter(body["filter"], compiled)
         with self.store.reading() as db:
-            acts, nxt, prv = self._page(db, principal, body, compiled, 25, "query")
+            acts, nxt, prv = self._page(db, principal, body, compiled, DEFAULT_PAGE, "query")
         out: dict[str, Any] = {"activities": acts}
         if nxt:
             out["next"] = nxt
@@ -536,7 +537,7 @@ class FeedsService:
             compiled = Compiled(drive_keys=[FEED_KEY + f for f in feeds])
             if body.get("filter") is not None:
                 compile_filter(body["filter"], compiled, top=False)
-            acts, nxt, prv = self._page(db, principal, body, compiled, 25, "feed:" + fid)
+            acts, nxt, prv = self._page(db, principal, body, compiled, DEFAULT_PAGE, "feed:" + fid)
             stored = self.store.get_feed(db, fid)
             assert stored is not None
             feed = stored

@@ -29,6 +29,7 @@ from typing import Any
 import orjson
 
 from feedkit.errors import StoreError
+from feedkit.schema import DEFAULT_PAGE
 
 log = logging.getLogger("feedkit.server")
 
@@ -540,7 +541,7 @@ class Store:
         *,
         source: str | None = None,
         target: str | None = None,
-        limit: int = 25,
+        limit: int = DEFAULT_PAGE,
     ) -> list[tuple[str, str, int, int]]:
         """(source, target, created_at, updated_at) of follows from or to a feed, newest first."""
         column, value = ("source", source) if source is not None else ("target", target)

@@ -40,9 +40,9 @@ def flat_view(view: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def show_json(value: Any, limit: int = 200) -> str:
+def show_json(value: Any, width: int = 200) -> str:
     text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= limit else text[: limit - 1] + "…"
+    return text if len(text) <= width else text[: width - 1] + "…"
 
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:

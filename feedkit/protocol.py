@@ -1,0 +1,92 @@
+"""Every operation of the wire protocol, declared once: operationId, method, path, resource.
+
+Both sides read this table. The embedded server routes a request by it (``feedkit.server.app``
+binds a handler to each operationId it implements), and the client builds each URL from it
+(``OPS["GetActivity"].path(id="a/1")``). Paths use the vendor's OpenAPI spec's parameter names;
+a test checks every entry against the spec. To find where an operation is declared, validated,
+stored and rendered, grep its operationId.
+
+    >>> OPS["GetActivity"].path(id="act/1")
+    '/api/v2/feeds/activities/act%2F1'
+    >>> OPS["Unfollow"].match("DELETE", ["api", "v2", "feeds", "follows", "user:a", "user:b"])
+    {'source': 'user:a', 'target': 'user:b'}
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+__all__ = ["OPERATIONS", "OPS", "Operation", "segment"]
+
+FEEDS = "/api/v2/feeds"
+FEED = f"{FEEDS}/feed_groups/{{feed_group_id}}/feeds/{{feed_id}}"
+
+
+def segment(value: str) -> str:
+    """One path segment, percent-encoded with nothing left safe; "." and ".." too, which a
+    URL would otherwise drop or climb (RFC 3986 dot segments): an id may be either."""
+    if value in (".", ".."):
+        return value.replace(".", "%2E")
+    return quote(value, safe="")
+
+
+@dataclass(frozen=True)
+class Operation:
+    """One operation: ``read`` ones change nothing (the server runs them on its event loop)."""
+
+    id: str  # the operationId of the vendor's spec
+    method: str
+    pattern: str  # the path, "{name}" segments are parameters
+    resource: str
+    read: bool = False
+
+    def path(self, **params: str) -> str:
+        """The request path with each parameter percent-encoded as one segment."""
+        parts = self.pattern.strip("/").split("/")
+        out = [segment(params[p[1:-1]]) if p.startswith("{") else p for p in parts]
+        return "/" + "/".join(out)
+
+    def match(self, method: str, segments: list[str]) -> dict[str, str] | None:
+        """The parameters of a request's (decoded) path segments, or None."""
+        parts = self.pattern.strip("/").split("/")
+        if method != self.method or len(parts) != len(segments):
+            return None
+        params: dict[str, str] = {}
+        for part, seg in zip(parts, segments, strict=True):
+            if part.startswith("{"):
+                if not seg:
+                    return None
+                params[part[1:-1]] = seg
+            elif part != seg:
+                return None
+        return params
+
+
+OPERATIONS: tuple[Operation, ...] = (
+    Operation("AddActivity", "POST", f"{FEEDS}/activities", "activity"),
+    Operation("UpsertActivities", "POST", f"{FEEDS}/activities/batch", "activity"),
+    Operation(
+        "UpdateActivitiesPartialBatch", "PATCH", f"{FEEDS}/activities/batch/partial", "activity"
+    ),
+    Operation("DeleteActivities", "POST", f"{FEEDS}/activities/delete", "activity"),
+    Operation("QueryActivities", "POST", f"{FEEDS}/activities/query", "activity", read=True),
+    Operation("GetActivity", "GET", f"{FEEDS}/activities/{{id}}", "activity", read=True),
+    Operation("UpdateActivity", "PUT", f"{FEEDS}/activities/{{id}}", "activity"),
+    Operation("UpdateActivityPartial", "PATCH", f"{FEEDS}/activities/{{id}}", "activity"),
+    Operation("DeleteActivity", "DELETE", f"{FEEDS}/activities/{{id}}", "activity"),
+    Operation("RestoreActivity", "POST", f"{FEEDS}/activities/{{id}}/restore", "activity"),
+    Operation(
+        "GetOrCreateFeed",
+        "POST",
+        f"{FEEDS}/feed_groups/{{feed_group_id}}/feeds/{{feed_id}}",
+        "feed",
+    ),
+    Operation(
+        "DeleteFeed", "DELETE", f"{FEEDS}/feed_groups/{{feed_group_id}}/feeds/{{feed_id}}", "feed"
+    ),
+    Operation("Follow", "POST", f"{FEEDS}/follows", "follow"),
+    Operation("Unfollow", "DELETE", f"{FEEDS}/follows/{{source}}/{{target}}", "follow"),
+    Operation("UpdateUsers", "POST", "/api/v2/users", "user"),
+)
+OPS: dict[str, Operation] = {op.id: op for op in OPERATIONS}

@@ -1,0 +1,58 @@
+"""The protocol table: each operation as the vendor's spec declares it, declared nowhere else."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from urllib.parse import unquote
+
+from hypothesis import given
+from hypothesis import strategies as st
+
+from feedkit.protocol import OPERATIONS, OPS, segment
+from feedkit.server.app import HANDLERS, ROUTES
+
+ROOT = Path(__file__).resolve().parents[1]
+SPEC = json.loads((ROOT / "tests" / "reference" / "feeds-serverside-api.json").read_text())
+
+
+def test_every_operation_is_the_specs() -> None:
+    declared = {
+        op["operationId"]: (method.upper(), path)
+        for path, item in SPEC["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict) and "operationId" in op
+    }
+    for op in OPERATIONS:
+        assert declared.get(op.id) == (op.method, op.pattern), op.id
+    assert len(OPS) == len(OPERATIONS)
+
+
+def test_the_server_routes_exactly_the_operations_it_handles() -> None:
+    assert set(HANDLERS) <= set(OPS)
+    assert [op.id for op in ROUTES] == [op.id for op in OPERATIONS if op.id in HANDLERS]
+
+
+def test_no_module_but_the_protocol_writes_a_path() -> None:
+    found = []
+    for path in sorted((ROOT / "feedkit").rglob("*.py")):
+        if path.name == "protocol.py":
+            continue
+        for number, line in enumerate(path.read_text().splitlines(), 1):
+            if re.search(r"[\"'/]api/v2", line):
+                found.append(f"{path.relative_to(ROOT)}:{number}: {line.strip()}")
+    assert not found, "\n".join(found)
+
+
+@given(st.text(min_size=1), st.text(min_size=1))
+def test_any_parameters_travel_as_one_segment_each(source: str, target: str) -> None:
+    op = OPS["Unfollow"]
+    raw = op.path(source=source, target=target)
+    segments = [unquote(s) for s in raw.strip("/").split("/")]
+    assert op.match("DELETE", segments) == {"source": source, "target": target}
+    assert op.match("POST", segments) is None
+
+
+def test_dot_segments_are_encoded() -> None:
+    assert [segment(x) for x in (".", "..", "...", "a.b")] == ["%2E", "%2E%2E", "...", "a.b"]
