@@ -369,7 +369,7 @@ def _fuzz_report(book: Ledger) -> str:
         + table(["operation", *MODES], rows)
         + "\n\nOne defect is the spec's, mended in memory before generating: "
         + "; ".join(
-            f"`Location.{name}` carries `minimum: {bad:.0f}` (read as {mended})"
+            f"`Location.{name}` carries `minimum: {json.dumps(bad)}` (read as {mended})"
             for name, bad, mended in _spec_defects()
         )
         + ". Every real location broke the spec's own schema (PROTOCOL.md notes the defect)."
