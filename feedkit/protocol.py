@@ -15,6 +15,7 @@ stored and rendered, grep its operationId.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 from urllib.parse import quote
 
 __all__ = ["OPERATIONS", "OPS", "Operation", "segment"]
@@ -90,3 +91,20 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("UpdateUsers", "POST", "/api/v2/users", "user"),
 )
 OPS: dict[str, Operation] = {op.id: op for op in OPERATIONS}
+
+
+def _spec_operations() -> tuple[Operation, ...]:
+    """Every operation of the vendor's spec (``spec_operations.tsv``): feedkit's own entries
+    above, and the others with the resource of their path's first segment."""
+    text = (Path(__file__).with_name("spec_operations.tsv")).read_text(encoding="utf-8")
+    out = []
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            op_id, method, pattern = line.split("\t")
+            resource = pattern.removeprefix(FEEDS).removeprefix("/api/v2").split("/")[1]
+            out.append(OPS.get(op_id) or Operation(op_id, method, pattern, resource))
+    return tuple(out)
+
+
+# The whole spec: an operation the embedded server does not implement answers 501 naming it.
+SPEC_OPERATIONS: tuple[Operation, ...] = _spec_operations()

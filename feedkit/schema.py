@@ -618,8 +618,8 @@ def check_encoded(activity: Mapping[str, Any]) -> list[FieldError]:
     if size > MAX_ACTIVITY_BYTES:
         return [
             FieldError(
-                "", Reason.TOO_LARGE, f"is {size:,} bytes of JSON; at most {MAX_ACTIVITY_BYTES:,}"
-                " bytes per activity", None
+                "activity", Reason.TOO_LARGE, f"is {size:,} bytes of JSON; at most "
+                f"{MAX_ACTIVITY_BYTES:,} bytes per activity", None
             )
         ]  # fmt: skip
     return []

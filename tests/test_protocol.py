@@ -7,10 +7,11 @@ import re
 from pathlib import Path
 from urllib.parse import unquote
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedkit.protocol import OPERATIONS, OPS, segment
+from feedkit.protocol import OPERATIONS, OPS, SPEC_OPERATIONS, segment
 from feedkit.server.app import HANDLERS, ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -56,3 +57,31 @@ def test_any_parameters_travel_as_one_segment_each(source: str, target: str) -> 
 
 def test_dot_segments_are_encoded() -> None:
     assert [segment(x) for x in (".", "..", "...", "a.b")] == ["%2E", "%2E%2E", "...", "a.b"]
+
+
+def test_the_spec_operation_list_is_the_specs() -> None:
+    declared = sorted(
+        (op["operationId"], method.upper(), path)
+        for path, item in SPEC["paths"].items()
+        for method, op in item.items()
+        if isinstance(op, dict) and "operationId" in op
+    )
+    assert sorted((op.id, op.method, op.pattern) for op in SPEC_OPERATIONS) == declared
+    assert {op.id for op in OPERATIONS} <= {op.id for op in SPEC_OPERATIONS}
+
+
+def test_an_operation_not_implemented_answers_501_naming_it() -> None:
+    import feedkit
+
+    with feedkit.connect(":memory:") as client:
+        for operation, params in [("AddComment", {}), ("AddActivityReaction", {"activity_id": "a"}),
+                                  ("QueryPolls", {})]:  # fmt: skip
+            op = SPEC_OPERATIONS_BY_ID[operation]
+            with pytest.raises(feedkit.APIError) as caught:
+                client.request(op.method, op.path(**params), json={})
+            assert caught.value.status == 501 and operation in str(caught.value)
+        with pytest.raises(feedkit.NotFoundError):  # a path of no operation at all
+            client.request("GET", "/api/v2/feeds/no-such-thing")
+
+
+SPEC_OPERATIONS_BY_ID = {op.id: op for op in SPEC_OPERATIONS}

@@ -22,10 +22,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.types import Receive, Scope, Send
 
-from feedkit.protocol import OPERATIONS, Operation
+from feedkit.protocol import OPERATIONS, SPEC_OPERATIONS, Operation
 from feedkit.schema import MAX_ACTIVITY_DEPTH, MAX_NESTING, MAX_REQUEST_BYTES, json_depth
 from feedkit.server.auth import Authenticator, Principal
-from feedkit.server.problems import INTERNAL, Problem
+from feedkit.server.problems import INTERNAL, NOT_IMPLEMENTED, Problem
 from feedkit.server.ratelimit import RateLimiter
 from feedkit.server.service import FeedsService
 from feedkit.server.store import Store
@@ -125,6 +125,15 @@ class FeedsApp:
             params = op.match(request.method, segments)
             if params is not None:
                 return op, params
+            allowed = allowed or op.match(op.method, segments) is not None
+        for op in SPEC_OPERATIONS:
+            if op.id not in HANDLERS and op.match(request.method, segments) is not None:
+                raise Problem(
+                    501,
+                    NOT_IMPLEMENTED,
+                    f"{op.id} ({request.method} {op.pattern}) is not implemented by feedkit's "
+                    "embedded server",
+                )
             allowed = allowed or op.match(op.method, segments) is not None
         if allowed:
             raise Problem(405, 4, f"{request.method} is not allowed on {raw_path}")

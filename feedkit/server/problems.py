@@ -20,6 +20,9 @@ NOT_ALLOWED = 17
 TOKEN_EXPIRED = 40
 TOKEN_SIGNATURE = 43
 INTERNAL = -1
+# Not the vendor's: an operation of the spec that feedkit's embedded server does not implement
+# (answered with HTTP 501, never a bare 404). The vendor has no code for it; this one says so.
+NOT_IMPLEMENTED = 501
 
 MORE_INFO = "https://getstream.io/activity-feeds/docs/api/errors/"
 
