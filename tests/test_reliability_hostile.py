@@ -26,8 +26,8 @@ import collections
 import hashlib
 import hmac
 import json
-import re
 import random
+import re
 import socket
 import time
 import uuid
