@@ -54,6 +54,7 @@ from feedkit.schema import (
     validate_limit,
     validate_partial,
 )
+from feedkit.schema.user import validate_user, validate_user_partial
 
 log = logging.getLogger("feedkit.client")
 
@@ -167,9 +168,9 @@ class _SharedTransport(httpx.BaseTransport):
         return self._inner.handle_request(request)
 
 
-def _check(errors: list[FieldError], where: str = "") -> None:
+def _check(errors: list[FieldError], where: str = "", what: str = "activity") -> None:
     if errors:
-        raise ValidationError(errors, where=where)
+        raise ValidationError(errors, where=where, what=what)
 
 
 def _feed_parts(feed: str) -> tuple[str, str]:
@@ -722,8 +723,69 @@ class Client:
             if isinstance(users, Mapping) and "id" in users
             else list(users.values() if isinstance(users, Mapping) else users)
         )
+        if self.validate:
+            errors = [FieldError(f"users[{i}].{e.field}", e.code, e.message, e.value)
+                      for i, u in enumerate(items) for e in validate_user(u)]  # fmt: skip
+            _check(errors, what="user")
         body = {"users": {str(u["id"]): dict(u) for u in items}}
         return dict(self.call("UpdateUsers", json=body)["users"])
+
+    def update_users_partial(
+        self, changes: Iterable[Mapping[str, Any]]
+    ) -> dict[str, dict[str, Any]]:
+        """Set and unset fields of users: ``[{"id": "ann", "set": {...}, "unset": [...]}]``;
+        dotted ``custom.x`` paths reach into custom."""
+        items = [dict(c) for c in changes]
+        if self.validate:
+            _check([FieldError(f"users[{i}].{e.field}", e.code, e.message, e.value)
+                    for i, c in enumerate(items)
+                    for e in validate_user_partial(c.get("set"), c.get("unset"))],
+                   what="user")  # fmt: skip
+        return dict(self.call("UpdateUsersPartial", json={"users": items})["users"])
+
+    def query_users(
+        self,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = DEFAULT_PAGE,
+        offset: int = 0,
+        include_deactivated_users: bool = False,
+    ) -> list[dict[str, Any]]:
+        """One page of users matching ``filter`` (``{"role": "admin"}``, ``{"teams":
+        {"$contains": "red"}}``, ``{"custom.city": "Oslo"}``...), ``offset`` users in."""
+        if self.validate:
+            _check(validate_limit(limit), what="query")
+        payload = {"filter_conditions": dict(filter or {}), "sort": list(sort or []),
+                   "limit": limit, "offset": offset,
+                   "include_deactivated_users": include_deactivated_users}  # fmt: skip
+        answer = self.call("QueryUsers", params={"payload": orjson.dumps(payload).decode()})
+        return list(answer["users"])
+
+    def deactivate_user(self, user_id: str) -> dict[str, Any]:
+        return dict(self.call("DeactivateUser", {"user_id": user_id}, json={})["user"])
+
+    def reactivate_user(self, user_id: str) -> dict[str, Any]:
+        return dict(self.call("ReactivateUser", {"user_id": user_id}, json={})["user"])
+
+    def deactivate_users(self, user_ids: Iterable[str]) -> str:
+        """Deactivate users; the id of the task doing it (see :meth:`get_task`)."""
+        return str(self.call("DeactivateUsers", json={"user_ids": list(user_ids)})["task_id"])
+
+    def reactivate_users(self, user_ids: Iterable[str]) -> str:
+        return str(self.call("ReactivateUsers", json={"user_ids": list(user_ids)})["task_id"])
+
+    def delete_users(self, user_ids: Iterable[str], *, mode: str = "soft") -> str:
+        """Delete users (``mode`` soft, pruning or hard); the id of the task doing it."""
+        body = {"user_ids": list(user_ids), "user": mode}
+        return str(self.call("DeleteUsers", json=body)["task_id"])
+
+    def restore_users(self, user_ids: Iterable[str]) -> None:
+        """Undo a soft delete."""
+        self.call("RestoreUsers", json={"user_ids": list(user_ids)})
+
+    def get_task(self, task_id: str) -> dict[str, Any]:
+        return dict(self.call("GetTask", {"id": task_id}))
 
 
 def connect(

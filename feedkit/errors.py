@@ -42,13 +42,15 @@ class FeedkitError(Exception):
 class ValidationError(FeedkitError, ValueError):
     """One or more fields were refused before anything was sent."""
 
-    def __init__(self, errors: Iterable[FieldError], *, where: str = "") -> None:
+    def __init__(
+        self, errors: Iterable[FieldError], *, where: str = "", what: str = "activity"
+    ) -> None:
         self.errors = list(errors)
         self.where = where
         lines = "; ".join(str(e) for e in self.errors[:10])
         more = f" (and {len(self.errors) - 10} more)" if len(self.errors) > 10 else ""
         prefix = f"{where}: " if where else ""
-        super().__init__(f"{prefix}invalid activity: {lines}{more}")
+        super().__init__(f"{prefix}invalid {what}: {lines}{more}")
 
     @property
     def fields(self) -> dict[str, str]:

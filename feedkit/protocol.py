@@ -21,6 +21,7 @@ from urllib.parse import quote
 __all__ = ["OPERATIONS", "OPS", "Operation", "segment"]
 
 FEEDS = "/api/v2/feeds"
+USERS = "/api/v2/users"
 FEED = f"{FEEDS}/feed_groups/{{feed_group_id}}/feeds/{{feed_id}}"
 
 
@@ -88,9 +89,27 @@ OPERATIONS: tuple[Operation, ...] = (
     ),
     Operation("Follow", "POST", f"{FEEDS}/follows", "follow"),
     Operation("Unfollow", "DELETE", f"{FEEDS}/follows/{{source}}/{{target}}", "follow"),
-    Operation("UpdateUsers", "POST", "/api/v2/users", "user"),
+    Operation("UpdateUsers", "POST", f"{USERS}", "user"),
+    Operation("UpdateUsersPartial", "PATCH", f"{USERS}", "user"),
+    Operation("QueryUsers", "GET", f"{USERS}", "user", read=True),
+    Operation("DeactivateUser", "POST", f"{USERS}/{{user_id}}/deactivate", "user"),
+    Operation("ReactivateUser", "POST", f"{USERS}/{{user_id}}/reactivate", "user"),
+    Operation("DeactivateUsers", "POST", f"{USERS}/deactivate", "user"),
+    Operation("ReactivateUsers", "POST", f"{USERS}/reactivate", "user"),
+    Operation("DeleteUsers", "POST", f"{USERS}/delete", "user"),
+    Operation("RestoreUsers", "POST", f"{USERS}/restore", "user"),
+    Operation("GetTask", "GET", "/api/v2/tasks/{id}", "task", read=True),
 )
 OPS: dict[str, Operation] = {op.id: op for op in OPERATIONS}
+
+
+def markdown_table(operations: tuple[Operation, ...] = OPERATIONS) -> str:
+    """The operations by resource, as the README shows them (a test keeps it in step)."""
+    lines = ["| resource | operations |", "|---|---|"]
+    for resource in dict.fromkeys(op.resource for op in operations):
+        ids = ", ".join(op.id for op in operations if op.resource == resource)
+        lines.append(f"| {resource} | {ids} |")
+    return "\n".join(lines)
 
 
 def _spec_operations() -> tuple[Operation, ...]:

@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from feedkit.protocol import OPERATIONS, OPS, SPEC_OPERATIONS, segment
+from feedkit.protocol import OPERATIONS, OPS, SPEC_OPERATIONS, markdown_table, segment
 from feedkit.server.app import HANDLERS, ROUTES
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -85,3 +85,9 @@ def test_an_operation_not_implemented_answers_501_naming_it() -> None:
 
 
 SPEC_OPERATIONS_BY_ID = {op.id: op for op in SPEC_OPERATIONS}
+
+
+def test_the_readme_lists_the_operations_of_the_table() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    listed = readme.split("<!-- operations -->\n", 1)[1].split("\n<!-- /operations -->", 1)[0]
+    assert listed == markdown_table(), "regenerate with feedkit.protocol.markdown_table()"

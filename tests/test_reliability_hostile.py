@@ -168,8 +168,13 @@ def _steer(case: Any, rng: random.Random) -> None:
     name = case.operation.definition.raw["operationId"]
     params = case.path_parameters or {}
     body = case.body if isinstance(case.body, dict) else {}
-    if "id" in params:
+    if "id" in params and name != "GetTask":  # a task's id is made by _prepare
         params["id"] = rng.choice(POOL)
+    if "user_id" in params:
+        params["user_id"] = rng.choice(USERS)
+    if name in ("DeactivateUsers", "ReactivateUsers", "DeleteUsers", "RestoreUsers"):
+        body["user_ids"] = rng.sample(USERS, rng.randint(1, 3))
+        case.body = body
     if "feed_group_id" in params:
         group, _, fid = rng.choice(FEED_IDS).partition(":")
         params.update(feed_group_id=group, feed_id=fid)
@@ -224,6 +229,16 @@ def _prepare(admin: httpx.Client, case: Any) -> None:
     if name == "DeleteFeed":
         path = f"{FEEDS}/feed_groups/{params['feed_group_id']}/feeds/{params['feed_id']}"
         assert admin.post(path, json={}).status_code == 201
+    if "User" in name or name == "GetTask":  # the users exist, restorable ones soft-deleted
+        users = {"users": {u: {"id": u} for u in USERS}}
+        assert admin.post("/api/v2/users", json=users).status_code == 201
+    if name == "RestoreUsers":
+        deleted = admin.post("/api/v2/users/delete", json={"user_ids": list(USERS)})
+        assert deleted.status_code == 201, deleted.text
+    if name == "GetTask":
+        task = admin.post("/api/v2/users/deactivate", json={"user_ids": list(USERS)})
+        assert task.status_code == 201, task.text
+        params["id"] = task.json()["task_id"]
 
 
 def _repaired_spec() -> dict[str, Any]:

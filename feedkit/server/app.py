@@ -64,7 +64,16 @@ HANDLERS: dict[str, Handler] = {
     "DeleteFeed": lambda s, p, a, b, q: s.delete_feed(p, a["feed_group_id"], a["feed_id"]),
     "Follow": lambda s, p, a, b, q: s.follow(p, b),
     "Unfollow": lambda s, p, a, b, q: s.unfollow(p, a["source"], a["target"]),
-    "UpdateUsers": lambda s, p, a, b, q: s.upsert_users(p, b),
+    "UpdateUsers": lambda s, p, a, b, q: s.users.update(p, b),
+    "UpdateUsersPartial": lambda s, p, a, b, q: s.users.update_partial(p, b),
+    "QueryUsers": lambda s, p, a, b, q: s.users.query(p, q),
+    "DeactivateUser": lambda s, p, a, b, q: s.users.deactivate(p, a["user_id"], b),
+    "ReactivateUser": lambda s, p, a, b, q: s.users.reactivate(p, a["user_id"], b),
+    "DeactivateUsers": lambda s, p, a, b, q: s.users.deactivate_many(p, b),
+    "ReactivateUsers": lambda s, p, a, b, q: s.users.reactivate_many(p, b),
+    "DeleteUsers": lambda s, p, a, b, q: s.users.delete_many(p, b),
+    "RestoreUsers": lambda s, p, a, b, q: s.users.restore_many(p, b),
+    "GetTask": lambda s, p, a, b, q: s.users.get_task(p, a["id"]),
 }
 ROUTES: tuple[Operation, ...] = tuple(op for op in OPERATIONS if op.id in HANDLERS)
 

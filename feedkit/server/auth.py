@@ -25,6 +25,11 @@ class Principal:
     def is_server(self) -> bool:
         return self.user_id is None
 
+    def server_only(self, operation: str) -> None:
+        """Refuse a user token an operation only the app itself may run."""
+        if self.user_id is not None:
+            raise Problem(403, NOT_ALLOWED, f"{operation} needs a server-side token, not a user's")
+
     def acting_as(self, requested: str | None) -> str | None:
         """The user a request acts for; a user token may only act for itself."""
         if self.user_id is None:

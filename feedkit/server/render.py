@@ -12,6 +12,7 @@ from typing import Any
 
 import orjson
 
+from feedkit.schema.user import USER_FIELDS
 from feedkit.server.store import ROW
 
 USER_DEFAULTS: dict[str, Any] = {
@@ -31,7 +32,9 @@ FULL_USER_DEFAULTS: dict[str, Any] = {
     "channel_mutes": [], "devices": [], "mutes": [], "total_unread_count": 0,
     "unread_channels": 0, "unread_count": 0, "unread_threads": 0,
 }  # fmt: skip
-_USER_KEYS = ("name", "image", "role", "language", "invisible", "teams", "custom")
+# Every stored user field is answered (the schema's, and when a user was deactivated or
+# deleted); fields the user does not have are left out, or answered with USER_DEFAULTS.
+_USER_KEYS = (*(k for k in USER_FIELDS if k != "id"), "deactivated_at", "deleted_at")
 
 
 def user_response(

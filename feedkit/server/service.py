@@ -30,8 +30,9 @@ from feedkit.schema import (
 from feedkit.server.auth import Principal
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.query import Compiled, PageRequest, Sort, compile_filter, run_page
-from feedkit.server.render import FULL_USER_DEFAULTS, Answer, feed_response, user_response
+from feedkit.server.render import Answer, feed_response
 from feedkit.server.store import FEED_KEY, ROW, Store, now_ns, record_row
+from feedkit.server.users import UsersService
 
 _PARENT, _USER, _MENTIONS = ROW.index("parent_id"), ROW.index("user_id"), ROW.index("mentions")
 
@@ -132,6 +133,7 @@ def _nonempty_lists(rec: dict[str, Any]) -> dict[str, Any]:
 class FeedsService:
     def __init__(self, store: Store) -> None:
         self.store = store
+        self.users = UsersService(store)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -653,31 +655,3 @@ class FeedsService:
             follow = self._follow_response(db, *found[0])
             self.store.unfollow(db, source, target)
             return {"follow": follow}
-
-    # -- users ------------------------------------------------------------------------------
-
-    def upsert_users(self, principal: Principal, body: Any) -> dict[str, Any]:
-        users = _obj(body).get("users")
-        if not isinstance(users, dict) or not users:
-            raise Problem.invalid({"users": "is required: an object of id -> user"})
-        clean = []
-        for key, user in users.items():
-            if not isinstance(user, dict):
-                raise Problem.invalid({f"users.{key}": "must be an object"})
-            uid = _check_id(user.get("id", key), f"users.{key}.id")
-            principal.acting_as(uid)
-            errors = _type_errors(user)
-            if errors:
-                raise Problem.invalid({f"users.{key}.{k}": m for k, m in errors.items()})
-            clean.append({**user, "id": uid})
-        with self.store.transaction() as db:
-            self.store.upsert_users(db, clean, self.store.tick())
-            stored = self.store.get_users(db, [u["id"] for u in clean])
-        now = now_ns()
-        return {
-            "users": {
-                u["id"]: {**user_response(u["id"], stored, now), **FULL_USER_DEFAULTS}
-                for u in clean
-            },
-            "membership_deletion_task_id": "",
-        }

@@ -85,6 +85,12 @@ CREATE TABLE IF NOT EXISTS follows (
     PRIMARY KEY (source, target)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS follows_target ON follows (target);
+CREATE TABLE IF NOT EXISTS tasks (
+    id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    doc BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -434,6 +440,46 @@ class Store:
                 for u in users
             ],
         )
+
+    def select_users(
+        self,
+        db: sqlite3.Connection,
+        where: str,
+        params: Sequence[Any],
+        order: str,
+        limit: int,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        """Users matching a compiled filter (``where`` over ``id``, ``created_at``,
+        ``updated_at`` and ``doc``), in ``order``; ``limit`` -1 for all of them."""
+        rows = db.execute(
+            f"SELECT id, created_at, updated_at, doc FROM users WHERE {where} ORDER BY {order} "
+            "LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [
+            {**orjson.loads(doc), "id": uid, "created_at": created, "updated_at": updated}
+            for uid, created, updated, doc in rows
+        ]
+
+    def delete_users(self, db: sqlite3.Connection, ids: Iterable[str]) -> None:
+        db.executemany("DELETE FROM users WHERE id = ?", [(i,) for i in ids])
+
+    def put_task(self, db: sqlite3.Connection, task_id: str, at: int, doc: dict[str, Any]) -> None:
+        db.execute(
+            "INSERT INTO tasks (id, created_at, updated_at, doc) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (id) DO UPDATE SET updated_at = excluded.updated_at, doc = excluded.doc",
+            (task_id, at, at, orjson.dumps(doc)),
+        )
+
+    def get_task(self, db: sqlite3.Connection, task_id: str) -> dict[str, Any] | None:
+        row = db.execute(
+            "SELECT created_at, updated_at, doc FROM tasks WHERE id = ?", (task_id,)
+        ).fetchone()
+        if row is None:
+            return None
+        return {**orjson.loads(row[2]), "task_id": task_id, "created_at": row[0],
+                "updated_at": row[1]}  # fmt: skip
 
     def get_users(self, db: sqlite3.Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
         ids = list(set(ids))
