@@ -824,6 +824,8 @@ def test_follow_and_unfollow(client: Stream, t0: datetime) -> None:
     # docs example (golden line 18), verbatim
     resp = client.feeds.unfollow(source="timeline:alice", target="user:bob")
     assert resp.status_code() < 399
+    gone = resp.data.follow  # answered with the counts after the unfollow, not before it
+    assert gone.source_feed.following_count == 0 and gone.target_feed.follower_count == 0
 
     timeline = read_feed(client, "timeline", "alice")
     assert timeline.feed.following_count == 0

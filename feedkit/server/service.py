@@ -652,6 +652,6 @@ class FeedsService:
             found = [f for f in self.store.follows(db, source=source, limit=-1) if f[1] == target]
             if not found:
                 raise Problem.not_found(f"follow {source!r} -> {target!r}")
-            follow = self._follow_response(db, *found[0])
             self.store.unfollow(db, source, target)
-            return {"follow": follow}
+            # the follow that was, with both feeds' counts as they are now, after it
+            return {"follow": self._follow_response(db, *found[0])}
