@@ -407,9 +407,10 @@ def _id_columns(mapping: Mapping) -> str:
 def _duplicate_errors(
     rows: np.ndarray, ids: list[str], late: np.ndarray, superseded: Superseded, mapping: Mapping
 ) -> list[RowError]:
+    column = _id_columns(mapping)
     return [
         RowError(
-            row, _id_columns(mapping), "id", Reason.DUPLICATE_ID.value,
+            row, column, "id", Reason.DUPLICATE_ID.value,
             f"id {ident!r} appears again in row {superseded.winner[row]}: the last row wins, so"
             " this one is not sent",
             ident,
