@@ -704,10 +704,44 @@ class Client:
             params={"hard_delete": hard_delete or None},
         )
 
-    def follow(self, source: str, target: str) -> dict[str, Any]:
-        """Make ``source`` (e.g. timeline:alice) read the activities of ``target``."""
-        data = self.call("Follow", json={"source": source, "target": target})
+    def follow(self, source: str, target: str, **fields: Any) -> dict[str, Any]:
+        """Make ``source`` (e.g. timeline:alice) read the activities of ``target``;
+        ``fields`` are the follow's own (``push_preference``, ``custom``)."""
+        data = self.call("Follow", json={"source": source, "target": target, **fields})
         return dict(data["follow"])
+
+    def follow_batch(
+        self, follows: Iterable[Mapping[str, Any]], *, keep_existing: bool = False
+    ) -> list[dict[str, Any]]:
+        """Create (or update) many follows, ``[{"source": ..., "target": ...}, ...]``, in
+        requests of at most 100; ``keep_existing`` leaves a follow that exists as it is."""
+        items = [dict(f) for f in follows]
+        operation = "GetOrCreateFollows" if keep_existing else "FollowBatch"
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(items), MAX_BATCH):
+            data = self.call(operation, json={"follows": items[start : start + MAX_BATCH]})
+            out += data["follows"]
+        return out
+
+    def update_follow(self, source: str, target: str, **fields: Any) -> dict[str, Any]:
+        """Change a follow's own fields (``push_preference``, ``custom``, ``follower_role``)."""
+        data = self.call("UpdateFollow", json={"source": source, "target": target, **fields})
+        return dict(data["follow"])
+
+    def query_follows(
+        self,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = DEFAULT_PAGE,
+        next: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of follows (``{"source_feed": "timeline:alice"}``); its ``next``."""
+        if self.validate:
+            _check(validate_limit(limit), what="query")
+        body = {"filter": dict(filter or {}), "sort": list(sort or []) or None, "limit": limit,
+                "next": next}  # fmt: skip
+        return self.call("QueryFollows", json=body)
 
     def unfollow(self, source: str, target: str) -> None:
         self.call("Unfollow", {"source": source, "target": target})

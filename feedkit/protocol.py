@@ -88,6 +88,10 @@ OPERATIONS: tuple[Operation, ...] = (
         "DeleteFeed", "DELETE", f"{FEEDS}/feed_groups/{{feed_group_id}}/feeds/{{feed_id}}", "feed"
     ),
     Operation("Follow", "POST", f"{FEEDS}/follows", "follow"),
+    Operation("FollowBatch", "POST", f"{FEEDS}/follows/batch", "follow"),
+    Operation("GetOrCreateFollows", "POST", f"{FEEDS}/follows/batch/upsert", "follow"),
+    Operation("UpdateFollow", "PATCH", f"{FEEDS}/follows", "follow"),
+    Operation("QueryFollows", "POST", f"{FEEDS}/follows/query", "follow", read=True),
     Operation("Unfollow", "DELETE", f"{FEEDS}/follows/{{source}}/{{target}}", "follow"),
     Operation("UpdateUsers", "POST", f"{USERS}", "user"),
     Operation("UpdateUsersPartial", "PATCH", f"{USERS}", "user"),

@@ -198,9 +198,17 @@ def _steer(case: Any, rng: random.Random) -> None:
         case.body = {**body, "changes": [{**c, "activity_id": rng.choice(POOL)} for c in changes]}
     elif name == "DeleteActivities":
         case.body = {**body, "ids": rng.sample(POOL, rng.randint(1, 3))}
-    elif name == "Follow":
+    elif name in ("Follow", "UpdateFollow"):
         source, target = rng.sample(FEED_IDS, 2)
         case.body = {**body, "source": source, "target": target}
+    elif name in ("FollowBatch", "GetOrCreateFollows"):
+        follows = [f for f in body.get("follows") or [{}] if isinstance(f, dict)][:3] or [{}]
+        pairs = [rng.sample(FEED_IDS, 2) for _ in follows]
+        case.body = {**body, "follows": [{**f, "source": s, "target": t}
+                                         for f, (s, t) in zip(follows, pairs, strict=True)]}
+    elif name == "QueryFollows":
+        case.body = {**body, "filter": {"source_feed": rng.choice(FEED_IDS)}}
+        case.body.pop("next", None), case.body.pop("prev", None), case.body.pop("sort", None)
     elif name == "UpdateUsers":
         users = body.get("users") if isinstance(body.get("users"), dict) else {}
         picked = list(users.values())[:3] or [{}]
@@ -225,6 +233,9 @@ def _prepare(admin: httpx.Client, case: Any) -> None:
         assert admin.delete(f"{ACTIVITIES}/{quote(params['id'], safe='')}").status_code == 200
     if name == "Unfollow":
         follow = {"source": params["source"], "target": params["target"]}
+        assert admin.post(f"{FEEDS}/follows", json=follow).status_code == 201
+    if name == "UpdateFollow" and isinstance(case.body, dict):
+        follow = {"source": case.body["source"], "target": case.body["target"]}
         assert admin.post(f"{FEEDS}/follows", json=follow).status_code == 201
     if name == "DeleteFeed":
         path = f"{FEEDS}/feed_groups/{params['feed_group_id']}/feeds/{params['feed_id']}"

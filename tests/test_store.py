@@ -129,3 +129,19 @@ def test_a_failed_migration_leaves_the_file_as_it_was(tmp_path: Path) -> None:
     assert "mentions" not in columns
     doc = db.execute("SELECT doc FROM activities WHERE id = 'a1'").fetchone()[0]
     assert orjson.loads(doc)["mentioned_user_ids"] == ["bob"]
+
+
+def test_follows_of_an_earlier_layout_gain_their_fields_with_defaults(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with feedkit.connect(path) as client:
+        client.follow("timeline:a", "user:b")
+    with sqlite3.connect(path) as db:  # back to the follows table layout 1 first wrote
+        for column in ("push_preference", "follower_role", "custom"):
+            db.execute(f"ALTER TABLE follows DROP COLUMN {column}")
+    with feedkit.connect(path) as client:
+        (follow,) = client.query_follows({"source_feed": "timeline:a"})["follows"]
+        assert (follow["push_preference"], follow["custom"]) == ("none", {})
+        client.update_follow("timeline:a", "user:b", custom={"k": 1})
+        assert client.query_follows()["follows"][0]["custom"] == {"k": 1}
+    with feedkit.connect(path) as client:  # opened again: nothing is added twice
+        assert client.query_follows()["follows"][0]["custom"] == {"k": 1}

@@ -7,6 +7,7 @@ Each method takes the verified :class:`Principal` and the decoded request, valid
 
 from __future__ import annotations
 
+import base64
 import uuid
 from collections.abc import Iterable, Sequence
 from typing import Any
@@ -31,7 +32,7 @@ from feedkit.server.auth import Principal
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.query import Compiled, PageRequest, Sort, compile_filter, run_page
 from feedkit.server.render import Answer, feed_response
-from feedkit.server.store import FEED_KEY, ROW, Store, now_ns, record_row
+from feedkit.server.store import FEED_KEY, FOLLOW_FIELDS, ROW, Store, now_ns, record_row
 from feedkit.server.users import UsersService
 
 _PARENT, _USER, _MENTIONS = ROW.index("parent_id"), ROW.index("user_id"), ROW.index("mentions")
@@ -128,6 +129,52 @@ def _nonempty_lists(rec: dict[str, Any]) -> dict[str, Any]:
     rec["search_data"] = dict(rec.get("search_data") or {})
     rec["attachments"] = [dict(a, custom=a.get("custom") or {}) for a in rec["attachments"]]
     return rec
+
+
+def _follow_filter(conditions: Any) -> tuple[str, list[Any]]:
+    """A QueryFollows filter as SQL over the follows table."""
+    if not isinstance(conditions, dict):
+        raise Problem.invalid({"filter": "must be an object"})
+    columns = {"source_feed": "source", "target_feed": "target",
+               "push_preference": "push_preference"}  # fmt: skip
+    parts, params = [], []
+    for key, value in conditions.items():
+        if key == "status":  # every follow of this server is accepted
+            accepted = value == "accepted" or (isinstance(value, dict) and "accepted" in (
+                value.get("$in") or [value.get("$eq")]))  # fmt: skip
+            parts.append("1" if accepted else "0")
+            continue
+        if key not in columns:
+            raise Problem.invalid({f"filter.{key}": "filter on source_feed, target_feed, "
+                                   "push_preference or status"})  # fmt: skip
+        ops = value if isinstance(value, dict) else {"$eq": value}
+        for op, operand in ops.items():
+            if op == "$eq" and isinstance(operand, str):
+                parts.append(f"{columns[key]} = ?")
+                params.append(operand)
+            elif op == "$in" and isinstance(operand, list) and operand:
+                parts.append(f"{columns[key]} IN ({','.join('?' * len(operand))})")
+                params += [str(x) for x in operand]
+            else:
+                raise Problem.invalid({f"filter.{key}": f"{op} of a string is not supported"})
+    return " AND ".join(parts) or "1", params
+
+
+def _offset_token(offset: int) -> str:
+    return base64.urlsafe_b64encode(f"follows:{offset}".encode()).decode()
+
+
+def _offset_cursor(token: Any) -> int:
+    """The offset a QueryFollows cursor holds (an opaque token of this server's), or 0."""
+    if not token:
+        return 0
+    try:
+        kind, _, number = base64.urlsafe_b64decode(str(token)).decode().partition(":")
+        if kind != "follows" or not number.isdigit():
+            raise ValueError
+        return int(number)
+    except (ValueError, UnicodeDecodeError):
+        raise Problem.invalid({"next": "is not a cursor this server gave"}) from None
 
 
 class FeedsService:
@@ -549,10 +596,10 @@ class FeedsService:
                 "activities": acts,
                 "aggregated_activities": [],
                 "followers": [
-                    self._follow_response(db, *f) for f in self.store.follows(db, target=fid)
+                    self._follow_response(db, f) for f in self.store.follows(db, target=fid)
                 ],
                 "following": [
-                    self._follow_response(db, *f) for f in self.store.follows(db, source=fid)
+                    self._follow_response(db, f) for f in self.store.follows(db, source=fid)
                 ],
                 "members": [],
                 "pinned_activities": [],
@@ -612,46 +659,108 @@ class FeedsService:
             raise Problem.invalid({name: "must be a feed id 'group:id'"})
         return value
 
-    def follow(self, principal: Principal, body: Any) -> dict[str, Any]:
-        body = _obj(body)
-        source = self._feed_ref(body.get("source"), "source")
-        target = self._feed_ref(body.get("target"), "target")
+    def _follow_request(self, body: Any, where: str = "") -> tuple[str, str, dict[str, Any]]:
+        """Source, target and the follow's own fields of one FollowRequest, checked."""
+        body = _obj(body, where or "body")
+        source = self._feed_ref(body.get("source"), f"{where}source")
+        target = self._feed_ref(body.get("target"), f"{where}target")
         if source == target:
-            raise Problem.invalid({"target": "a feed cannot follow itself"})
+            raise Problem.invalid({f"{where}target": "a feed cannot follow itself"})
+        fields = {k: body.get(k) for k in FOLLOW_FIELDS}
+        if fields["push_preference"] not in (None, "all", "none"):
+            raise Problem.invalid({f"{where}push_preference": "must be all or none"})
+        if fields["custom"] is not None and not isinstance(fields["custom"], dict):
+            raise Problem.invalid({f"{where}custom": "must be an object"})
+        if fields["follower_role"] is not None and not isinstance(fields["follower_role"], str):
+            raise Problem.invalid({f"{where}follower_role": "must be a string"})
+        return source, target, fields
+
+    def follow(self, principal: Principal, body: Any) -> dict[str, Any]:
+        return {"follow": self.follow_batch(principal, {"follows": [body]}, one=True)["follows"][0]}
+
+    def follow_batch(
+        self, principal: Principal, body: Any, *, keep: bool = False, one: bool = False
+    ) -> dict[str, Any]:
+        """FollowBatch (each follow created or updated) and GetOrCreateFollows (``keep``:
+        one that exists is answered as it is); ``created`` lists the new ones."""
+        items = _batch(_obj(body), "follows")
+        requests = [self._follow_request(x, "" if one else f"follows[{i}].")
+                    for i, x in enumerate(items)]  # fmt: skip
+        with self.store.transaction() as db:
+            now = self.store.tick()
+            done, created = [], []
+            for source, target, fields in requests:
+                self._feed_owner_check(db, principal, source)
+                self.store.ensure_feeds(db, [source, target], principal.user_id, now)
+                row = self.store.follow(db, source, target, now, fields, keep=keep)
+                done.append(self._follow_response(db, row))
+                if row["created_at"] == now:
+                    created.append(done[-1])
+            return {"follows": done, "created": created}
+
+    def update_follow(self, principal: Principal, body: Any) -> dict[str, Any]:
+        source, target, fields = self._follow_request(body)
         with self.store.transaction() as db:
             self._feed_owner_check(db, principal, source)
-            now = self.store.tick()
-            self.store.ensure_feeds(db, [source, target], principal.user_id, now)
-            created = self.store.follow(db, source, target, now)
-            return {"follow": self._follow_response(db, source, target, created, now)}
+            if not self.store.query_follows(
+                db, "source = ? AND target = ?", [source, target], 1, 0
+            ):
+                raise Problem.not_found(f"follow {source!r} -> {target!r}")
+            row = self.store.follow(db, source, target, self.store.tick(), fields)
+            return {"follow": self._follow_response(db, row)}
 
-    def _follow_response(
-        self, db: Any, source: str, target: str, created: int, updated: int
-    ) -> dict[str, Any]:
+    def query_follows(self, principal: Principal, body: Any) -> dict[str, Any]:
+        """QueryFollows: filter on source_feed, target_feed (a feed id or {"$in": [...]}),
+        push_preference and status; sort on created_at; pages by next/prev cursors."""
+        body = _obj(body)
+        where, params = _follow_filter(body.get("filter") or {})
+        limit = _limit(body, DEFAULT_PAGE)
+        direction = "ASC"
+        for item in body.get("sort") or []:
+            if not isinstance(item, dict) or item.get("field") != "created_at":
+                raise Problem.invalid({"sort": "sort on created_at"})
+            direction = "DESC" if item.get("direction", -1) == -1 else "ASC"
+        offset = _offset_cursor(body.get("next") or body.get("prev"))
+        with self.store.reading() as db:
+            rows = self.store.query_follows(
+                db, where, params, limit + 1, offset,
+                order=f"created_at {direction}, source, target",
+            )  # fmt: skip
+            follows = [self._follow_response(db, r) for r in rows[:limit]]
+        out: dict[str, Any] = {"follows": follows}  # a cursor only where there is a page
+        if len(rows) > limit:
+            out["next"] = _offset_token(offset + limit)
+        if offset:
+            out["prev"] = _offset_token(max(0, offset - limit))
+        return out
+
+    def _follow_response(self, db: Any, row: dict[str, Any]) -> dict[str, Any]:
         now = now_ns()
         feeds = {}
-        for fid in (source, target):
+        for fid in (row["source"], row["target"]):
             feed = self.store.get_feed(db, fid)
             assert feed is not None
             users = self.store.get_users(db, [feed.get("created_by") or feed["id"]])
             feeds[fid] = feed_response(feed, self.store.feed_counts(db, fid), users, now)
         return {
-            "source_feed": feeds[source],
-            "target_feed": feeds[target],
+            "source_feed": feeds[row["source"]],
+            "target_feed": feeds[row["target"]],
             "status": "accepted",
-            "follower_role": "",
-            "push_preference": "none",
-            "custom": {},
-            "created_at": created,
-            "updated_at": updated,
+            "follower_role": row["follower_role"],
+            "push_preference": row["push_preference"],
+            "custom": row["custom"],
+            "created_at": row["created_at"],
+            "updated_at": row["updated_at"],
         }
 
     def unfollow(self, principal: Principal, source: str, target: str) -> dict[str, Any]:
         with self.store.transaction() as db:
             self._feed_owner_check(db, principal, source)
-            found = [f for f in self.store.follows(db, source=source, limit=-1) if f[1] == target]
+            found = self.store.query_follows(
+                db, "source = ? AND target = ?", [source, target], 1, 0
+            )
             if not found:
                 raise Problem.not_found(f"follow {source!r} -> {target!r}")
             self.store.unfollow(db, source, target)
             # the follow that was, with both feeds' counts as they are now, after it
-            return {"follow": self._follow_response(db, *found[0])}
+            return {"follow": self._follow_response(db, found[0])}

@@ -82,6 +82,9 @@ CREATE TABLE IF NOT EXISTS follows (
     target TEXT NOT NULL,
     created_at INTEGER NOT NULL,
     updated_at INTEGER NOT NULL,
+    push_preference TEXT NOT NULL DEFAULT 'none',
+    follower_role TEXT NOT NULL DEFAULT '',
+    custom BLOB NOT NULL DEFAULT '{}',
     PRIMARY KEY (source, target)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS follows_target ON follows (target);
@@ -198,6 +201,23 @@ def _migrate_v0(db: sqlite3.Connection, chunk: int = 10_000) -> None:
         last = rows[-1][0]
 
 
+# A follow's own fields, with the value a follow that was never given one has.
+FOLLOW_FIELDS: dict[str, Any] = {"push_preference": "none", "follower_role": "", "custom": {}}
+FOLLOW_COLUMNS = {
+    "push_preference": "TEXT NOT NULL DEFAULT 'none'",
+    "follower_role": "TEXT NOT NULL DEFAULT ''",
+    "custom": "BLOB NOT NULL DEFAULT '{}'",
+}
+
+
+def _add_missing_columns(db: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
+    """Columns a file of an earlier layout lacks, added with their defaults."""
+    have = {row[1] for row in db.execute(f"PRAGMA table_info({table})")}
+    for name, declaration in columns.items():
+        if name not in have:
+            db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+
+
 def now_ns() -> int:
     return time.time_ns()
 
@@ -252,6 +272,7 @@ class Store:
                 _migrate_v0(db)
             for statement in SCHEMA.split(";"):  # executescript would commit midway
                 db.execute(statement)
+            _add_missing_columns(db, "follows", FOLLOW_COLUMNS)
             # The store's identity, made once: a checkpoint is bound to it, so a journal of
             # another (or a deleted and recreated) store is never taken for this one's.
             db.execute(
@@ -570,16 +591,35 @@ class Store:
         db.execute("DELETE FROM follows WHERE source = ? OR target = ?", (fid, fid))
         return db.execute("DELETE FROM feeds WHERE fid = ?", (fid,)).rowcount > 0
 
-    def follow(self, db: sqlite3.Connection, source: str, target: str, at: int) -> int:
+    def follow(
+        self,
+        db: sqlite3.Connection,
+        source: str,
+        target: str,
+        at: int,
+        fields: dict[str, Any] | None = None,
+        *,
+        keep: bool = False,
+    ) -> dict[str, Any]:
+        """Create (or, unless ``keep``, update) the follow; the stored follow. ``fields`` are
+        its push_preference, follower_role and custom."""
+        given = {k: v for k, v in (fields or {}).items() if k in FOLLOW_FIELDS and v is not None}
+        values = [given.get(k, FOLLOW_FIELDS[k]) for k in FOLLOW_FIELDS]
+        values[-1] = orjson.dumps(values[-1])  # custom
+        update = ", ".join(f"{k} = excluded.{k}" for k in ("updated_at", *given))
+        columns = ", ".join(["source", "target", "created_at", "updated_at", *FOLLOW_FIELDS])
         db.execute(
-            "INSERT INTO follows VALUES (?, ?, ?, ?) ON CONFLICT (source, target) "
-            "DO UPDATE SET updated_at = excluded.updated_at",
-            (source, target, at, at),
+            f"INSERT INTO follows ({columns}) VALUES (?, ?, ?, ?, ?, ?, ?) "
+            "ON CONFLICT (source, target) DO " + ("NOTHING" if keep else f"UPDATE SET {update}"),
+            (source, target, at, at, *values),
         )
-        row = db.execute(
-            "SELECT created_at FROM follows WHERE source = ? AND target = ?", (source, target)
-        ).fetchone()
-        return int(row[0])
+        found = self.get_follow(db, source, target)
+        assert found is not None
+        return found
+
+    def get_follow(self, db: sqlite3.Connection, source: str, target: str) -> dict[str, Any] | None:
+        found = self.query_follows(db, "source = ? AND target = ?", [source, target], 1, 0)
+        return found[0] if found else None
 
     def follows(
         self,
@@ -588,17 +628,33 @@ class Store:
         source: str | None = None,
         target: str | None = None,
         limit: int = DEFAULT_PAGE,
-    ) -> list[tuple[str, str, int, int]]:
-        """(source, target, created_at, updated_at) of follows from or to a feed, newest first."""
+    ) -> list[dict[str, Any]]:
+        """The follows from or to a feed, newest first."""
         column, value = ("source", source) if source is not None else ("target", target)
-        return [
-            (r[0], r[1], r[2], r[3])
-            for r in db.execute(
-                f"SELECT source, target, created_at, updated_at FROM follows WHERE {column} = ? "
-                "ORDER BY created_at DESC LIMIT ?",
-                (value, limit),
-            )
-        ]
+        return self.query_follows(db, f"{column} = ?", [value], limit, 0)
+
+    def query_follows(
+        self,
+        db: sqlite3.Connection,
+        where: str,
+        params: Sequence[Any],
+        limit: int,
+        offset: int,
+        order: str = "created_at DESC, source, target",
+    ) -> list[dict[str, Any]]:
+        """Follows matching ``where`` (over the follows table's columns), in ``order``."""
+        rows = db.execute(
+            f"SELECT source, target, created_at, updated_at, {', '.join(FOLLOW_FIELDS)} "
+            f"FROM follows WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        names = ("source", "target", "created_at", "updated_at", *FOLLOW_FIELDS)
+        out = []
+        for row in rows:
+            follow = dict(zip(names, row, strict=True))
+            follow["custom"] = orjson.loads(follow["custom"])
+            out.append(follow)
+        return out
 
     def unfollow(self, db: sqlite3.Connection, source: str, target: str) -> bool:
         return (
