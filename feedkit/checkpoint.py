@@ -95,16 +95,15 @@ class Journal:
         self._state: dict[tuple[int, int], Record] = {}
         self._lock = threading.Lock()
         header = {"destination": destination, **(info or {})}
-        fresh = not self.path.exists() or not self.path.stat().st_size
-        if not fresh:
-            fresh = not self._load(self.path.read_bytes())
+        raw = self.path.read_bytes() if self.path.exists() else b""
+        fresh = not raw or not self._load(raw)
         if fresh:
             self._state.clear()
             tmp = self.path.with_name(f".{self.path.name}.new")
             tmp.write_bytes(_sealed(f"{MAGIC} {VERSION} " + orjson.dumps(header).decode()))
             tmp.replace(self.path)
         self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND)
-        if not fresh and not self.path.read_bytes().endswith(b"\n"):
+        if not fresh and not raw.endswith(b"\n"):
             os.write(self._fd, b"\n")  # a torn last line stays alone, and is ignored
 
     def _load(self, raw: bytes) -> bool:
