@@ -291,7 +291,7 @@ def test_users_with_fields_of_the_wrong_type_are_refused(
             json={"type": "post", "feeds": ["user:u1"], "user": user, "id": "by-u1"},
         )
     assert (err.value.status, err.value.code) == (400, 4)
-    assert f"user.{field}" in err.value.exception_fields
+    assert any(k.startswith(f"user.{field}") for k in err.value.exception_fields)
     with pytest.raises(NotFoundError):
         client.get_activity("by-u1")
     post(client, "plain", user="u1")  # nothing of the refused user was stored

@@ -28,6 +28,7 @@ from feedkit.schema import (
     validate_limit,
     validate_partial,
 )
+from feedkit.schema.user import validate_user
 from feedkit.server.auth import Principal
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.query import Compiled, PageRequest, Sort, compile_filter, run_page
@@ -82,19 +83,7 @@ def _check_id(value: Any, name: str) -> str:
     return value
 
 
-# The user fields the server stores and answers with, and the JSON type each must have.
-_USER_FIELD_TYPES: dict[str, tuple[type, str]] = {
-    "name": (str, "a string"),
-    "image": (str, "a string"),
-    "language": (str, "a string"),
-    "role": (str, "a string"),
-    "invisible": (bool, "true or false"),
-    "teams": (list, "a list of strings"),
-    "custom": (dict, "a JSON object"),
-}
-
-
-# The same for the ``data`` of a feed (the spec's FeedInput).
+# The fields of a feed's ``data`` (the spec's FeedInput), and the JSON type each must have.
 _FEED_DATA_TYPES: dict[str, tuple[type, str]] = {
     "name": (str, "a string"),
     "description": (str, "a string"),
@@ -105,12 +94,10 @@ _FEED_DATA_TYPES: dict[str, tuple[type, str]] = {
 FEED_VISIBILITIES = ("public", "visible", "followers", "members", "private")
 
 
-def _type_errors(
-    obj: dict[str, Any], types: dict[str, tuple[type, str]] = _USER_FIELD_TYPES
-) -> dict[str, str]:
-    """Field -> message for the fields of a user (or feed data) that are stored and answered
-    but of the wrong JSON type (a number as ``name``, an object as ``language``). Such an
-    object is refused: stored, it would break every answer that names it."""
+def _type_errors(obj: dict[str, Any], types: dict[str, tuple[type, str]]) -> dict[str, str]:
+    """Field -> message for the fields of feed data that are stored and answered but of the
+    wrong JSON type (a number as ``name``). Such data is refused: stored, it would break every
+    answer that names it."""
     errors: dict[str, str] = {}
     for key, (kind, what) in types.items():
         value = obj.get(key)
@@ -305,10 +292,10 @@ class FeedsService:
                 continue
             errs = validate_activity(body, strict=False)
             user = body.get("user")
-            if isinstance(user, dict):
+            if isinstance(user, dict):  # the user's fields, as UpdateUsers checks them
                 errs += [
-                    FieldError(f"user.{k}", Reason.TYPE, m, user.get(k))
-                    for k, m in _type_errors(user).items()
+                    FieldError(f"user.{e.field}", e.code, e.message, e.value)
+                    for e in validate_user({"id": "-", **user})
                 ]
             actor = self._actor(principal, body)
             if actor is None and not any(e.field == "user_id" for e in errs):
