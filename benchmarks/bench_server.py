@@ -117,7 +117,7 @@ def generate_activities(rows: int, seed: int, *, prefix: str = "a") -> Iterator[
 
 
 def stored_record(activity: dict[str, Any], created_at: int) -> dict[str, Any]:
-    """The record the server stores for a new ``activity`` (as ``FeedsService._build`` makes
+    """The record the server stores for a new ``activity`` (as ``ActivitiesService._build`` makes
     it): every column of ``COLUMNS`` and every field of ``DOC_FIELDS``."""
     expires = activity.get("expires_at")
     location = activity.get("location")

@@ -265,12 +265,12 @@ def test_pages_over_several_feeds_and_tags_merge_without_repeats(
 def test_next_pages_read_an_index_range_not_a_scan(flt: dict[str, object] | None) -> None:
     """A cursor becomes a row-value bound the planner can seek to: deep pages cost what the
     first page costs (the plan is checked, not the time)."""
+    from feedkit.server.activities import ActivitiesService
     from feedkit.server.auth import Principal
-    from feedkit.server.service import FeedsService
     from feedkit.server.store import Store
 
     store = Store(":memory:")
-    service = FeedsService(store)
+    service = ActivitiesService(store)
     rows = [{"id": f"d{i}", "type": "post", "feeds": ["user:u"], "user_id": "u"} for i in range(30)]
     service.upsert_activities(Principal(None), {"activities": rows})
     first = service.query_activities(Principal(None), {"filter": flt, "limit": 5})
@@ -410,12 +410,12 @@ def _steps(store: Any, run: Any) -> int:
 def test_a_deep_page_costs_what_the_first_page_costs(flt: dict[str, Any] | None) -> None:
     """Counted in SQLite's steps, not time: a page 1,900 rows deep reads about as much as the
     first, also when the filter bounds the sort column itself (as a time range does)."""
+    from feedkit.server.activities import ActivitiesService
     from feedkit.server.auth import Principal
-    from feedkit.server.service import FeedsService
     from feedkit.server.store import Store
 
     store = Store(":memory:")
-    service = FeedsService(store)
+    service = ActivitiesService(store)
     for start in range(0, 2000, 100):
         rows = [{"id": f"d{i}", "type": "post", "feeds": ["user:u"], "user_id": "u"}
                 for i in range(start, start + 100)]  # fmt: skip

@@ -1,5 +1,5 @@
 """The ASGI application: a handler for each operation of :mod:`feedkit.protocol` it implements,
-over :class:`FeedsService`.
+over :class:`AppService`.
 
 Routing reads the raw (still percent-encoded) path and decodes each segment, because the SDK
 percent-encodes ids with nothing safe: ``act/with:odd chars`` arrives as
@@ -27,7 +27,7 @@ from feedkit.schema import MAX_ACTIVITY_DEPTH, MAX_NESTING, MAX_REQUEST_BYTES, j
 from feedkit.server.auth import Authenticator, Principal
 from feedkit.server.problems import INTERNAL, NOT_IMPLEMENTED, Problem
 from feedkit.server.ratelimit import RateLimiter
-from feedkit.server.service import FeedsService
+from feedkit.server.service import AppService
 from feedkit.server.store import Store
 
 log = logging.getLogger("feedkit.server")
@@ -35,7 +35,7 @@ log = logging.getLogger("feedkit.server")
 DEFAULT_MAX_BODY = MAX_REQUEST_BYTES
 
 Params = dict[str, str]
-Handler = Callable[[FeedsService, Principal, Params, Any, Mapping[str, str]], dict[str, Any]]
+Handler = Callable[[AppService, Principal, Params, Any, Mapping[str, str]], dict[str, Any]]
 
 
 def _flag(query: Mapping[str, str], name: str) -> bool:
@@ -44,30 +44,35 @@ def _flag(query: Mapping[str, str], name: str) -> bool:
 
 # What the server does for each operation of the protocol table it implements.
 HANDLERS: dict[str, Handler] = {
-    "AddActivity": lambda s, p, a, b, q: s.add_activity(p, b),
-    "UpsertActivities": lambda s, p, a, b, q: s.upsert_activities(p, b),
-    "UpdateActivitiesPartialBatch": lambda s, p, a, b, q: s.update_activities_partial_batch(p, b),
-    "DeleteActivities": lambda s, p, a, b, q: s.delete_activities(
+    "AddActivity": lambda s, p, a, b, q: s.activities.add_activity(p, b),
+    "UpsertActivities": lambda s, p, a, b, q: s.activities.upsert_activities(p, b),
+    "UpdateActivitiesPartialBatch": lambda s, p, a, b, q: (
+        s.activities.update_activities_partial_batch(p, b)
+    ),
+    "DeleteActivities": lambda s, p, a, b, q: s.activities.delete_activities(
         p, _ids(b), bool((b or {}).get("hard_delete")), (b or {}).get("user_id")
     ),
-    "QueryActivities": lambda s, p, a, b, q: s.query_activities(p, b),
-    "GetActivity": lambda s, p, a, b, q: s.get_activity(p, a["id"], q.get("user_id")),
-    "UpdateActivity": lambda s, p, a, b, q: s.update_activity(p, a["id"], b),
-    "UpdateActivityPartial": lambda s, p, a, b, q: s.update_activity_partial(p, a["id"], b),
-    "DeleteActivity": lambda s, p, a, b, q: (
-        s.delete_activities(p, [a["id"]], _flag(q, "hard_delete"), q.get("user_id")) and {}
+    "QueryActivities": lambda s, p, a, b, q: s.activities.query_activities(p, b),
+    "GetActivity": lambda s, p, a, b, q: s.activities.get_activity(p, a["id"], q.get("user_id")),
+    "UpdateActivity": lambda s, p, a, b, q: s.activities.update_activity(p, a["id"], b),
+    "UpdateActivityPartial": lambda s, p, a, b, q: s.activities.update_activity_partial(
+        p, a["id"], b
     ),
-    "RestoreActivity": lambda s, p, a, b, q: s.restore_activity(p, a["id"], b),
-    "GetOrCreateFeed": lambda s, p, a, b, q: s.get_or_create_feed(
+    "DeleteActivity": lambda s, p, a, b, q: (
+        s.activities.delete_activities(p, [a["id"]], _flag(q, "hard_delete"), q.get("user_id"))
+        and {}
+    ),
+    "RestoreActivity": lambda s, p, a, b, q: s.activities.restore_activity(p, a["id"], b),
+    "GetOrCreateFeed": lambda s, p, a, b, q: s.feeds.get_or_create_feed(
         p, a["feed_group_id"], a["feed_id"], b
     ),
-    "DeleteFeed": lambda s, p, a, b, q: s.delete_feed(p, a["feed_group_id"], a["feed_id"]),
-    "Follow": lambda s, p, a, b, q: s.follow(p, b),
-    "FollowBatch": lambda s, p, a, b, q: s.follow_batch(p, b),
-    "GetOrCreateFollows": lambda s, p, a, b, q: s.follow_batch(p, b, keep=True),
-    "UpdateFollow": lambda s, p, a, b, q: s.update_follow(p, b),
-    "QueryFollows": lambda s, p, a, b, q: s.query_follows(p, b),
-    "Unfollow": lambda s, p, a, b, q: s.unfollow(p, a["source"], a["target"]),
+    "DeleteFeed": lambda s, p, a, b, q: s.feeds.delete_feed(p, a["feed_group_id"], a["feed_id"]),
+    "Follow": lambda s, p, a, b, q: s.follows.follow(p, b),
+    "FollowBatch": lambda s, p, a, b, q: s.follows.follow_batch(p, b),
+    "GetOrCreateFollows": lambda s, p, a, b, q: s.follows.follow_batch(p, b, keep=True),
+    "UpdateFollow": lambda s, p, a, b, q: s.follows.update_follow(p, b),
+    "QueryFollows": lambda s, p, a, b, q: s.follows.query_follows(p, b),
+    "Unfollow": lambda s, p, a, b, q: s.follows.unfollow(p, a["source"], a["target"]),
     "UpdateUsers": lambda s, p, a, b, q: s.users.update(p, b),
     "UpdateUsersPartial": lambda s, p, a, b, q: s.users.update_partial(p, b),
     "QueryUsers": lambda s, p, a, b, q: s.users.query(p, q),
@@ -119,7 +124,7 @@ class FeedsApp:
     """Holds the service, the authenticator and the limits; dispatches requests."""
 
     def __init__(
-        self, service: FeedsService, auth: Authenticator, limiter: RateLimiter, max_body: int
+        self, service: AppService, auth: Authenticator, limiter: RateLimiter, max_body: int
     ) -> None:
         self.service = service
         self.auth = auth
@@ -227,7 +232,7 @@ def create_app(
     """The protocol server as an ASGI app, on a SQLite file (or ``:memory:``) or a Store."""
     store = db if isinstance(db, Store) else Store(db)
     feeds = FeedsApp(
-        FeedsService(store),
+        AppService(store),
         Authenticator(api_key, api_secret),
         RateLimiter(rate_limits),
         max_body_bytes,
