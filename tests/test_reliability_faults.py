@@ -34,6 +34,7 @@ FAULT_RATE = 0.20
 RATES = {kind: FAULT_RATE / len(KINDS) for kind in KINDS}
 SEED = 20_260_301
 CLIENT_TIMEOUT_S = 2.0
+RETRY_AFTER_S = (0, 1)  # the Retry-After of the proxy's 429s, drawn from these
 SLOW_S = CLIENT_TIMEOUT_S + 1.0  # a slow answer is held past the client's timeout
 # At 20% faults, five attempts leave 0.2**5 = 1 request in 3,000 failed: about one of the
 # 1,000 requests of the import. Ten leave 1 in 10 million.
@@ -128,7 +129,8 @@ def test_import_through_20_percent_faults_stores_every_valid_row_once(tmp_path: 
     secret = new_secret()
     with (
         running(tmp_path / "faults.db", api_secret=secret) as server,
-        FaultProxy(server.base_url, RATES, seed=SEED, slow_s=SLOW_S) as proxy,
+        FaultProxy(server.base_url, RATES, seed=SEED, slow_s=SLOW_S,
+                   retry_after=RETRY_AFTER_S) as proxy,
         feedkit.connect(
             base_url=proxy.url,
             api_key=server.api_key,
@@ -210,10 +212,11 @@ def test_import_through_20_percent_faults_stores_every_valid_row_once(tmp_path: 
 `feedkit.import_activities` ({_DEFAULTS.concurrency} workers, requests of
 {_DEFAULTS.batch_size}) sends {ROWS:,} rows (the sample
 `data/posts.parquet` repeated, {report.invalid} of them deliberately invalid) through a proxy
-(`tests/_proxy.py`) that spoils {FAULT_RATE:.0%} of the requests, evenly over eight kinds, on
+(`tests/_proxy.py`) that spoils {FAULT_RATE:.0%} of the requests, evenly over {len(KINDS)} kinds, on
 their way to `feedkit serve`. Client: timeout {CLIENT_TIMEOUT_S:g} s,
 `Retry(attempts={RETRY.attempts}, backoff={RETRY.backoff:g}, max_backoff={RETRY.max_backoff:g})`;
-429s carry `Retry-After` 0 or 1 s; slow answers are held {SLOW_S:g} s. Result: **every valid row
+429s carry `Retry-After` {" or ".join(map(str, RETRY_AFTER_S))} s; slow answers are held
+{SLOW_S:g} s. Result: **every valid row
 stored exactly once and equal to its source**, no row failed, the feed index and share counts
 consistent, `PRAGMA integrity_check` ok.
 

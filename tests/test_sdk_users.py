@@ -172,3 +172,21 @@ def test_feedkit_client_validates_users_before_sending(admin: feedkit.Client) ->
         admin.upsert_users([{"id": "ann", "teams_role": {"red": 1}}])
     with pytest.raises(feedkit.ValidationError, match="cannot be unset"):
         admin.update_users_partial([{"id": "ann", "unset": ["id"]}])
+
+
+@pytest.mark.parametrize(
+    ("operation", "body", "params"),
+    [
+        ("UpdateUsersPartial", {"users": [{"id": "ann", "unset": [["name"]]}]}, None),
+        ("QueryUsers", None, {"payload": '{"filter_conditions": {"teams": ["red"]}}'}),
+        ("QueryUsers", None, {"payload": '{"filter_conditions": {}, "sort": 7}'}),
+        ("QueryFollows", {"filter": {"status": {"$in": 7}}, "sort": 7}, None),
+    ],
+)  # found by schemathesis: each was a 500 (an unhashable or unbindable value)
+def test_malformed_members_are_400_naming_them(
+    admin: feedkit.Client, operation: str, body: Any, params: Any
+) -> None:
+    admin.upsert_users([{"id": "ann"}])
+    with pytest.raises(feedkit.APIError) as refused:
+        admin.call(operation, json=body, params=params)
+    assert refused.value.status == 400 and refused.value.exception_fields

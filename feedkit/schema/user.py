@@ -6,8 +6,8 @@ A user is written whole (UpdateUsers: fields left out are cleared) or in part (U
 
     >>> [e.field for e in validate_user({"id": "ann", "teams": ["red", 7], "invisible": "no"})]
     ['invisible', 'teams[1]']
-    >>> [e.code.value for e in validate_user_partial({"role": "admin"}, ["id"])]
-    ['not_unsettable']
+    >>> [e.code.value for e in validate_user_partial({"role": "admin"}, ["id", ["name"]])]
+    ['not_unsettable', 'type']
 """
 
 from __future__ import annotations
@@ -115,7 +115,10 @@ def validate_user_partial(
         elif not key.startswith("custom.") and value is not None:
             errors += f.errors(value, f"set.{key}")
     for key in unset or ():
-        f = USER_FIELDS.get(key.partition(".")[0] if str(key).startswith("custom.") else key)
+        if not isinstance(key, str):
+            errors.append(FieldError("unset", Reason.TYPE, "must be a list of field names", key))
+            continue
+        f = USER_FIELDS.get(key.partition(".")[0] if key.startswith("custom.") else key)
         if f is None or not f.settable:
             code = Reason.NOT_UNSETTABLE if f is not None else Reason.UNKNOWN_FIELD
             errors.append(FieldError(f"unset.{key}", code, "cannot be unset", key))

@@ -30,8 +30,10 @@ def _follow_filter(conditions: Any) -> tuple[str, list[Any]]:
     parts, params = [], []
     for key, value in conditions.items():
         if key == "status":  # every follow of this server is accepted
-            accepted = value == "accepted" or (isinstance(value, dict) and "accepted" in (
-                value.get("$in") or [value.get("$eq")]))  # fmt: skip
+            listed = value.get("$in") if isinstance(value, dict) else None
+            accepted = value == "accepted" or (isinstance(value, dict) and (
+                value.get("$eq") == "accepted"
+                or (isinstance(listed, list) and "accepted" in listed)))  # fmt: skip
             parts.append("1" if accepted else "0")
             continue
         if key not in columns:
@@ -144,7 +146,10 @@ class FollowsService:
         where, params = _follow_filter(body.get("filter") or {})
         limit = page_limit(body, DEFAULT_PAGE)
         direction = "ASC"
-        for item in body.get("sort") or []:
+        sort = body.get("sort") or []
+        if not isinstance(sort, list):
+            raise Problem.invalid({"sort": "must be a list of {field, direction}"})
+        for item in sort:
             if not isinstance(item, dict) or item.get("field") != "created_at":
                 raise Problem.invalid({"sort": "sort on created_at"})
             direction = "DESC" if item.get("direction", -1) == -1 else "ASC"

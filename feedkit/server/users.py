@@ -248,6 +248,8 @@ def _patched(user: dict[str, Any], set_: dict[str, Any], unset: list[str]) -> di
 
 
 def _order(sort: Any) -> str:
+    if sort is not None and not isinstance(sort, list):
+        raise Problem.invalid({"payload.sort": "must be a list of {field, direction}"})
     terms = []
     for item in sort or []:
         field = item.get("field") if isinstance(item, dict) else None
@@ -326,9 +328,11 @@ def _condition(key: str, op: str, operand: Any) -> tuple[str, list[Any]]:
     column = _column(key)
     if key == "teams":
         team = "EXISTS (SELECT 1 FROM json_each(doc, '$.teams') WHERE value = ?)"
-        if op in ("$eq", "$contains"):
+        if op in ("$eq", "$contains") and isinstance(operand, str):
             return team, [operand]
         if op == "$in" and isinstance(operand, list) and operand:
+            if not all(isinstance(t, str) for t in operand):
+                raise Problem.invalid({"filter_conditions.teams": "$in takes team names"})
             return "(" + " OR ".join([team] * len(operand)) + ")", list(operand)
     if op in _OPS:
         return f"{column} {_OPS[op]} ?", [_value(key, operand)]
