@@ -287,24 +287,25 @@ class _Sender:
         self.report = report
         self._lock = threading.Lock()
 
-    def send(self, slot: _Slot, digest: str) -> None:
+    def send(self, slot: _Slot, body: bytes, digest: str) -> None:
         first, last = slot.span
         if self.journal is not None:
             self.journal.sending(first, last, digest, slot.first_id)
-        failed = self._deliver(slot.texts, slot.rows)
+        failed = self._deliver(slot.texts, slot.rows, body)
         with self._lock:
             self.report.sent += len(slot.rows)
         if not failed and self.journal is not None:
             self.journal.acknowledge(first, last, digest, slot.first_id)
 
-    def _deliver(self, texts: pa.Array, rows: np.ndarray) -> int:
+    def _deliver(self, texts: pa.Array, rows: np.ndarray, body: bytes | None = None) -> int:
         """Send these activities; the number that failed. A refusal naming items drops them
         and sends the rest; one naming none (413, a body refused whole) is split in halves
         until only the guilty rows fail."""
         if not len(rows):
             return 0
         try:
-            self.client.call("UpsertActivities", content=_body(texts), retry=True, decode=False)
+            content = body if body is not None else _body(texts)  # the planned body, built once
+            self.client.call("UpsertActivities", content=content, retry=True, decode=False)
         except APIError as exc:
             rejected = _rejected_items(exc) if exc.status == 400 else {}
             if rejected and all(0 <= i < len(rows) for i in rejected):
@@ -516,7 +517,8 @@ def _import(
             errors.add(cb.errors)
             if not opts.dry_run:
                 for slot in _slots(cb, ~late, opts.batch_size):
-                    digest = body_digest(_body(slot.texts))
+                    body = _body(slot.texts)
+                    digest = body_digest(body)
                     if journal is not None and journal.acknowledged(*slot.span, digest):
                         report.skipped += len(slot.rows)
                         continue
@@ -525,7 +527,7 @@ def _import(
                         for f in finished:
                             f.result()
                     assert sender is not None  # not a dry run
-                    pending.add(pool.submit(sender.send, slot, digest))
+                    pending.add(pool.submit(sender.send, slot, body, digest))
             bar.update(cb.rows_read)
             bar.set_postfix(
                 valid=report.valid,
