@@ -25,6 +25,7 @@ from feedkit.schema import (
     validate_partial,
 )
 from feedkit.schema.user import validate_user
+from feedkit.server import engagement
 from feedkit.server.auth import Principal
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.query import Compiled, PageRequest, Sort, compile_filter, run_page
@@ -34,7 +35,8 @@ from feedkit.server.store import ROW, Store, now_ns, record_row
 
 __all__ = ["ActivitiesService"]
 
-_PARENT, _USER, _MENTIONS = ROW.index("parent_id"), ROW.index("user_id"), ROW.index("mentions")
+_ID, _PARENT, _USER = ROW.index("id"), ROW.index("parent_id"), ROW.index("user_id")
+_MENTIONS = ROW.index("mentions")
 
 # Fields a full update (PUT) replaces; those it does not carry are cleared.
 _REPLACED = tuple(f.name for f in ACTIVITY_FIELDS if f.settable and f.name != "feeds")
@@ -108,11 +110,16 @@ class ActivitiesService:
             rec["edited_at"] = now
         return _nonempty_lists(rec)
 
-    def _render(self, db: Any, records: Sequence[dict[str, Any]]) -> list[orjson.Fragment]:
-        return self._render_rows(db, [record_row(r) for r in records])
+    def _render(
+        self, db: Any, records: Sequence[dict[str, Any]], viewer: str | None = None
+    ) -> list[orjson.Fragment]:
+        return self._render_rows(db, [record_row(r) for r in records], viewer)
 
-    def _render_rows(self, db: Any, rows: Sequence[Sequence[Any]]) -> list[orjson.Fragment]:
-        """Stored rows as answer activities, with their parents and users."""
+    def _render_rows(
+        self, db: Any, rows: Sequence[Sequence[Any]], viewer: str | None = None
+    ) -> list[orjson.Fragment]:
+        """Stored rows as answer activities, with their parents, users and engagement (the
+        viewer's own reactions and bookmarks among it)."""
         parent_ids = [r[_PARENT] for r in rows if r[_PARENT]]
         parents = self.store.get_rows(db, parent_ids) if parent_ids else {}
         user_ids = set()
@@ -120,7 +127,13 @@ class ActivitiesService:
             user_ids.add(r[_USER])
             if r[_MENTIONS]:
                 user_ids.update(orjson.loads(r[_MENTIONS]))
-        answer = Answer(self.store.get_users(db, user_ids), parents, now_ns())
+        shown = [r[_ID] for r in rows]
+        answer = Answer(
+            self.store.get_users(db, user_ids),
+            parents,
+            now_ns(),
+            engagement.load(db, shown, viewer),
+        )
         return [answer.activity(r) for r in rows]
 
     def _visibility(
@@ -266,7 +279,7 @@ class ActivitiesService:
             rec = self._load(db, activity_id)
             if not self._visible(db, rec, viewer):
                 raise Problem.not_found(f"activity {activity_id!r}")
-            return {"activity": self._render(db, [rec])[0]}
+            return {"activity": self._render(db, [rec], viewer)[0]}
 
     def update_activity(self, principal: Principal, activity_id: str, body: Any) -> dict[str, Any]:
         body = body_object(body)
@@ -421,7 +434,7 @@ class ActivitiesService:
             deleted=bool(body.get("include_soft_deleted_activities")),
         )
         rows, nxt, prv = run_page(db, compiled, sort, page, base_sql, base_params, scope)
-        return self._render_rows(db, rows), nxt, prv
+        return self._render_rows(db, rows, viewer), nxt, prv
 
     def query_activities(self, principal: Principal, body: Any) -> dict[str, Any]:
         body = body_object(body)

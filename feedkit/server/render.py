@@ -13,6 +13,7 @@ from typing import Any
 import orjson
 
 from feedkit.schema.user import USER_FIELDS
+from feedkit.server.engagement import ENGAGEMENT_DEFAULTS
 from feedkit.server.store import ROW
 
 USER_DEFAULTS: dict[str, Any] = {
@@ -64,13 +65,8 @@ def user_response(
     return out
 
 
-# Members every activity answers with that no stored field sets: reactions, comments,
-# bookmarks and polls are not implemented, so they are answered empty.
-_UNIMPLEMENTED = orjson.dumps({
-    "comments": [], "latest_reactions": [], "own_bookmarks": [], "own_reactions": [],
-    "reaction_groups": {}, "collections": {}, "bookmark_count": 0, "comment_count": 0,
-    "reaction_count": 0, "score": 0.0, "hidden": False, "preview": False,
-})[1:-1]  # fmt: skip
+# An activity nothing engaged with answers these (the defaults, spliced as bytes).
+_NO_ENGAGEMENT = orjson.dumps(ENGAGEMENT_DEFAULTS)[1:-1]
 _OPTIONAL_COLUMNS = ("visibility_tag", "parent_id", "expires_at", "deleted_at")
 # Answer._activity unpacks rows by position: the stored row must still be laid out so.
 _LAYOUT = ("rid", "id", "type", "user_id", "visibility", *_OPTIONAL_COLUMNS, "created_at",
@@ -93,10 +89,12 @@ class Answer:
         users: dict[str, dict[str, Any]],
         parents: dict[str, tuple[Any, ...]],
         now: int,
+        engagement: dict[str, dict[str, Any]] | None = None,
     ) -> None:
         self.users = users
         self.parents = parents
         self.now = now
+        self.engagement = engagement or {}
         self._seen: dict[str, bytes] = {}
 
     def user(self, user_id: str) -> bytes:
@@ -106,6 +104,12 @@ class Answer:
                 user_response(user_id, self.users, self.now)
             )
         return cached
+
+    def _engagement(self, activity_id: str) -> bytes:
+        found = self.engagement.get(activity_id)
+        if not found:
+            return _NO_ENGAGEMENT
+        return orjson.dumps({**ENGAGEMENT_DEFAULTS, **found})[1:-1]
 
     def activity(self, row: Sequence[Any]) -> orjson.Fragment:
         return orjson.Fragment(self._activity(row, nested=False))
@@ -127,7 +131,7 @@ class Answer:
                 head[key] = value
         mentioned = b",".join(self.user(u) for u in orjson.loads(mentions)) if mentions else b""
         parts = [orjson.dumps(head)[:-1], b',"user":', self.user(user_id),
-                 b',"mentioned_users":[', mentioned, b"],", _UNIMPLEMENTED]  # fmt: skip
+                 b',"mentioned_users":[', mentioned, b"],", self._engagement(aid)]  # fmt: skip
         parent = None if nested else self.parents.get(optional[1] or "")
         if parent is not None:
             parts += [b',"parent":', self._activity(parent, True)]
