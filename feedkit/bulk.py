@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import html
+import os
 import random
 import tempfile
 import threading
@@ -45,8 +45,10 @@ from feedkit.checkpoint import Journal, body_digest
 from feedkit.client import Client
 from feedkit.convert import ERROR_COLUMNS, ConvertedBatch, convert, errors_frame
 from feedkit.dedupe import IdIndex, Superseded
+from feedkit.display import report_html
 from feedkit.errors import APIError, FeedkitError
 from feedkit.mapping import Mapping, spec_columns
+from feedkit.progress import Progress
 from feedkit.schema import DEFAULT_CONCURRENCY, MAX_BATCH, MAX_REQUEST_BYTES, Reason
 from feedkit.sources import RowError
 
@@ -111,6 +113,7 @@ class ImportReport:
     errors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ERROR_COLUMNS))
     checkpoint: str | None = None
     notes: list[str] = field(default_factory=list)  # what a person should know of this run
+    errors_path: str | None = None  # where every failure was written, if anywhere
 
     @property
     def rate(self) -> float:
@@ -127,63 +130,59 @@ class ImportReport:
             and (self.dry_run or self.skipped + self.acknowledged == self.valid)
         )
 
-    def summary(self) -> str:
-        mode = " (dry run: nothing sent)" if self.dry_run else ""
-        lines = [
-            f"import of {self.source}{mode}",
-            f"  rows read     {self.rows_read:>10,}",
-            f"  valid         {self.valid:>10,}",
-            f"  invalid       {self.invalid:>10,}",
+    @property
+    def verdict(self) -> str:
+        """One line: complete, or what is incomplete."""
+        if self.interrupted:
+            return "interrupted: rerun with the same checkpoint to send the rest"
+        if self.ok:
+            return "dry run: every row is valid" if self.dry_run else "complete"
+        if self.dry_run:
+            return f"{self.invalid:,} invalid rows"
+        bad = [f"{n:,} {what}" for n, what in ((self.invalid, "invalid"),
+               (self.failed, "failed")) if n]  # fmt: skip
+        return "incomplete: " + (", ".join(bad) or "some valid rows were not stored")
+
+    def figures(self) -> list[tuple[str, int | str, str]]:
+        """(label, value, note) of each figure, in the order every rendering shows them."""
+        out: list[tuple[str, int | str, str]] = [
+            ("rows read", self.rows_read, ""),
+            ("valid", self.valid, ""),
+            ("invalid", self.invalid, ""),
         ]
         if self.duplicates:
-            lines.append(
-                f"  duplicates    {self.duplicates:>10,}  (of the invalid: a later row has "
-                "the same id and wins)"
-            )
+            out.append(("duplicates", self.duplicates,
+                        "of the invalid: a later row has the same id and wins"))  # fmt: skip
         if not self.dry_run:
             if self.checkpoint:
-                lines.append(
-                    f"  skipped       {self.skipped:>10,}  (acknowledged by an earlier run)"
-                )
-            lines += [
-                f"  sent          {self.sent:>10,}",
-                f"  acknowledged  {self.acknowledged:>10,}",
-                f"  failed        {self.failed:>10,}",
-            ]
-        lines.append(f"  duration      {self.duration:>10.2f} s  ({self.rate:,.0f} rows/s)")
+                out.append(("skipped", self.skipped, "acknowledged by an earlier run"))
+            out += [("sent", self.sent, ""), ("acknowledged", self.acknowledged, ""),
+                    ("failed", self.failed, "")]  # fmt: skip
+        out.append(("duration", f"{self.duration:.2f} s", f"{self.rate:,.0f} rows/s"))
         if self.errors_total:
-            kept = f", {len(self.errors):,} kept" if len(self.errors) < self.errors_total else ""
-            lines.append(f"  errors        {self.errors_total:>10,}{kept}")
+            kept = f"{len(self.errors):,} kept" if len(self.errors) < self.errors_total else ""
+            out.append(("errors", self.errors_total, kept))
+        return out
+
+    def summary(self) -> str:
+        mode = " (dry run: nothing sent)" if self.dry_run else ""
+        lines = [f"import of {self.source}{mode}"]
+        for label, value, note in self.figures():
+            shown = f"{value:>10,}" if isinstance(value, int) else f"{value:>12}"
+            lines.append(f"  {label:<13} {shown}" + (f"  ({note})" if note else ""))
         lines += [f"  note: {note}" for note in self.notes]
         if self.interrupted:
-            lines.append("  interrupted: rerun with the same checkpoint to send the rest")
+            lines.append(f"  {self.verdict}")
         return "\n".join(lines)
 
     def __str__(self) -> str:
         return self.summary()
 
     def _repr_html_(self) -> str:
-        color = "#1a7f37" if self.ok else "#b00"
-        figures = [("rows read", self.rows_read), ("valid", self.valid), ("invalid", self.invalid)]
-        figures += [("duplicates", self.duplicates)] if self.duplicates else []
-        figures += [("skipped", self.skipped)] if self.checkpoint else []
-        figures += [
-            ("sent", self.sent),
-            ("acknowledged", self.acknowledged),
-            ("failed", self.failed),
-        ]
-        rows = "".join(
-            f"<tr><th style='text-align:left'>{k}</th><td style='text-align:right'>{v:,}</td></tr>"
-            for k, v in figures
-        )
-        verdict = "complete" if self.ok else "incomplete: see the errors below"
-        notes = "".join(f"<p>{html.escape(note)}</p>" for note in self.notes)
-        table = self.errors.head(20).to_html(index=False) if len(self.errors) else ""
-        return (
-            f"<div><b style='color:{color}'>Import of {html.escape(self.source)}: {verdict}</b>"
-            f"<table>{rows}</table><p>{self.duration:.2f} s, {self.rate:,.0f} rows/s"
-            f"{' (dry run)' if self.dry_run else ''}</p>{notes}{table}</div>"
-        )
+        return report_html(
+            f"Import of {self.source}", self.ok, self.verdict, self.figures(), self.notes,
+            self.errors,
+        )  # fmt: skip
 
 
 class ImportInterrupted(KeyboardInterrupt):
@@ -389,15 +388,18 @@ def _rereadable(source: Any, stack: ExitStack) -> Callable[[], Any]:
 
 def _superseded(
     open_source: Callable[[], Any], mapping: Mapping, opts: ImportOptions
-) -> Superseded:
-    """The first pass: which valid rows a later row with the same id supersedes."""
+) -> tuple[Superseded, int]:
+    """The first pass: which valid rows a later row with the same id supersedes, and how many
+    rows the source has (the total of the second pass's bar)."""
     index = IdIndex()
     opened, batches = convert(open_source(), mapping, batch_rows=opts.read_rows)
-    with _progress(opts.progress, opened.total_rows, "check ids") as bar:  # then the import
+    rows = 0
+    with Progress(opts.progress, opened, "check ids") as bar:  # then the import
         for cb in batches:
             index.add(cb.ids.to_pylist(), cb.rows)
-            bar.update(cb.rows_read)
-    return index.superseded()
+            rows += cb.rows_read
+            bar.advance(cb.rows_read)
+    return index.superseded(), rows
 
 
 def _id_columns(mapping: Mapping) -> str:
@@ -455,8 +457,8 @@ def import_activities(
     try:
         reopen = _rereadable(source, stack)
         # A real import knows the duplicates before it sends; a dry run learns them as it reads.
-        superseded = None if opts.dry_run else _superseded(reopen, mapping, opts)
-        return _import(client, reopen(), mapping, opts, superseded, started)
+        superseded, rows = (None, None) if opts.dry_run else _superseded(reopen, mapping, opts)
+        return _import(client, reopen(), mapping, opts, superseded, started, rows)
     finally:
         stack.close()
 
@@ -468,12 +470,14 @@ def _import(
     opts: ImportOptions,
     superseded: Superseded | None,
     started: float,
+    rows_total: int | None = None,
 ) -> ImportReport:
     opened, batches = convert(source, mapping, batch_rows=opts.read_rows)
     report = ImportReport(
         source=opened.name,
         dry_run=opts.dry_run,
         checkpoint=str(opts.checkpoint) if opts.checkpoint else None,
+        errors_path=os.fspath(opts.errors_path) if opts.errors_path else None,
     )
     if mapping.derive_ids:
         report.notes.append(DERIVED_IDS_NOTE)
@@ -494,7 +498,7 @@ def _import(
     errors = _Errors(opts.errors_path, opts.keep_errors)
     sender = _Sender(client, journal, errors, report) if client is not None else None
     index = IdIndex() if superseded is None else None
-    bar = _progress(opts.progress, opened.total_rows, f"import {Path(opened.name).name}")
+    bar = Progress(opts.progress, opened, "validate" if opts.dry_run else "import", rows_total)
     pool = ThreadPoolExecutor(max_workers=opts.concurrency, thread_name_prefix="feedkit-import")
     pending: set[Future[None]] = set()
     try:
@@ -528,20 +532,12 @@ def _import(
                             f.result()
                     assert sender is not None  # not a dry run
                     pending.add(pool.submit(sender.send, slot, body, digest))
-            bar.update(cb.rows_read)
-            bar.set_postfix(
-                valid=report.valid,
-                invalid=report.invalid,
-                stored=report.acknowledged + report.skipped,
-                refresh=False,
-            )
+            bar.advance(cb.rows_read, _stats(report))
         for f in pending:
             f.result()
         if index is not None:  # a dry run: the duplicates it read
             _count_dry_run_duplicates(index.superseded(), report, errors, mapping)
-        bar.set_postfix(
-            valid=report.valid, invalid=report.invalid, stored=report.acknowledged + report.skipped
-        )
+        bar.advance(0, _stats(report))
     except KeyboardInterrupt:
         report.interrupted = True
         for f in pending:
@@ -584,13 +580,9 @@ def _count_dry_run_duplicates(
     report.invalid += len(rows)
 
 
-def _progress(enabled: bool, total: int | None, desc: str) -> Any:
-    from tqdm.auto import tqdm
-
-    return tqdm(
-        total=total,
-        unit=" rows",
-        desc=desc,
-        disable=not enabled,
-        unit_scale=True,
-    )
+def _stats(report: ImportReport) -> dict[str, int]:
+    """The figures a progress bar shows, in this order."""
+    stats = {"valid": report.valid, "invalid": report.invalid}
+    if not report.dry_run:
+        stats["stored"] = report.acknowledged + report.skipped
+    return stats

@@ -1,18 +1,125 @@
 """The ``feedkit`` command: a thin adapter from options to library calls.
 
-Library errors become click errors with exit code 1 (2 for bad usage); nothing here holds
-logic that the library does not also offer.
+Every error a person can cause is one line on stderr, ``Error: ...``, and an exit code: 2 for
+usage (a bad option, a file or store that does not exist, a missing credential: feedkit's
+:class:`~feedkit.errors.UsageError`), 1 for data or the service (invalid rows, an API error),
+130 for Ctrl-C. A traceback only with ``--debug`` (or ``FEEDKIT_DEBUG=1``). A command that fails
+leaves no empty store behind, and a command that only reads never creates one. What is printed
+goes through :mod:`feedkit.terminal` (rich); nothing here holds logic the library lacks.
 """
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import sys
+from collections.abc import Iterator
+from contextlib import closing, contextmanager, suppress
 from typing import Any
 
 import click
 
-from feedkit.errors import FeedkitError
-from feedkit.schema import DEFAULT_CONCURRENCY, MAX_BATCH
+from feedkit.errors import FeedkitError, UsageError
+from feedkit.schema import DEFAULT_CONCURRENCY, MAX_BATCH, MAX_REQUEST_BYTES
+from feedkit.terminal import console, print_errors, print_failure, print_report
+
+_FRESH_STORES: list[str] = []  # stores this command created: removed if it fails, empty
+_DEBUG = False
+
+
+def _debug(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    global _DEBUG
+    _DEBUG = _DEBUG or value
+
+
+debug_option = click.option(
+    "--debug",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_debug,
+    help="Show the traceback of an error [env FEEDKIT_DEBUG=1].",
+)
+
+
+def _fail(message: str, code: int) -> None:
+    print_failure(console(stderr=True), message)
+    sys.exit(code)
+
+
+def _remove_empty(path: str) -> None:
+    """Remove a store this command created if nothing was stored in it."""
+    try:
+        with closing(sqlite3.connect(path)) as db:
+            tables = [r[0] for r in db.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND name NOT IN ('meta', 'sqlite_sequence')")]  # fmt: skip
+            if any(db.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone() for t in tables):
+                return
+    except sqlite3.Error:
+        return
+    for suffix in ("", "-wal", "-shm"):
+        with suppress(FileNotFoundError):
+            os.remove(path + suffix)
+
+
+class FeedkitGroup(click.Group):
+    """The command group, with feedkit's error rules (see the module)."""
+
+    def main(  # type: ignore[override]
+        self,
+        args: Any = None,
+        prog_name: str | None = None,
+        standalone_mode: bool = True,
+        **kwargs: Any,
+    ) -> Any:
+        global _DEBUG
+        _DEBUG = os.environ.get("FEEDKIT_DEBUG", "") not in ("", "0")
+        _FRESH_STORES.clear()
+        if not standalone_mode:
+            return super().main(args, prog_name, standalone_mode=False, **kwargs)
+        code = 1
+        try:
+            result = super().main(args, prog_name, standalone_mode=False, **kwargs)
+            code = result if isinstance(result, int) else 0
+        except SystemExit as exc:
+            code = exc.code if isinstance(exc.code, int) else 1
+        except click.UsageError as exc:
+            hint = f" (see {exc.ctx.command_path} --help)" if exc.ctx is not None else ""
+            self._end(exc.format_message() + hint, 2)
+        except click.ClickException as exc:
+            self._end(exc.format_message(), exc.exit_code)
+        except (click.Abort, KeyboardInterrupt):
+            self._end("interrupted", 130)
+        except Exception as exc:
+            if _DEBUG:
+                self._cleanup(1)
+                raise
+            self._end(*_message(exc))
+        self._cleanup(code)
+        sys.exit(code)
+
+    def _end(self, message: str, code: int) -> None:
+        self._cleanup(code)
+        _fail(message, code)
+
+    @staticmethod
+    def _cleanup(code: int) -> None:
+        if code:
+            for path in _FRESH_STORES:
+                _remove_empty(path)
+
+
+def _message(exc: Exception) -> tuple[str, int]:
+    """The one line and exit code of an error."""
+    if isinstance(exc, UsageError):
+        return str(exc), 2
+    if isinstance(exc, FeedkitError):
+        return str(exc), 1
+    if isinstance(exc, OSError):  # no such directory, no space left, no permission
+        return f"{exc.filename or 'a file'}: {exc.strerror or exc}", 1
+    return (f"internal error: {type(exc).__name__}: {exc} (rerun with --debug for the "
+            "traceback, and please report it)", 1)  # fmt: skip
 
 
 def _limits(values: tuple[str, ...]) -> dict[str, int]:
@@ -38,8 +145,9 @@ db_option = click.option(
 )
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group(cls=FeedkitGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(package_name="feedkit")
+@debug_option
 def main() -> None:
     """feedkit: Activity Feeds v3 data in and out of notebooks."""
 
@@ -71,11 +179,12 @@ def main() -> None:
 )
 @click.option(
     "--max-body-bytes",
-    default=8 * 1024 * 1024,
+    default=MAX_REQUEST_BYTES,
     show_default=True,
     type=int,
     help="Larger request bodies are refused with 413.",
 )
+@debug_option
 def serve(
     db: str,
     host: str,
@@ -88,49 +197,34 @@ def serve(
     """Serve the Activity Feeds v3 protocol on HOST:PORT from a SQLite file."""
     from feedkit.serve import run
 
-    try:
-        run(
-            db,
-            host=host,
-            port=port,
-            api_key=api_key,
-            api_secret=api_secret,
-            rate_limits=_limits(rate_limits),
-            max_body_bytes=max_body_bytes,
-            announce=lambda url: click.echo(f"feedkit serving {url} (db: {db})"),
-        )
-    except FeedkitError as exc:
-        raise click.ClickException(str(exc)) from None
+    run(
+        db,
+        host=host,
+        port=port,
+        api_key=api_key,
+        api_secret=api_secret,
+        rate_limits=_limits(rate_limits),
+        max_body_bytes=max_body_bytes,
+        announce=lambda url: click.echo(f"feedkit serving {url} (db: {db})"),
+    )
 
 
 @main.command()
 @db_option
+@debug_option
 def demo(db: str) -> None:
     """Add, update, query and read back activities on the embedded default."""
-    import feedkit
     from feedkit.demo import run_demo
 
-    try:
-        with feedkit.connect(db) as client:
-            for line in run_demo(client):
-                click.echo(line)
-    except FeedkitError as exc:
-        raise click.ClickException(str(exc)) from None
+    with _client(db, None) as client:
+        for line in run_demo(client):
+            click.echo(line)
 
 
 def _mapping(path: str) -> Any:
     from feedkit.mapping import Mapping
 
     return Mapping.from_toml(path)
-
-
-def _print_errors(errors: Any, rows: int = 20) -> None:
-    if not len(errors):
-        return
-    shown = errors.head(rows)[["row", "field", "code", "message", "value"]].fillna("")
-    click.echo(shown.to_string(index=False, max_colwidth=60))
-    if len(errors) > rows:
-        click.echo(f"... and {len(errors) - rows:,} more (write them all with --errors FILE)")
 
 
 source_argument = click.argument("source", type=click.Path(dir_okay=False))
@@ -165,13 +259,33 @@ remote_option = click.option(
 no_progress_option = click.option("--no-progress", is_flag=True, help="No progress bar.")
 
 
-def _client(db: str | None, base_url: str | None) -> Any:
-    """The embedded store (--db) or a remote server (--base-url), never both."""
+@contextmanager
+def _client(db: str | None, base_url: str | None, *, create: bool = True) -> Iterator[Any]:
+    """The embedded store (--db) or a remote server (--base-url), never both. ``create``
+    False: a store file that does not exist is a usage error, not a new empty store."""
     import feedkit
+    from feedkit.client import DEFAULT_DB, store_exists
 
     if db and base_url:
         raise click.UsageError("pass --db or --base-url, not both")
-    return feedkit.connect(base_url=base_url) if base_url and not db else feedkit.connect(db)
+    if base_url and not db:
+        with feedkit.connect(base_url=base_url) as remote:
+            yield remote
+        return
+    path: str | None = db or os.environ.get("FEEDKIT_DB") or DEFAULT_DB
+    if db is None and os.environ.get("STREAM_BASE_URL"):
+        path = None  # connect() goes remote, as it documents
+    fresh = path is not None and not store_exists(path)
+    with feedkit.connect(path, create=create) as client:
+        if fresh and path is not None:
+            _FRESH_STORES.append(path)
+        yield client
+
+
+def _report(report: Any, title: str) -> None:
+    out = console()
+    print_report(out, title, report.ok, report.verdict, report.figures(), report.notes)
+    print_errors(out, report.errors, total=report.errors_total, errors_path=report.errors_path)
 
 
 @main.command(name="import")
@@ -206,6 +320,7 @@ def _client(db: str | None, base_url: str | None) -> Any:
     help="Write a bulk import file (JSON lines, created_at kept) instead of sending.",
 )
 @no_progress_option
+@debug_option
 def import_(
     source: str,
     mapping_path: str,
@@ -218,7 +333,7 @@ def import_(
     errors_path: str | None,
     to_jsonl: str | None,
     no_progress: bool,
-) -> None:
+) -> int:
     """Import the rows of SOURCE (CSV or Parquet) as activities, validated by the mapping.
 
     Exits 0 when every row was imported, 1 when some were invalid or failed.
@@ -226,13 +341,14 @@ def import_(
     import feedkit
     from feedkit.importfile import write_import_file
 
+    mapping = _mapping(mapping_path)
+    if to_jsonl:
+        written = write_import_file(source, mapping, to_jsonl)
+        out = console()
+        out.print(written.summary())
+        print_errors(out, written.errors)
+        return 1 if written.invalid else 0
     try:
-        mapping = _mapping(mapping_path)
-        if to_jsonl:
-            written = write_import_file(source, mapping, to_jsonl)
-            click.echo(written.summary())
-            _print_errors(written.errors)
-            sys.exit(1 if written.invalid else 0)
         with _client(db, base_url) as client:
             report = feedkit.import_activities(
                 client,
@@ -246,20 +362,11 @@ def import_(
                 progress=not no_progress,
             )
     except KeyboardInterrupt:
-        click.echo(
-            "interrupted: acknowledged rows are journaled; rerun with the same "
-            "--checkpoint to send the rest",
-            err=True,
-        )
-        sys.exit(130)
-    except (FeedkitError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise _file_error(exc) from None
-    click.echo(report.summary())
-    _print_errors(report.errors)
-    if not report.ok:
-        sys.exit(1)
+        _fail("interrupted: acknowledged rows are journaled; rerun with the same --checkpoint "
+              "to send the rest", 130)  # fmt: skip
+    mode = " (dry run: nothing sent)" if dry_run else ""
+    _report(report, f"import of {report.source}{mode}")
+    return 0 if report.ok else 1
 
 
 @main.command()
@@ -275,6 +382,7 @@ def import_(
 @store_option
 @remote_option
 @no_progress_option
+@debug_option
 def export(
     feed: str | None,
     output: str,
@@ -283,7 +391,10 @@ def export(
     base_url: str | None,
     no_progress: bool,
 ) -> None:
-    """Export FEED (e.g. user:alice) or a --query, every page of it, to a file."""
+    """Export FEED (e.g. user:alice) or a --query, every page of it, to a file.
+
+    Reads only: a store or feed that does not exist is an error, and nothing is created.
+    """
     import json
 
     from feedkit import export as ex
@@ -298,26 +409,14 @@ def export(
     writers: dict[str, Any] = {"parquet": ex.to_parquet, "csv": ex.to_csv, "jsonl": ex.to_jsonl}
     if suffix not in writers:
         raise click.BadParameter("write .parquet, .csv or .jsonl", param_hint="--output")
-    try:
-        with _client(db, base_url) as client:
-            result = writers[suffix](
-                client, output, feed=feed, filter=filter_, progress=not no_progress
-            )
-    except FeedkitError as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise _file_error(exc) from None
+    with _client(db, base_url, create=False) as client:
+        result = writers[suffix](client, output, feed=feed, filter=filter_,
+                                 progress=not no_progress)  # fmt: skip
     count, extra = result if isinstance(result, tuple) else (result, None)
-    click.echo(
+    console().print(
         f"exported {count:,} activities to {output}"
         + (f" (import it back with --mapping {extra})" if extra else "")
     )
-
-
-def _file_error(exc: OSError) -> click.ClickException:
-    """A file that cannot be written or read (no such directory, no space left, no
-    permission), named, as a message instead of a traceback."""
-    return click.ClickException(f"{exc.filename or 'a file'}: {exc.strerror or exc}")
 
 
 @main.command()
@@ -325,28 +424,20 @@ def _file_error(exc: OSError) -> click.ClickException:
 @mapping_option
 @errors_option
 @no_progress_option
-def validate(source: str, mapping_path: str, errors_path: str | None, no_progress: bool) -> None:
+@debug_option
+def validate(source: str, mapping_path: str, errors_path: str | None, no_progress: bool) -> int:
     """Check every row of SOURCE against the mapping and the schema; send nothing.
 
     Exits 0 when every row is valid, 1 when some are not.
     """
     import feedkit
 
-    try:
-        mapping = _mapping(mapping_path)
-        report = feedkit.validate_source(
-            source, mapping, errors_path=errors_path, progress=not no_progress
-        )
-    except (FeedkitError, ValueError) as exc:
-        raise click.ClickException(str(exc)) from None
-    except OSError as exc:
-        raise _file_error(exc) from None
-    click.echo(report.summary())
-    if errors_path:
-        click.echo(f"{report.errors_total:,} errors written to {errors_path}")
-    _print_errors(report.errors)
-    if report.invalid:
-        sys.exit(1)
+    mapping = _mapping(mapping_path)
+    report = feedkit.validate_source(
+        source, mapping, errors_path=errors_path, progress=not no_progress
+    )
+    _report(report, f"validation of {report.source}")
+    return 1 if report.invalid else 0
 
 
 def run(args: list[str] | None = None) -> Any:  # pragma: no cover - entry point helper

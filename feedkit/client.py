@@ -36,8 +36,10 @@ import jwt
 import orjson
 
 from feedkit.errors import (
+    NotFoundError,
     RateLimitError,
     TransportError,
+    UsageError,
     ValidationError,
     error_for_status,
 )
@@ -176,7 +178,7 @@ def _check(errors: list[FieldError], where: str = "", what: str = "activity") ->
 def _feed_parts(feed: str) -> tuple[str, str]:
     group, sep, feed_id = feed.partition(":")
     if not sep or not group or not feed_id:
-        raise ValueError(f"{feed!r} is not a feed id of the form 'group:id'")
+        raise UsageError(f"{feed!r} is not a feed id of the form 'group:id' (e.g. user:alice)")
     return group, feed_id
 
 
@@ -196,9 +198,12 @@ class Client:
         validate: bool = True,
     ) -> None:
         if not api_key:
-            raise ValueError("api_key is required (or set STREAM_API_KEY)")
+            raise UsageError(f"no API key for {base_url}: pass api_key or set STREAM_API_KEY")
         if api_secret is None and token is None:
-            raise ValueError("pass api_secret (server-side) or token (a user token)")
+            raise UsageError(
+                f"no API secret for {base_url}: pass api_secret (server-side) or token (a user "
+                "token), or set STREAM_API_SECRET"
+            )
         self.base_url = base_url.rstrip("/")
         self.api_key = api_key
         self._secret = _Secret(api_secret) if api_secret is not None else None
@@ -696,6 +701,36 @@ class Client:
                 return
             cursor = page.next
 
+    def query_feeds(
+        self,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sort: list[dict[str, Any]] | None = None,
+        limit: int = DEFAULT_PAGE,
+        next: str | None = None,
+        prev: str | None = None,
+    ) -> dict[str, Any]:
+        """QueryFeeds: feeds matching ``filter`` (feed, id, group_id, created_by_id,
+        visibility), read without creating any; the answer's ``feeds`` and cursors."""
+        if self.validate:
+            _check(validate_limit(limit))
+        body = {"filter": filter or {}, "sort": sort, "limit": limit, "next": next, "prev": prev}
+        return self.call("QueryFeeds", json=body)
+
+    def feed_exists(self, feed: str) -> bool:
+        """Whether the feed ('group:id') exists; asking never creates it."""
+        _feed_parts(feed)
+        return bool(self.query_feeds({"feed": feed}, limit=1)["feeds"])
+
+    def require_feed(self, feed: str) -> None:
+        """Raise :class:`NotFoundError` unless the feed exists: a read of a feed that does not
+        exist says so, instead of creating it empty."""
+        if not self.feed_exists(feed):
+            raise NotFoundError(
+                f"feed {feed!r} does not exist (nothing was read, and nothing created)",
+                status=404,
+            )
+
     def delete_feed(self, feed: str, *, hard_delete: bool = False) -> None:
         group, _, feed_id = feed.partition(":")
         self.call(
@@ -822,6 +857,11 @@ class Client:
         return dict(self.call("GetTask", {"id": task_id}))
 
 
+def store_exists(path: str) -> bool:
+    """Whether an embedded store path names something that exists (a memory store always)."""
+    return path in ("", ":memory:") or path.startswith("file:") or os.path.exists(path)
+
+
 def connect(
     db: str | os.PathLike[str] | None = None,
     *,
@@ -829,6 +869,7 @@ def connect(
     api_key: str | None = None,
     api_secret: str | None = None,
     token: str | None = None,
+    create: bool = True,
     **options: Any,
 ) -> Client:
     """A client of the embedded default, or of a remote server.
@@ -838,6 +879,9 @@ def connect(
     - ``connect(base_url=..., api_key=..., api_secret=...)`` talks to the hosted service or
       ``feedkit serve``; each argument defaults to ``STREAM_BASE_URL``, ``STREAM_API_KEY``,
       ``STREAM_API_SECRET``. With no ``db`` and ``STREAM_BASE_URL`` set, ``connect()`` is remote.
+
+    ``create=False`` opens an embedded store only if its file exists (:class:`UsageError`
+    otherwise): what only reads should not leave an empty store behind a typo.
     """
     base_url = base_url or (None if db is not None else os.environ.get("STREAM_BASE_URL"))
     if base_url:
@@ -854,6 +898,8 @@ def connect(
     from feedkit.transport import InProcessTransport
 
     path = os.fspath(db) if db is not None else os.environ.get("FEEDKIT_DB", DEFAULT_DB)
+    if not create and not store_exists(path):
+        raise UsageError(f"{path}: no such store (reading never creates one)")
     key, secret = "embedded", secrets.token_urlsafe(32)
     app = create_app(path, api_key=key, api_secret=secret)
     transport = InProcessTransport(app)

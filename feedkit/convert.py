@@ -130,11 +130,11 @@ class Conversion:
         )
 
     def _repr_html_(self) -> str:
-        head = (
-            f"<p><b>{self.rows_read}</b> rows read: <b>{self.valid}</b> valid, "
-            f"<b style='color:#b00'>{self.invalid}</b> invalid</p>"
-        )
-        return head + (self.errors.head(50).to_html(index=False) if len(self.errors) else "")
+        from feedkit.display import errors_html, verdict_html
+
+        verdict = verdict_html(not self.invalid, f"{self.invalid:,} invalid")
+        head = f"<p><b>{self.rows_read:,}</b> rows read: <b>{self.valid:,}</b> valid, {verdict}</p>"
+        return head + errors_html(self.errors)
 
 
 def invalid_rows(errors: pd.DataFrame) -> int:

@@ -10,7 +10,9 @@
     │   ├── RateLimitError  429: .retry_after seconds
     │   └── ServerError     5xx
     ├── TransportError      no answer: connection refused or reset, timeout, truncated body
-    └── StoreError          the embedded server's SQLite file cannot be opened as it is
+    ├── StoreError          the embedded server's SQLite file cannot be opened as it is
+    └── UsageError          cannot run as asked: no such file or store, a missing credential,
+                            an argument of the wrong form (the CLI exits 2 for it)
 
 Messages say what was wrong and where; no error ever carries the API secret.
 """
@@ -31,6 +33,7 @@ __all__ = [
     "ServerError",
     "StoreError",
     "TransportError",
+    "UsageError",
     "ValidationError",
 ]
 
@@ -113,6 +116,11 @@ class TransportError(FeedkitError):
 class StoreError(FeedkitError):
     """The embedded server's SQLite file cannot be opened: written by a newer feedkit, or an
     older layout that could not be migrated (the file is then left as it was)."""
+
+
+class UsageError(FeedkitError, ValueError):
+    """The call cannot run as asked: a file or store that does not exist, a credential that is
+    missing, an argument of the wrong form. Nothing was read or written."""
 
 
 def error_for_status(status: int) -> type[APIError]:

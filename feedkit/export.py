@@ -38,6 +38,7 @@ from feedkit.client import Client
 from feedkit.files import replacing
 from feedkit.mapping import JSON_COLUMNS_ATTR
 from feedkit.paging import iter_pages
+from feedkit.progress import counter
 from feedkit.schema import MAX_PAGE
 
 __all__ = [
@@ -81,10 +82,8 @@ def _heap_frozen() -> Iterator[None]:
 def _collect(
     pages: Iterator[ReadPage], limit: int | None, progress: bool, what: str
 ) -> pd.DataFrame:
-    from tqdm.auto import tqdm
-
     builder = TableBuilder()
-    with tqdm(unit=" activities", desc=f"export {what}", disable=not progress) as bar:
+    with counter(progress, f"export {what}") as bar:
         for page in pages:
             take = page if limit is None else page.head(max(0, limit - builder.rows))
             builder.add(take)
@@ -168,8 +167,6 @@ def to_parquet(
     key of every page while memory holds one row group at a time: the first pass learns the
     schema row group by row group, the second writes them.
     """
-    from tqdm.auto import tqdm
-
     keys: dict[str, pa.Field] = {}
     whole: frozenset[str] = frozenset()
 
@@ -190,7 +187,7 @@ def to_parquet(
         builder = TableBuilder()
         pages = iter_pages(client, feed=feed, filter=filter, sort=sort, page_size=page_size,
                            read=_spoolable, **options)  # fmt: skip
-        with tqdm(unit=" activities", desc="export", disable=not progress) as bar:
+        with counter(progress, "export") as bar:
             for body, page in pages:
                 _spool(spool, body)
                 builder.add(page)
@@ -333,15 +330,13 @@ def to_jsonl(
     **options: Any,
 ) -> int:
     """Stream a feed or a query into a bulk import file (JSON lines that keep history)."""
-    from tqdm.auto import tqdm
-
     from feedkit.importfile import exported_lines
 
     count = 0
     with (
         replacing(path) as (part,),
         open(part, "wb") as out,
-        tqdm(unit=" activities", desc="export", disable=not progress) as bar,
+        counter(progress, "export") as bar,
     ):
         for page in iter_pages(client, feed=feed, filter=filter, sort=sort, **options):
             for line in exported_lines(page):

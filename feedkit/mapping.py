@@ -36,7 +36,7 @@ from os import PathLike
 from typing import Any
 
 from feedkit import keypath
-from feedkit.errors import FeedkitError
+from feedkit.errors import UsageError
 from feedkit.schema import ATTACHMENT_FIELDS, FIELDS, Kind
 
 __all__ = ["Mapping", "MappingError"]
@@ -50,7 +50,7 @@ JSON_COLUMNS_ATTR = "feedkit.json_columns"  # DataFrame.attrs key naming JSON te
 _REF = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
 
-class MappingError(FeedkitError, ValueError):
+class MappingError(UsageError):
     """A mapping that cannot work: an unknown field, a bad template, a missing column."""
 
     def __init__(self, message: str, *, field: str = "", columns: Iterable[str] = ()) -> None:

@@ -54,6 +54,7 @@ def iter_pages(
     feeds, and queries sorted on anything but ``created_at``, are read one page at a time.
     """
     if feed is not None:
+        client.require_feed(feed)  # a read never creates the feed it names
         yield from _cursor_pages(lambda nxt: client.feed_read(
             read, feed, limit=page_size, next=nxt, **options))  # fmt: skip
         return

@@ -87,6 +87,7 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation(
         "DeleteFeed", "DELETE", f"{FEEDS}/feed_groups/{{feed_group_id}}/feeds/{{feed_id}}", "feed"
     ),
+    Operation("QueryFeeds", "POST", f"{FEEDS}/feeds/query", "feed", read=True),
     Operation("Follow", "POST", f"{FEEDS}/follows", "follow"),
     Operation("FollowBatch", "POST", f"{FEEDS}/follows/batch", "follow"),
     Operation("GetOrCreateFollows", "POST", f"{FEEDS}/follows/batch/upsert", "follow"),

@@ -27,7 +27,7 @@ import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import IO, Any, cast
 
 import numpy as np
 import pyarrow as pa
@@ -35,7 +35,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pcsv
 import pyarrow.parquet as pq
 
-from feedkit.errors import FeedkitError
+from feedkit.errors import FeedkitError, UsageError
 from feedkit.mapping import MappingError
 from feedkit.schema import Reason
 
@@ -69,6 +69,10 @@ codecs.register_error("feedkit-escape", _escape_bytes)
 
 class SourceError(FeedkitError):
     """The source cannot be opened or read at all (not a bad row: those are RowErrors)."""
+
+
+class SourceNotFoundError(SourceError, UsageError):
+    """The source is a path where there is no file."""
 
 
 @dataclass(frozen=True)
@@ -105,11 +109,19 @@ class Source:
         batches: Iterator[SourceBatch],
         total_rows: int | None,
         fingerprint: str | None,
+        size: int | None = None,
+        position: Callable[[], int] | None = None,
     ) -> None:
         self.name = name
         self._batches = batches
         self.total_rows = total_rows
         self.fingerprint = fingerprint
+        self.size = size  # bytes of the file, where the row count is not known beforehand
+        self._position = position
+
+    def position(self) -> int:
+        """Bytes of the file read so far (0 where ``size`` is None): progress in bytes."""
+        return self._position() if self._position is not None else 0
 
     def __iter__(self) -> Iterator[SourceBatch]:
         return self._batches
@@ -147,36 +159,72 @@ def _format_suffix(path: Path) -> str:
     return ".csv" if path.suffix.lower() in _COMPRESSED_SUFFIXES else path.suffix.lower()
 
 
-def _csv_opener(path: Path) -> Callable[[], io.RawIOBase]:
+class _Counted(io.RawIOBase):
+    """A file's bytes, counted as they are read (``position``), compressed or not."""
+
+    def __init__(self, inner: Any) -> None:
+        self._inner = inner
+        self.position = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def readinto(self, buffer: Any) -> int:
+        n: int = self._inner.readinto(buffer)
+        self.position += n
+        return n
+
+    def close(self) -> None:
+        self._inner.close()
+        super().close()
+
+
+class _CsvOpener:
     """Fresh streams of a CSV file's text as valid UTF-8 (see :class:`_Escaped`), through
-    the codec its first bytes name."""
+    the codec its first bytes name; ``position`` is the bytes of the file the latest stream
+    has read."""
+
+    def __init__(self, path: Path, kind: str | None) -> None:
+        self.path = path
+        self.kind = kind
+        self._latest: _Counted | None = None
+
+    def __call__(self) -> io.RawIOBase:
+        counted = self._latest = _Counted(self.path.open("rb", buffering=0))
+        raw: Any = counted
+        if self.kind == "gzip":
+            raw = gzip.GzipFile(fileobj=counted, mode="rb")
+        elif self.kind == "bz2":
+            raw = bz2.BZ2File(counted, "rb")
+        elif self.kind == "xz":
+            raw = lzma.LZMAFile(cast(IO[bytes], counted), "rb")  # noqa: SIM115 (closed below)
+        elif self.kind == "zstd":
+            raw = pa.input_stream(counted, compression="zstd")
+        return _Escaped(raw, counted)
+
+    def position(self) -> int:
+        return self._latest.position if self._latest is not None else 0
+
+
+def _csv_opener(path: Path) -> _CsvOpener:
+    """A :class:`_CsvOpener` of the file, after checking its first bytes are not another
+    format's."""
     with path.open("rb") as f:
         head = f.read(8)
     kind = next((name for magic, name in _MAGIC if head.startswith(magic)), None)
     if kind in ("zip", "parquet"):
         hint = "unzip it first" if kind == "zip" else "name it .parquet"
         raise SourceError(f"{path}: this is a {kind} file, not CSV text; {hint}")
-
-    def raw() -> Any:
-        if kind == "gzip":
-            return gzip.open(path, "rb")
-        if kind == "bz2":
-            return bz2.open(path, "rb")
-        if kind == "xz":
-            return lzma.open(path, "rb")
-        if kind == "zstd":
-            return pa.input_stream(str(path), compression="zstd")
-        return path.open("rb")
-
-    return lambda: _Escaped(raw())
+    return _CsvOpener(path, kind)
 
 
 class _Escaped(io.RawIOBase):
     """A byte stream re-encoded as valid UTF-8: a byte that is not UTF-8 becomes the
     private-use character U+F700 + byte, which :func:`_decode` reports and names."""
 
-    def __init__(self, inner: Any) -> None:
+    def __init__(self, inner: Any, file: Any = None) -> None:
         self._inner = inner
+        self._file = file  # the file under a decompressor, which does not close it
         self._decoder = codecs.getincrementaldecoder("utf-8")("feedkit-escape")
         self._pending = b""
 
@@ -198,6 +246,8 @@ class _Escaped(io.RawIOBase):
 
     def close(self) -> None:
         self._inner.close()
+        if self._file is not None:
+            self._file.close()
         super().close()
 
 
@@ -213,7 +263,7 @@ def open_source(source: Any, columns: Sequence[str], *, batch_rows: int = 10_000
     if isinstance(source, (str, os.PathLike)):
         path = Path(source)
         if not path.exists():
-            raise SourceError(f"{path}: no such file")
+            raise SourceNotFoundError(f"{path}: no such file")
         suffix = _format_suffix(path)
         if suffix in (".csv", ".tsv", ".txt"):
             tab = suffix == ".tsv"
@@ -227,6 +277,8 @@ def open_source(source: Any, columns: Sequence[str], *, batch_rows: int = 10_000
                 _csv(path, opener, names, columns, batch_rows, tab),
                 None,
                 _file_fingerprint(path),
+                size=path.stat().st_size,
+                position=opener.position,
             )
         if suffix in (".parquet", ".pq"):
             try:

@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
 
 import httpx
 import jwt
@@ -309,3 +310,28 @@ def test_a_repeated_query_parameter_is_sent_without_a_kept_url() -> None:
     make(rec).request("GET", "/api/v2/x", params={"ids": ["a", "b"]})
     make(rec).request("GET", "/api/v2/x", params={"ids": ["a", "b"]})
     assert [r.url.params.get_list("ids") for r in rec.requests] == [["a", "b"], ["a", "b"]]
+
+
+def test_feed_exists_asks_without_creating() -> None:
+    from feedkit.errors import NotFoundError, UsageError
+
+    with feedkit.connect(":memory:") as client:
+        client.add_activity(type="post", feeds=["user:ann"], user_id="ann", text="hi")
+        assert client.feed_exists("user:ann")
+        assert not client.feed_exists("user:nobody")
+        assert not client.feed_exists("user:nobody")  # asking twice did not create it
+        with pytest.raises(NotFoundError, match="'user:nobody' does not exist"):
+            feedkit.feed_to_dataframe(client, "user:nobody")
+        assert not client.feed_exists("user:nobody")
+        with pytest.raises(UsageError, match="group:id"):
+            client.feed_exists("nobody")
+        found = client.query_feeds({"group_id": {"$in": ["user"]}})
+        assert [f["feed"] for f in found["feeds"]] == ["user:ann"]
+
+
+def test_connect_without_create_refuses_a_missing_store(tmp_path: Path) -> None:
+    from feedkit.errors import UsageError
+
+    with pytest.raises(UsageError, match="no such store"):
+        feedkit.connect(tmp_path / "typo.db", create=False)
+    assert not (tmp_path / "typo.db").exists()

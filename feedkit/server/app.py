@@ -67,6 +67,7 @@ HANDLERS: dict[str, Handler] = {
         p, a["feed_group_id"], a["feed_id"], b
     ),
     "DeleteFeed": lambda s, p, a, b, q: s.feeds.delete_feed(p, a["feed_group_id"], a["feed_id"]),
+    "QueryFeeds": lambda s, p, a, b, q: s.feeds.query_feeds(p, b),
     "Follow": lambda s, p, a, b, q: s.follows.follow(p, b),
     "FollowBatch": lambda s, p, a, b, q: s.follows.follow_batch(p, b),
     "GetOrCreateFollows": lambda s, p, a, b, q: s.follows.follow_batch(p, b, keep=True),

@@ -1,5 +1,6 @@
 """The feeds resource of the embedded server: GetOrCreateFeed (a page of the feed and of the
-feeds it follows, its followers and followings, created on first read) and DeleteFeed.
+feeds it follows, its followers and followings, created on first read), DeleteFeed and
+QueryFeeds (which reads without creating: how a client asks whether a feed exists).
 """
 
 from __future__ import annotations
@@ -14,7 +15,14 @@ from feedkit.server.follows import FollowsService
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.query import Compiled, compile_filter
 from feedkit.server.render import feed_response
-from feedkit.server.requests import body_object
+from feedkit.server.requests import (
+    body_object,
+    offset_cursor,
+    offset_token,
+    page_limit,
+    sort_order,
+    string_filter,
+)
 from feedkit.server.store import FEED_KEY, Store, now_ns
 
 __all__ = ["FeedsService"]
@@ -28,6 +36,15 @@ _FEED_DATA_TYPES: dict[str, tuple[type, str]] = {
     "custom": (dict, "a JSON object"),
 }
 FEED_VISIBILITIES = ("public", "visible", "followers", "members", "private")
+# QueryFeeds' string filters and sort fields, as SQL over the feeds table.
+_FEED_FILTERS = {
+    "feed": "fid",
+    "id": "id",
+    "group_id": "group_id",
+    "created_by_id": "created_by",
+    "visibility": "coalesce(json_extract(doc, '$.visibility'), 'visible')",
+}
+_FEED_SORTS = {"created_at": "created_at", "updated_at": "updated_at"}
 
 
 def _type_errors(obj: dict[str, Any], types: dict[str, tuple[type, str]]) -> dict[str, str]:
@@ -132,3 +149,30 @@ class FeedsService:
         # The hosted service deletes in a background task; here it is done on return, and the
         # task id only keeps the response's shape.
         return {"task_id": str(uuid.uuid4())}
+
+    def query_feeds(self, principal: Principal, body: Any) -> dict[str, Any]:
+        """QueryFeeds: filter on feed, id, group_id, created_by_id and visibility (a string
+        or ``{"$eq"|"$in": ...}``), sort on created_at or updated_at, pages by cursors."""
+        body = body_object(body)
+        where, params = string_filter(body.get("filter") or {}, _FEED_FILTERS)
+        if principal.user_id is not None:  # a private feed is its owner's alone
+            where += f" AND ({_FEED_FILTERS['visibility']} != 'private' OR created_by = ?)"
+            params.append(principal.user_id)
+        order = sort_order(body.get("sort"), _FEED_SORTS, "fid")
+        limit = page_limit(body, DEFAULT_PAGE)
+        offset = offset_cursor("feeds", body.get("next") or body.get("prev"))
+        with self.store.reading() as db:
+            found = self.store.query_feeds(db, where, params, order, limit + 1, offset)
+            creators = [f.get("created_by") or f["id"] for f in found]
+            users = self.store.get_users(db, creators)
+            now = now_ns()
+            feeds = [
+                feed_response(f, self.store.feed_counts(db, f["feed"]), users, now)
+                for f in found[:limit]
+            ]
+        out: dict[str, Any] = {"feeds": feeds}
+        if len(found) > limit:
+            out["next"] = offset_token("feeds", offset + limit)
+        if offset:
+            out["prev"] = offset_token("feeds", max(0, offset - limit))
+        return out

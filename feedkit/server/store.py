@@ -228,8 +228,11 @@ class Store:
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
         self._lock = threading.RLock()
-        self._db = self._connect()
-        self._db.execute("PRAGMA journal_mode=WAL")
+        try:
+            self._db = self._connect()
+            self._db.execute("PRAGMA journal_mode=WAL")
+        except sqlite3.Error as exc:  # no such directory, no permission, not a database
+            raise StoreError(f"{path}: cannot be opened as a store: {exc}") from None
         self._upgrade()
         self.store_id: str = self._db.execute(
             "SELECT value FROM meta WHERE key = 'store_id'"
@@ -537,14 +540,10 @@ class Store:
             rows,
         )
 
-    def get_feed(self, db: sqlite3.Connection, fid: str) -> dict[str, Any] | None:
-        row = db.execute(
-            "SELECT fid, group_id, id, created_by, created_at, updated_at, doc "
-            "FROM feeds WHERE fid = ?",
-            (fid,),
-        ).fetchone()
-        if row is None:
-            return None
+    _FEED_SELECT = "SELECT fid, group_id, id, created_by, created_at, updated_at, doc FROM feeds"
+
+    @staticmethod
+    def _feed(row: Sequence[Any]) -> dict[str, Any]:
         feed: dict[str, Any] = orjson.loads(row[6])
         feed.update(
             feed=row[0],
@@ -555,6 +554,26 @@ class Store:
             updated_at=row[5],
         )
         return feed
+
+    def get_feed(self, db: sqlite3.Connection, fid: str) -> dict[str, Any] | None:
+        row = db.execute(f"{self._FEED_SELECT} WHERE fid = ?", (fid,)).fetchone()
+        return None if row is None else self._feed(row)
+
+    def query_feeds(
+        self,
+        db: sqlite3.Connection,
+        where: str,
+        params: Sequence[Any],
+        order: str,
+        limit: int,
+        offset: int,
+    ) -> list[dict[str, Any]]:
+        """Feeds matching ``where`` (over the feeds table's columns), in ``order``."""
+        rows = db.execute(
+            f"{self._FEED_SELECT} WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+            [*params, limit, offset],
+        )
+        return [self._feed(row) for row in rows]
 
     def update_feed_doc(
         self, db: sqlite3.Connection, fid: str, doc: dict[str, Any], at: int
