@@ -256,7 +256,17 @@ remote_option = click.option(
     help="A remote server instead [env STREAM_BASE_URL]; the key and secret come from "
     "STREAM_API_KEY and STREAM_API_SECRET.",
 )
-no_progress_option = click.option("--no-progress", is_flag=True, help="No progress bar.")
+no_progress_option = click.option(
+    "--no-progress",
+    is_flag=True,
+    help="No progress bar (none is shown when stderr is not a terminal, or with "
+    "FEEDKIT_PROGRESS=0).",
+)
+
+
+def _bars(no_progress: bool) -> bool:
+    """A progress bar on a terminal only: piped or redirected output stays plain for scripts."""
+    return not no_progress and sys.stderr.isatty()
 
 
 @contextmanager
@@ -359,7 +369,7 @@ def import_(
                 concurrency=concurrency,
                 batch_size=batch_size,
                 errors_path=errors_path,
-                progress=not no_progress,
+                progress=_bars(no_progress),
             )
     except KeyboardInterrupt:
         _fail("interrupted: acknowledged rows are journaled; rerun with the same --checkpoint "
@@ -411,7 +421,7 @@ def export(
         raise click.BadParameter("write .parquet, .csv or .jsonl", param_hint="--output")
     with _client(db, base_url, create=False) as client:
         result = writers[suffix](client, output, feed=feed, filter=filter_,
-                                 progress=not no_progress)  # fmt: skip
+                                 progress=_bars(no_progress))  # fmt: skip
     count, extra = result if isinstance(result, tuple) else (result, None)
     console().print(
         f"exported {count:,} activities to {output}"
@@ -434,7 +444,7 @@ def validate(source: str, mapping_path: str, errors_path: str | None, no_progres
 
     mapping = _mapping(mapping_path)
     report = feedkit.validate_source(
-        source, mapping, errors_path=errors_path, progress=not no_progress
+        source, mapping, errors_path=errors_path, progress=_bars(no_progress)
     )
     _report(report, f"validation of {report.source}")
     return 1 if report.invalid else 0

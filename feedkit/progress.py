@@ -9,11 +9,21 @@ first.
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
-__all__ = ["PROGRESS_DELAY_S", "Progress", "amount", "counter"]
+__all__ = ["PROGRESS_DELAY_S", "PROGRESS_ENV", "Progress", "amount", "bars_enabled", "counter"]
 
 PROGRESS_DELAY_S = 1.0  # seconds of work before a bar appears
+# FEEDKIT_PROGRESS=0 turns every bar off (CI logs, the tutorials under nbval: a bar that
+# shows only after a second would make their outputs depend on the machine's speed).
+PROGRESS_ENV = "FEEDKIT_PROGRESS"
+
+
+def bars_enabled(asked: bool) -> bool:
+    """Whether a bar the caller asked for is shown: not where FEEDKIT_PROGRESS=0."""
+    return asked and os.environ.get(PROGRESS_ENV, "1").strip() not in ("0", "false", "no")
+
 
 # A progress bar's line: the figures before the rate and times (a narrow terminal trims the
 # end of the line); without a total, no percentage, bar or time left.
@@ -46,6 +56,7 @@ def _bar(by_bytes: bool, **options: Any) -> Any:
             found.update(done=amount(found["n"], by_bytes), whole=amount(found["total"], by_bytes))
             return found
 
+    options["disable"] = not bars_enabled(not options.get("disable", False))
     return _Bar(delay=PROGRESS_DELAY_S, dynamic_ncols=True, **options)
 
 
