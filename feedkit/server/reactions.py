@@ -19,7 +19,15 @@ from typing import TYPE_CHECKING, Any
 
 import orjson
 
-from feedkit.schema import DEFAULT_PAGE, MAX_BATCH, MAX_ID, FieldError, Reason, parse_time
+from feedkit.schema import (
+    DEFAULT_PAGE,
+    MAX_BATCH,
+    MAX_ID,
+    OUT_OF_TIME,
+    FieldError,
+    Reason,
+    parse_time,
+)
 from feedkit.schema.reaction import (
     LATEST_REACTIONS,
     REACTION_FILTER_FIELDS,
@@ -57,6 +65,7 @@ _COLUMNS = ("object_type", "object_id", "user_id", "type", "activity_id", "custo
 _SELECT = ", ".join(_COLUMNS)
 _CHUNK = 100  # objects one statement reads (a compound SELECT holds at most 500 parts)
 _FILTER_COLUMNS = {"reaction_type": "type", "user_id": "user_id", "created_at": "created_at"}
+_INT64 = 2**63  # SQLite's integers, and so every time and offset, are int64
 _COMPARE = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 
@@ -281,9 +290,12 @@ def reaction_filter(
         for op, operand in ops.items():
             if key == "created_at" and op in _COMPARE:
                 try:
-                    params.append(parse_time(operand))
-                except (ValueError, TypeError) as exc:
-                    raise Problem.invalid({name: str(exc)}) from None
+                    at = parse_time(operand)
+                except ValueError as exc:
+                    raise Problem.invalid({name: str(exc.args[0])}) from None
+                if not -_INT64 <= at < _INT64:
+                    raise Problem.invalid({name: OUT_OF_TIME})
+                params.append(at)
                 parts.append(f"{column} {_COMPARE[op]} ?")
             elif key != "created_at" and op == "$eq" and isinstance(operand, str):
                 parts.append(f"{column} = ?")
@@ -327,7 +339,7 @@ def _offset(body: dict[str, Any]) -> int:
         return 0
     try:
         kind, _, number = base64.urlsafe_b64decode(token).decode().partition(":")
-        if kind != "reactions" or not number.isdigit():
+        if kind != "reactions" or not number.isdigit() or int(number) >= _INT64:
             raise ValueError
         return int(number)
     except (ValueError, UnicodeDecodeError):
