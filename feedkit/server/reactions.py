@@ -13,8 +13,9 @@ object answers of its reactions, for a whole page of objects in four indexed que
 from __future__ import annotations
 
 import base64
+import functools
 import sqlite3
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import orjson
@@ -169,17 +170,27 @@ def _users(db: sqlite3.Connection, ids: Iterable[str]) -> dict[str, dict[str, An
     return out
 
 
-def reaction_response(
-    row: Mapping[str, Any], users: dict[str, dict[str, Any]], now: int
-) -> dict[str, Any]:
-    """A reaction as answered (the spec's FeedsReactionResponse); ``users`` holds its user."""
-    # render imports engagement, whose loaders include this module's: imported when used.
+@functools.cache
+def _user_response() -> Callable[..., dict[str, Any]]:
+    """``render.user_response``: render imports engagement, whose loaders include this
+    module's, so it is imported on first use."""
     from feedkit.server.render import user_response
 
+    return user_response
+
+
+def reaction_response(
+    row: Mapping[str, Any],
+    users: dict[str, dict[str, Any]],
+    now: int,
+    seen: dict[str, dict[str, Any]] | None = None,
+) -> dict[str, Any]:
+    """A reaction as answered (the spec's FeedsReactionResponse); ``users`` holds its user,
+    ``seen`` caches rendered users for one answer (a user of many reactions is made once)."""
     out = {
         "activity_id": row["activity_id"],
         "type": row["type"],
-        "user": user_response(row["user_id"], users, now),
+        "user": _user_response()(row["user_id"], users, now, seen),
         "custom": row["custom"],
         "created_at": row["created_at"],
         "updated_at": row["updated_at"],
@@ -192,7 +203,8 @@ def reaction_response(
 def render_reactions(db: sqlite3.Connection, rows: Sequence[Mapping[str, Any]]) -> list[Any]:
     users = _users(db, (r["user_id"] for r in rows))
     now = now_ns()
-    return [reaction_response(r, users, now) for r in rows]
+    seen: dict[str, dict[str, Any]] = {}
+    return [reaction_response(r, users, now, seen) for r in rows]
 
 
 def reaction_summary(
@@ -253,10 +265,11 @@ def reaction_summary(
         return out
     users = _users(db, (r["user_id"] for r in (*latest, *own)))
     now = now_ns()
+    seen: dict[str, dict[str, Any]] = {}
     latest.sort(key=lambda r: -r["created_at"])  # a compound SELECT keeps no order
     for member, rows in (("latest_reactions", latest), ("own_reactions", own)):
         for row in rows:
-            out[row["object_id"]][member].append(reaction_response(row, users, now))
+            out[row["object_id"]][member].append(reaction_response(row, users, now, seen))
     return out
 
 
