@@ -11,6 +11,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import feedkit
 from feedkit.schema.reaction import MAX_REACTION_BYTES, MAX_REACTION_TYPE, validate_reaction
@@ -95,6 +97,37 @@ def test_a_bad_reaction_is_refused_naming_the_field(
             client.add_activity_reaction("a1", **{"user_id": "bob", **body})
         assert field in _fields(caught)
     assert client.query_activity_reactions("a1")["reactions"] == []
+
+
+INTS = st.integers(-(2**63), 2**63 - 1)  # what JSON on the wire carries
+JSON = st.recursive(st.none() | st.booleans() | INTS | st.text(max_size=5),
+                    lambda inner: st.lists(inner, max_size=3)
+                    | st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=6)
+REACTION_BODIES = st.fixed_dictionaries({}, optional={
+    "type": st.none() | INTS | st.text(max_size=3)
+            | st.text(min_size=MAX_REACTION_TYPE, max_size=MAX_REACTION_TYPE + 1),
+    "custom": JSON,
+    "enforce_unique": st.booleans() | st.text(max_size=2),
+    "target_feeds": st.lists(st.sampled_from(["user:ann", "bad", ""]) | INTS,
+                             max_size=2),
+})  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture])  # fmt: skip
+@given(body=REACTION_BODIES)
+def test_the_server_takes_exactly_what_the_schema_passes(
+    unchecked: feedkit.Client, body: dict[str, Any]
+) -> None:
+    valid = not validate_reaction(body)
+    try:
+        unchecked.call("AddActivityReaction", {"activity_id": "a1"},
+                       json={**body, "user_id": "bob"})  # fmt: skip
+        accepted = True
+    except feedkit.APIError as refused:
+        assert refused.status == 400, refused
+        accepted = False
+    assert accepted == valid, body
 
 
 @pytest.mark.parametrize(
