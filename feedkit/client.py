@@ -56,6 +56,7 @@ from feedkit.schema import (
     validate_limit,
     validate_partial,
 )
+from feedkit.schema.reaction import validate_reaction
 from feedkit.schema.user import validate_user, validate_user_partial
 
 log = logging.getLogger("feedkit.client")
@@ -855,6 +856,102 @@ class Client:
 
     def get_task(self, task_id: str) -> dict[str, Any]:
         return dict(self.call("GetTask", {"id": task_id}))
+
+    # -- reactions --------------------------------------------------------------------------
+
+    def add_activity_reaction(
+        self,
+        activity_id: str,
+        type: str,
+        *,
+        user_id: str | None = None,
+        custom: Mapping[str, Any] | None = None,
+        enforce_unique: bool | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """React to an activity (``type`` like, love, ...); ``enforce_unique`` replaces the
+        user's reactions of other types. The answer: ``reaction`` and ``activity`` (with its
+        counts after the change)."""
+        body = {"type": type, "user_id": user_id, "custom": custom,
+                "enforce_unique": enforce_unique, **fields}  # fmt: skip
+        if self.validate:
+            _check(validate_reaction({k: v for k, v in body.items() if v is not None}),
+                   what="reaction")  # fmt: skip
+        answer = self.call("AddActivityReaction", {"activity_id": activity_id}, json=body)
+        return {**answer, "activity": Activity(answer["activity"])}
+
+    def delete_activity_reaction(
+        self, activity_id: str, type: str, *, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Remove the user's reaction of ``type``; the answer holds the ``reaction`` that was
+        and the ``activity`` as it is after."""
+        path = {"activity_id": activity_id, "type": type}
+        answer = self.call("DeleteActivityReaction", path, params={"user_id": user_id})
+        return {**answer, "activity": Activity(answer["activity"])}
+
+    def query_activity_reactions(
+        self,
+        activity_id: str,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = DEFAULT_PAGE,
+        next: str | None = None,
+        prev: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of an activity's reactions, newest first unless sorted (``filter`` on
+        reaction_type, user_id, created_at): ``reactions`` and the ``next`` / ``prev``."""
+        body = self._reactions_body(filter, sort, limit, next, prev)
+        return self.call("QueryActivityReactions", {"activity_id": activity_id}, json=body)
+
+    def iter_activity_reactions(
+        self,
+        activity_id: str,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        page_size: int = MAX_PAGE,
+    ) -> Iterator[dict[str, Any]]:
+        """Every reaction of an activity, following ``next`` cursors page by page."""
+        cursor: str | None = None
+        while True:
+            page = self.query_activity_reactions(
+                activity_id, filter, sort=sort, limit=page_size, next=cursor
+            )
+            yield from page["reactions"]
+            cursor = page.get("next")
+            if not cursor:
+                return
+
+    def batch_query_activity_reactions(
+        self,
+        activity_ids: Iterable[str],
+        filter: Mapping[str, Any] | None = None,
+        *,
+        user_id: str | None = None,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = DEFAULT_PAGE,
+        next: str | None = None,
+        prev: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of one user's reactions on up to 100 activities (``filter`` on
+        reaction_type, created_at): ``reactions`` and the ``next`` / ``prev``."""
+        body = self._reactions_body(filter, sort, limit, next, prev)
+        body.update(activity_ids=list(activity_ids), user_id=user_id)
+        return self.call("BatchQueryActivityReactions", json=body)
+
+    def _reactions_body(
+        self,
+        filter: Mapping[str, Any] | None,
+        sort: Sequence[Mapping[str, Any]] | None,
+        limit: int,
+        next: str | None,
+        prev: str | None,
+    ) -> dict[str, Any]:
+        if self.validate:
+            _check(validate_limit(limit), what="query")
+        return {"filter": dict(filter) if filter else None, "sort": list(sort or []) or None,
+                "limit": limit, "next": next, "prev": prev}  # fmt: skip
 
 
 def store_exists(path: str) -> bool:

@@ -103,6 +103,29 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("ReactivateUsers", "POST", f"{USERS}/reactivate", "user"),
     Operation("DeleteUsers", "POST", f"{USERS}/delete", "user"),
     Operation("RestoreUsers", "POST", f"{USERS}/restore", "user"),
+    Operation(
+        "AddActivityReaction", "POST", f"{FEEDS}/activities/{{activity_id}}/reactions", "reaction"
+    ),
+    Operation(
+        "DeleteActivityReaction",
+        "DELETE",
+        f"{FEEDS}/activities/{{activity_id}}/reactions/{{type}}",
+        "reaction",
+    ),
+    Operation(
+        "QueryActivityReactions",
+        "POST",
+        f"{FEEDS}/activities/{{activity_id}}/reactions/query",
+        "reaction",
+        read=True,
+    ),
+    Operation(
+        "BatchQueryActivityReactions",
+        "POST",
+        f"{FEEDS}/activities/reactions/query",
+        "reaction",
+        read=True,
+    ),
     Operation("GetTask", "GET", "/api/v2/tasks/{id}", "task", read=True),
 )
 OPS: dict[str, Operation] = {op.id: op for op in OPERATIONS}

@@ -218,6 +218,27 @@ def _steer(case: Any, rng: random.Random) -> None:
                 for uid, u in zip(rng.sample(USERS, len(picked)), picked, strict=False)
             }
         }
+    if name.endswith("ActivityReactions") or name.endswith("ActivityReaction"):
+        # reactions: on pooled activities, by pooled users, of a type that fits a path
+        if "activity_id" in params:
+            params["activity_id"] = rng.choice(POOL)
+        if "type" in params:
+            params["type"] = params["type"] or "like"
+            case.query = {**(case.query or {}), "user_id": rng.choice(USERS)}
+        kind = body.get("type")
+        if name == "AddActivityReaction":
+            case.body = {**body, "user_id": rng.choice(USERS),
+                         "type": kind if isinstance(kind, str) and kind else "like"}
+            if "target_feeds" in body:
+                case.body["target_feeds"] = rng.sample(FEED_IDS, rng.randint(0, 2))
+        elif name == "QueryActivityReactions":
+            case.body = {k: v for k, v in body.items() if k == "limit"}
+            if rng.random() < 0.5:
+                case.body["filter"] = {"reaction_type": rng.choice(("like", "love"))}
+        elif name == "BatchQueryActivityReactions":
+            case.body = {k: v for k, v in body.items() if k == "limit"}
+            case.body.update(activity_ids=rng.sample(POOL, rng.randint(1, 4)),
+                             user_id=rng.choice(USERS))
 
 
 def _prepare(admin: httpx.Client, case: Any) -> None:
@@ -250,6 +271,19 @@ def _prepare(admin: httpx.Client, case: Any) -> None:
         task = admin.post("/api/v2/users/deactivate", json={"user_ids": list(USERS)})
         assert task.status_code == 201, task.text
         params["id"] = task.json()["task_id"]
+    if "ActivityReaction" in name:  # the pool stored, each user's like and love on it
+        response = admin.post(f"{ACTIVITIES}/batch", json={"activities": _pool_activities()})
+        assert response.status_code == 201, response.text
+        for user in USERS:
+            for kind in ("like", "love"):
+                path = f"{ACTIVITIES}/{POOL[0]}/reactions"
+                added = admin.post(path, json={"type": kind, "user_id": user})
+                assert added.status_code == 201, added.text
+    if name == "DeleteActivityReaction":
+        path = f"{ACTIVITIES}/{quote(params['activity_id'], safe='')}/reactions"
+        reaction = {"type": params["type"], "user_id": case.query["user_id"]}
+        added = admin.post(path, json=reaction)
+        assert added.status_code == 201, added.text
 
 
 def _repaired_spec() -> dict[str, Any]:

@@ -83,6 +83,18 @@ HANDLERS: dict[str, Handler] = {
     "ReactivateUsers": lambda s, p, a, b, q: s.users.reactivate_many(p, b),
     "DeleteUsers": lambda s, p, a, b, q: s.users.delete_many(p, b),
     "RestoreUsers": lambda s, p, a, b, q: s.users.restore_many(p, b),
+    "AddActivityReaction": lambda s, p, a, b, q: s.reactions.add_activity_reaction(
+        p, a["activity_id"], b
+    ),
+    "DeleteActivityReaction": lambda s, p, a, b, q: s.reactions.delete_activity_reaction(
+        p, a["activity_id"], a["type"], q.get("user_id")
+    ),
+    "QueryActivityReactions": lambda s, p, a, b, q: s.reactions.query_activity_reactions(
+        p, a["activity_id"], b
+    ),
+    "BatchQueryActivityReactions": lambda s, p, a, b, q: s.reactions.batch_query_activity_reactions(
+        p, b
+    ),
     "GetTask": lambda s, p, a, b, q: s.users.get_task(p, a["id"]),
 }
 ROUTES: tuple[Operation, ...] = tuple(op for op in OPERATIONS if op.id in HANDLERS)

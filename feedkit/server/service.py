@@ -11,6 +11,7 @@ from __future__ import annotations
 from feedkit.server.activities import ActivitiesService
 from feedkit.server.feeds import FeedsService
 from feedkit.server.follows import FollowsService
+from feedkit.server.reactions import ReactionsService
 from feedkit.server.store import Store
 from feedkit.server.users import UsersService
 
@@ -26,3 +27,4 @@ class AppService:
         self.follows = FollowsService(store)
         self.feeds = FeedsService(store, self.activities, self.follows)
         self.users = UsersService(store)
+        self.reactions = ReactionsService(store, self.activities)

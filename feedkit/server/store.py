@@ -88,6 +88,18 @@ CREATE TABLE IF NOT EXISTS follows (
     PRIMARY KEY (source, target)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS follows_target ON follows (target);
+CREATE TABLE IF NOT EXISTS reactions (
+    object_type TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    type TEXT NOT NULL,
+    activity_id TEXT NOT NULL,
+    custom BLOB NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (object_type, object_id, user_id, type)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS reactions_latest ON reactions (object_type, object_id, created_at);
 CREATE TABLE IF NOT EXISTS tasks (
     id TEXT PRIMARY KEY,
     created_at INTEGER NOT NULL,
