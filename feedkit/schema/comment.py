@@ -139,7 +139,7 @@ def validate_comment_partial(set_: Any, unset: Any) -> list[FieldError]:
         else:
             f = COMMENT_FIELDS["comment" if key == "text" else key]
             errors += [
-                FieldError(f"set.{key}", e.code, e.message, e.value)
+                FieldError(f"set.{e.field}", e.code, e.message, e.value)
                 for e in _check_value(f, key, value)
             ]
     for i, key in enumerate(unset or ()):

@@ -58,7 +58,9 @@ def comment_response(
             user_response(u, users, now, seen) for u in comment.get("mentioned_user_ids") or []
         ],
         "status": "deleted" if comment.get("deleted_at") is not None else "active",
-        "attachments": comment.get("attachments") or [],
+        "attachments": [
+            dict(a, custom=a.get("custom") or {}) for a in comment.get("attachments") or []
+        ],
         "custom": comment.get("custom") or {},
         "reply_count": reply_count,
         "created_at": comment["created_at"],
