@@ -121,6 +121,8 @@ def _custom(where: str, key: str, value: Any) -> tuple[str, list[Any]]:
                 sql.append("EXISTS (SELECT 1 FROM json_each(c.doc, ?) WHERE value = ?)")
                 params += [expr, _scalar(where, item)]
         elif op in ("$contains", "$eq") and isinstance(v, (dict, list)):
+            if isinstance(v, Mapping) and any(not k or '"' in k for k in v):
+                raise _bad(where, "keys must be plain keys")
             pairs = [(f'{expr}."{k}"', x) for k, x in v.items()] if isinstance(v, Mapping) and (
                 op == "$contains" or not parts) else [(expr, v)]  # fmt: skip
             for sub, x in pairs:
