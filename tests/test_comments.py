@@ -211,3 +211,17 @@ def test_the_schema_declares_what_is_refused() -> None:
     assert [e.field for e in validate_comment({"comment": "x"}, new=False)] == []
     errors = validate_comment_partial({"custom.a.b": 1, "attachments": [{"type": 1}]}, ["custom"])
     assert [e.field for e in errors] == ["set.attachments[0].type"]
+
+
+def test_comments_follow_the_activity_s_visibility(client: feedkit.Client) -> None:
+    client.add_activity(id="secret", type="post", feeds=["user:ann"], user_id="ann",
+                        visibility="private")  # fmt: skip
+    bob, ann = client.as_user("bob"), client.as_user("ann")
+    with pytest.raises(NotFoundError):
+        bob.add_comment("peek", object_id="secret")
+    assert ann.add_comment("mine", object_id="secret", id="s1")["user"]["id"] == "ann"
+    with pytest.raises(NotFoundError):
+        bob.get_comments("secret")
+    with pytest.raises(NotFoundError):
+        client.get_comments("secret", user_id="bob")
+    assert [c["id"] for c in ann.get_comments("secret")["comments"]] == ["s1"]

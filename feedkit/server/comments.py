@@ -123,9 +123,12 @@ class CommentsService:
                 f"{comment['user_id']!r}",
             )
 
-    def _object(self, db: sqlite3.Connection, object_type: str, object_id: str) -> None:
-        """Refuse (404) comments on an activity that does not exist or is deleted."""
-        self.activities._load(db, object_id)
+    def _object(self, db: sqlite3.Connection, object_id: str, viewer: str | None) -> None:
+        """Refuse (404) an activity that does not exist, is deleted, or that ``viewer`` may
+        not see (the visibility rules of activity reads)."""
+        record = self.activities._load(db, object_id)
+        if viewer is not None and not self.activities._visible(db, record, viewer):
+            raise Problem.not_found(f"activity {object_id!r}")
 
     def _activity(self, db: sqlite3.Connection, comment: dict[str, Any]) -> Any:
         """The activity a comment is on, answered as it is now (soft-deleted ones too)."""
@@ -138,9 +141,10 @@ class CommentsService:
     # -- writes -----------------------------------------------------------------------------
 
     def _new(
-        self, db: sqlite3.Connection, body: dict[str, Any], actor: str, where: str
+        self, db: sqlite3.Connection, body: dict[str, Any], actor: str, where: str, user: str | None
     ) -> dict[str, Any]:
-        """Store one checked comment request; the stored comment."""
+        """Store one checked comment request; the stored comment. A user token (``user``)
+        comments only on activities it may see."""
         parent_id = body.get("parent_id")
         object_type = body.get("object_type") or DEFAULT_OBJECT_TYPE
         object_id = body.get("object_id")
@@ -155,7 +159,7 @@ class CommentsService:
                                        f"{parent['object_type']} {parent['object_id']!r}, not "
                                        f"on {object_type} {object_id!r}"})  # fmt: skip
             object_type, object_id = parent["object_type"], parent["object_id"]
-        self._object(db, object_type, str(object_id))
+        self._object(db, str(object_id), user)
         comment_id = body.get("id") or str(uuid.uuid4())
         if cs.get_comments(db, [comment_id]):
             raise Problem.invalid({f"{where}id": f"comment {comment_id!r} already exists"})
@@ -198,7 +202,7 @@ class CommentsService:
     def add_comment(self, principal: Principal, body: Any) -> dict[str, Any]:
         ((request, actor),) = self._checked_new(principal, [body_object(body)], "")
         with self.store.transaction() as db:
-            comment = self._new(db, request, actor, "")
+            comment = self._new(db, request, actor, "", principal.user_id)
             return {"comment": self._one(db, comment, actor)}
 
     def add_comments_batch(self, principal: Principal, body: Any) -> dict[str, Any]:
@@ -206,7 +210,8 @@ class CommentsService:
         items = body_list(body_object(body), "comments")
         pairs = self._checked_new(principal, items, "comments[{i}].")
         with self.store.transaction() as db:
-            made = [self._new(db, b, a, f"comments[{i}].") for i, (b, a) in enumerate(pairs)]
+            made = [self._new(db, b, a, f"comments[{i}].", principal.user_id)
+                    for i, (b, a) in enumerate(pairs)]  # fmt: skip
             answers = render_comments(db, made, principal.user_id)
             return {"comments": [answers[c["id"]] for c in made]}
 
@@ -372,7 +377,7 @@ class CommentsService:
         if object_type != DEFAULT_OBJECT_TYPE:
             raise Problem.invalid({"object_type": f"must be {DEFAULT_OBJECT_TYPE}"})
         with self.store.reading() as db:
-            self._object(db, object_type, object_id)
+            self._object(db, object_id, viewer)
             where = "c.object_type = ? AND c.object_id = ? AND c.parent_id IS NULL"
             return self._threaded_page(
                 db, where, [object_type, object_id], query, MAX_REPLIES_LIMIT, viewer
