@@ -4,9 +4,8 @@ DeleteComment and RestoreComment, and what an activity answers about its comment
 
 A comment is on an activity that exists, or replies to a comment on the same activity; its
 author is the acting user (a user token comments as itself). Every comment is answered by
-:func:`comment_response`; threaded reads (GetComments, GetCommentReplies) nest ``replies``
-and their ``meta`` down to the depth asked. What a comment's reactions and bookmarks add to it
-comes from :data:`feedkit.server.comment_render.COMMENT_LOADERS`.
+:func:`feedkit.server.comment_render.comment_response`; threaded reads (GetComments,
+GetCommentReplies) nest ``replies`` and their ``meta`` down to the depth asked.
 """
 
 from __future__ import annotations
@@ -84,10 +83,6 @@ def _sort(value: Any, name: str = "sort") -> str:
     if value not in COMMENT_SORTS:
         raise Problem.invalid({name: f"must be one of {', '.join(COMMENT_SORTS)}"})
     return str(value)
-
-
-def _problem(errors: list[FieldError], prefix: str = "") -> Problem:
-    return Problem.from_field_errors(errors, prefix)
 
 
 class CommentsService:
@@ -196,7 +191,7 @@ class CommentsService:
             errors += [FieldError(where + e.field, e.code, e.message) for e in errs]
             out.append((body, actor or ""))
         if errors:
-            raise _problem(errors)
+            raise Problem.from_field_errors(errors)
         return out
 
     def add_comment(self, principal: Principal, body: Any) -> dict[str, Any]:
@@ -240,7 +235,7 @@ class CommentsService:
         body = body_object(body)
         errors = validate_comment(body, new=False)
         if errors:
-            raise _problem(errors)
+            raise Problem.from_field_errors(errors)
         given = {"text": body.get("comment"), "attachments": body.get("attachments"),
                  "custom": body.get("custom"),
                  "mentioned_user_ids": body.get("mentioned_user_ids")}  # fmt: skip
@@ -255,7 +250,7 @@ class CommentsService:
         set_, unset = body.get("set"), body.get("unset")
         errors = validate_comment_partial(set_, unset)
         if errors:
-            raise _problem(errors)
+            raise Problem.from_field_errors(errors)
         return self._change(principal, comment_id, body, {"set": set_, "unset": unset})
 
     def delete_comment(self, principal: Principal, comment_id: str, hard: bool) -> dict[str, Any]:
