@@ -288,7 +288,7 @@ class CommentsService:
     def get_comment(
         self, principal: Principal, comment_id: str, query: Mapping[str, str]
     ) -> dict[str, Any]:
-        viewer = principal.acting_as(query.get("user_id"))
+        viewer = principal.acting_as(query.get("user_id") or None)
         with self.store.reading() as db:
             return {"comment": self._one(db, self._load(db, comment_id), viewer)}
 
