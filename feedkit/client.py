@@ -56,6 +56,7 @@ from feedkit.schema import (
     validate_limit,
     validate_partial,
 )
+from feedkit.schema.comment import validate_comment, validate_comment_partial
 from feedkit.schema.reaction import validate_reaction
 from feedkit.schema.user import validate_user, validate_user_partial
 
@@ -952,6 +953,104 @@ class Client:
             _check(validate_limit(limit), what="query")
         return {"filter": dict(filter) if filter else None, "sort": list(sort or []) or None,
                 "limit": limit, "next": next, "prev": prev}  # fmt: skip
+
+    # -- comments ---------------------------------------------------------------------------
+
+    def add_comment(self, comment: str | None = None, **fields: Any) -> dict[str, Any]:
+        """Comment on an activity (``object_id``) or reply to a comment (``parent_id``), as
+        ``user_id``; ``fields`` also take attachments, mentioned_user_ids, custom and id."""
+        body = {"comment": comment, **fields}
+        if self.validate:
+            _check(validate_comment(body, strict=True), what="comment")
+        return dict(self.call("AddComment", json=body)["comment"])
+
+    def add_comments_batch(self, comments: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
+        """Add many comments in requests of at most 100 (each request all or nothing); a
+        reply may answer a comment earlier in its request."""
+        items = [dict(c) for c in comments]
+        if self.validate:
+            _check([FieldError(f"comments[{i}].{e.field}", e.code, e.message, e.value)
+                    for i, c in enumerate(items) for e in validate_comment(c, strict=True)],
+                   what="comment")  # fmt: skip
+        out: list[dict[str, Any]] = []
+        for start in range(0, len(items), MAX_BATCH):
+            data = self.call(
+                "AddCommentsBatch", json={"comments": items[start : start + MAX_BATCH]}
+            )
+            out += data["comments"]
+        return out
+
+    def get_comment(self, comment_id: str, *, user_id: str | None = None) -> dict[str, Any]:
+        return dict(self.call("GetComment", {"id": comment_id}, params={"user_id": user_id})[
+            "comment"])  # fmt: skip
+
+    def get_comments(
+        self, object_id: str, object_type: str = "activity", **options: Any
+    ) -> dict[str, Any]:
+        """One page of an activity's top-level comments, threaded: ``comments`` (each with
+        ``replies`` and ``meta``), ``sort``, ``next``, ``prev``. ``options``: depth, sort
+        (first, last, top, best, controversial), replies_limit, limit, next, prev, user_id."""
+        if self.validate and "limit" in options:
+            _check(validate_limit(options["limit"]), what="query")
+        params = {"object_id": object_id, "object_type": object_type, **options}
+        return self.call("GetComments", params=params)
+
+    def get_comment_replies(self, comment_id: str, **options: Any) -> dict[str, Any]:
+        """One page of a comment's replies, threaded as :meth:`get_comments` answers them."""
+        if self.validate and "limit" in options:
+            _check(validate_limit(options["limit"]), what="query")
+        return self.call("GetCommentReplies", {"id": comment_id}, params=options)
+
+    def query_comments(
+        self,
+        filter: Mapping[str, Any],
+        *,
+        sort: str | None = None,
+        limit: int = DEFAULT_PAGE,
+        next: str | None = None,
+        prev: str | None = None,
+        user_id: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of comments matching ``filter`` (``{"object_id": "a1"}``, ``{"user_id":
+        {"$in": [...]}}``, ``{"comment_text": {"$q": "word"}}``...): ``comments``, ``next``."""
+        if self.validate:
+            _check(validate_limit(limit), what="query")
+        body = {"filter": dict(filter), "sort": sort, "limit": limit, "next": next, "prev": prev,
+                "user_id": user_id}  # fmt: skip
+        return self.call("QueryComments", json=body)
+
+    def update_comment(self, comment_id: str, **fields: Any) -> dict[str, Any]:
+        """Replace the fields given (comment, attachments, custom, mentioned_user_ids)."""
+        if self.validate:
+            _check(validate_comment(fields, new=False, strict=True), what="comment")
+        return dict(self.call("UpdateComment", {"id": comment_id}, json=fields)["comment"])
+
+    def update_comment_partial(
+        self,
+        comment_id: str,
+        *,
+        set: Mapping[str, Any] | None = None,
+        unset: Sequence[str] | None = None,
+        user_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Set and unset fields of a comment (text, attachments, custom, mentioned_user_ids;
+        dotted ``custom.x`` paths reach into custom)."""
+        if self.validate:
+            _check(validate_comment_partial(set, list(unset) if unset is not None else None),
+                   what="comment")  # fmt: skip
+        body = {"set": dict(set) if set is not None else None, "user_id": user_id,
+                "unset": list(unset) if unset is not None else None}  # fmt: skip
+        return dict(self.call("UpdateCommentPartial", {"id": comment_id}, json=body)["comment"])
+
+    def delete_comment(self, comment_id: str, *, hard_delete: bool = False) -> dict[str, Any]:
+        """Delete a comment (soft unless ``hard_delete``); the answer's ``comment`` and the
+        ``activity`` it was on."""
+        params = {"hard_delete": hard_delete}
+        return self.call("DeleteComment", {"id": comment_id}, params=params)
+
+    def restore_comment(self, comment_id: str, *, user_id: str | None = None) -> dict[str, Any]:
+        """Undo a soft delete; the answer's ``comment`` and its ``activity``."""
+        return self.call("RestoreComment", {"id": comment_id}, json={"user_id": user_id})
 
 
 def store_exists(path: str) -> bool:

@@ -126,6 +126,16 @@ OPERATIONS: tuple[Operation, ...] = (
         "reaction",
         read=True,
     ),
+    Operation("AddComment", "POST", f"{FEEDS}/comments", "comment"),
+    Operation("AddCommentsBatch", "POST", f"{FEEDS}/comments/batch", "comment"),
+    Operation("GetComment", "GET", f"{FEEDS}/comments/{{id}}", "comment", read=True),
+    Operation("GetComments", "GET", f"{FEEDS}/comments", "comment", read=True),
+    Operation("GetCommentReplies", "GET", f"{FEEDS}/comments/{{id}}/replies", "comment", read=True),
+    Operation("QueryComments", "POST", f"{FEEDS}/comments/query", "comment", read=True),
+    Operation("UpdateComment", "PATCH", f"{FEEDS}/comments/{{id}}", "comment"),
+    Operation("UpdateCommentPartial", "POST", f"{FEEDS}/comments/{{id}}/partial", "comment"),
+    Operation("DeleteComment", "DELETE", f"{FEEDS}/comments/{{id}}", "comment"),
+    Operation("RestoreComment", "POST", f"{FEEDS}/comments/{{id}}/restore", "comment"),
     Operation("GetTask", "GET", "/api/v2/tasks/{id}", "task", read=True),
 )
 OPS: dict[str, Operation] = {op.id: op for op in OPERATIONS}

@@ -74,7 +74,8 @@ def test_an_operation_not_implemented_answers_501_naming_it() -> None:
     import feedkit
 
     with feedkit.connect(":memory:") as client:
-        for operation, params in [("AddComment", {}), ("ActivityFeedback", {"activity_id": "a"}),
+        for operation, params in [("TranslateComment", {"id": "c"}),
+                                  ("ActivityFeedback", {"activity_id": "a"}),
                                   ("QueryPolls", {})]:  # fmt: skip
             op = SPEC_OPERATIONS_BY_ID[operation]
             with pytest.raises(feedkit.APIError) as caught:

@@ -163,6 +163,71 @@ def _plausible(body: Any, rng: random.Random) -> dict[str, Any]:
     return kept
 
 
+COMMENT_POOL = tuple(f"fc-{i}" for i in range(4))  # on POOL[0]; fc-1 replies to fc-0
+
+
+def _plausible_comment(body: Any, rng: random.Random) -> dict[str, Any]:
+    """A generated comment with a random half of its fields kept, on a pooled activity or in
+    reply to a pooled comment, by a pooled user, with no id (a repeated id is a 400)."""
+    kept = {k: v for k, v in (body if isinstance(body, dict) else {}).items() if rng.random() < 0.5}
+    for key in ("id", "object_id", "object_type", "parent_id", "user"):
+        kept.pop(key, None)
+    if rng.random() < 0.5:
+        kept.update(object_id=rng.choice(POOL), object_type="activity")
+    else:
+        kept["parent_id"] = rng.choice(COMMENT_POOL)
+    return {**kept, "user_id": rng.choice(USERS)}
+
+
+def _steer_comments(case: Any, rng: random.Random) -> None:
+    """Point a generated comment case at pooled activities and comments (in place)."""
+    name = case.operation.definition.raw["operationId"]
+    if "Comment" not in name:
+        return
+    params, query = case.path_parameters or {}, case.query if isinstance(case.query, dict) else {}
+    body = case.body if isinstance(case.body, dict) else {}
+    if "id" in params:
+        params["id"] = rng.choice(COMMENT_POOL)
+    for options in (query, body):
+        options.pop("next", None), options.pop("prev", None), options.pop("id_around", None)
+    if name == "AddComment":
+        case.body = _plausible_comment(body, rng)
+    elif name == "AddCommentsBatch":
+        items = [c for c in body.get("comments") or [{}] if isinstance(c, dict)][:5] or [{}]
+        case.body = {"comments": [_plausible_comment(c, rng) for c in items]}
+    elif name == "GetComments":
+        query.update(object_id=rng.choice(POOL[:2]), object_type="activity")
+    elif name == "QueryComments":
+        case.body = {**body, "filter": {"object_id": rng.choice(POOL[:2])}}
+    elif name == "UpdateCommentPartial":
+        set_ = {"text": "steered", "custom.n": rng.randint(0, 9), "attachments": []}
+        unset = ["custom", "attachments", "mentioned_user_ids", "custom.n"]
+        case.body = {**body, "set": {k: v for k, v in set_.items() if rng.random() < 0.6},
+                     "unset": [k for k in unset if rng.random() < 0.3]}  # fmt: skip
+
+
+def _prepare_comments(admin: httpx.Client, case: Any) -> None:
+    """The pooled comments stored and not deleted (a restore finds its comment deleted)."""
+    name = case.operation.definition.raw["operationId"]
+    if "Comment" not in name:
+        return
+    response = admin.post(f"{ACTIVITIES}/batch", json={"activities": _pool_activities()})
+    assert response.status_code == 201, response.text
+    for i, cid in enumerate(COMMENT_POOL):
+        found = admin.get(f"{FEEDS}/comments/{cid}")
+        on = {"parent_id": COMMENT_POOL[0]} if i == 1 else {"object_id": POOL[0]}
+        if found.status_code == 404:
+            made = admin.post(f"{FEEDS}/comments", json={"id": cid, "comment": f"pooled {i}",
+                                                         "user_id": "alice", **on})  # fmt: skip
+            assert made.status_code == 201, made.text
+        elif found.json()["comment"]["status"] == "deleted":
+            restored = admin.post(f"{FEEDS}/comments/{cid}/restore", json={})
+            assert restored.status_code == 201, restored.text
+    if name == "RestoreComment":
+        deleted = admin.delete(f"{FEEDS}/comments/{case.path_parameters['id']}")
+        assert deleted.status_code == 200, deleted.text
+
+
 def _steer(case: Any, rng: random.Random) -> None:
     """Point a generated case at pooled ids, feeds and users (in place)."""
     name = case.operation.definition.raw["operationId"]
@@ -239,6 +304,7 @@ def _steer(case: Any, rng: random.Random) -> None:
             case.body = {k: v for k, v in body.items() if k == "limit"}
             case.body.update(activity_ids=rng.sample(POOL, rng.randint(1, 4)),
                              user_id=rng.choice(USERS))
+    _steer_comments(case, rng)
 
 
 def _prepare(admin: httpx.Client, case: Any) -> None:
@@ -284,6 +350,7 @@ def _prepare(admin: httpx.Client, case: Any) -> None:
         reaction = {"type": params["type"], "user_id": case.query["user_id"]}
         added = admin.post(path, json=reaction)
         assert added.status_code == 201, added.text
+    _prepare_comments(admin, case)
 
 
 def _repaired_spec() -> dict[str, Any]:

@@ -95,6 +95,18 @@ HANDLERS: dict[str, Handler] = {
     "BatchQueryActivityReactions": lambda s, p, a, b, q: s.reactions.batch_query_activity_reactions(
         p, b
     ),
+    "AddComment": lambda s, p, a, b, q: s.comments.add_comment(p, b),
+    "AddCommentsBatch": lambda s, p, a, b, q: s.comments.add_comments_batch(p, b),
+    "GetComment": lambda s, p, a, b, q: s.comments.get_comment(p, a["id"], q),
+    "GetComments": lambda s, p, a, b, q: s.comments.get_comments(p, q),
+    "GetCommentReplies": lambda s, p, a, b, q: s.comments.get_comment_replies(p, a["id"], q),
+    "QueryComments": lambda s, p, a, b, q: s.comments.query_comments(p, b),
+    "UpdateComment": lambda s, p, a, b, q: s.comments.update_comment(p, a["id"], b),
+    "UpdateCommentPartial": lambda s, p, a, b, q: s.comments.update_comment_partial(p, a["id"], b),
+    "DeleteComment": lambda s, p, a, b, q: s.comments.delete_comment(
+        p, a["id"], _flag(q, "hard_delete")
+    ),
+    "RestoreComment": lambda s, p, a, b, q: s.comments.restore_comment(p, a["id"], b),
     "GetTask": lambda s, p, a, b, q: s.users.get_task(p, a["id"]),
 }
 ROUTES: tuple[Operation, ...] = tuple(op for op in OPERATIONS if op.id in HANDLERS)

@@ -14,6 +14,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from feedkit.server.comment_render import activity_comments
 from feedkit.server.reactions import activity_reactions
 
 __all__ = ["ENGAGEMENT_DEFAULTS", "LOADERS", "Loader", "load"]
@@ -30,6 +31,7 @@ Loader = Callable[[sqlite3.Connection, Sequence[str], str | None], dict[str, dic
 # One loader per resource that engages with activities (reactions, comments, bookmarks).
 LOADERS: list[Loader] = [
     activity_reactions,
+    activity_comments,
 ]
 
 

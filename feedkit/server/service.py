@@ -2,13 +2,15 @@
 
 ``service.activities`` (:mod:`feedkit.server.activities`), ``service.feeds``
 (:mod:`feedkit.server.feeds`), ``service.follows`` (:mod:`feedkit.server.follows`) and
-``service.users`` (:mod:`feedkit.server.users`) share one store; each method takes the
+``service.users`` (:mod:`feedkit.server.users`) and ``service.comments``
+(:mod:`feedkit.server.comments`) share one store; each method takes the
 verified principal and the decoded request and returns the answer (the app adds ``duration``).
 """
 
 from __future__ import annotations
 
 from feedkit.server.activities import ActivitiesService
+from feedkit.server.comments import CommentsService
 from feedkit.server.feeds import FeedsService
 from feedkit.server.follows import FollowsService
 from feedkit.server.reactions import ReactionsService
@@ -28,3 +30,4 @@ class AppService:
         self.feeds = FeedsService(store, self.activities, self.follows)
         self.users = UsersService(store)
         self.reactions = ReactionsService(store, self.activities)
+        self.comments = CommentsService(store, self.activities)

@@ -100,6 +100,33 @@ CREATE TABLE IF NOT EXISTS reactions (
     PRIMARY KEY (object_type, object_id, user_id, type)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS reactions_latest ON reactions (object_type, object_id, created_at);
+-- Comments (feedkit.server.comment_store, which also makes the trigger that removes the
+-- comments of a hard-deleted activity): the scores are those the comment's reactions give it.
+CREATE TABLE IF NOT EXISTS comments (
+    rid INTEGER PRIMARY KEY AUTOINCREMENT,
+    id TEXT NOT NULL UNIQUE,
+    object_type TEXT NOT NULL,
+    object_id TEXT NOT NULL,
+    parent_id TEXT,
+    user_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    edited_at INTEGER,
+    deleted_at INTEGER,
+    score INTEGER NOT NULL DEFAULT 0,
+    upvote_count INTEGER NOT NULL DEFAULT 0,
+    downvote_count INTEGER NOT NULL DEFAULT 0,
+    confidence_score REAL NOT NULL DEFAULT 0,
+    controversy_score REAL NOT NULL DEFAULT 0,
+    doc BLOB NOT NULL
+);
+CREATE INDEX IF NOT EXISTS comments_object ON comments (object_type, object_id, parent_id,
+    created_at);
+CREATE INDEX IF NOT EXISTS comments_live ON comments (object_type, object_id)
+    WHERE deleted_at IS NULL;
+CREATE INDEX IF NOT EXISTS comments_parent ON comments (parent_id, created_at)
+    WHERE parent_id IS NOT NULL;
+CREATE INDEX IF NOT EXISTS comments_user ON comments (user_id, created_at);
 CREATE TABLE IF NOT EXISTS tasks (
     id TEXT PRIMARY KEY,
     created_at INTEGER NOT NULL,
