@@ -14,6 +14,8 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from feedkit.server.saved import bookmark_engagement
+
 __all__ = ["ENGAGEMENT_DEFAULTS", "LOADERS", "Loader", "load"]
 
 # The members every activity answers with that no stored activity field sets.
@@ -26,7 +28,9 @@ ENGAGEMENT_DEFAULTS: dict[str, Any] = {
 Loader = Callable[[sqlite3.Connection, Sequence[str], str | None], dict[str, dict[str, Any]]]
 
 # One loader per resource that engages with activities (reactions, comments, bookmarks).
-LOADERS: list[Loader] = []
+LOADERS: list[Loader] = [
+    bookmark_engagement,
+]
 
 
 def load(

@@ -9,8 +9,10 @@ verified principal and the decoded request and returns the answer (the app adds 
 from __future__ import annotations
 
 from feedkit.server.activities import ActivitiesService
+from feedkit.server.bookmarks import BookmarksService
 from feedkit.server.feeds import FeedsService
 from feedkit.server.follows import FollowsService
+from feedkit.server.pins import PinsService
 from feedkit.server.store import Store
 from feedkit.server.users import UsersService
 
@@ -26,3 +28,5 @@ class AppService:
         self.follows = FollowsService(store)
         self.feeds = FeedsService(store, self.activities, self.follows)
         self.users = UsersService(store)
+        self.bookmarks = BookmarksService(store, self.activities)
+        self.pins = PinsService(store, self.activities)
