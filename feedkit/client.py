@@ -881,11 +881,8 @@ class Client:
     ) -> dict[str, Any]:
         """One page of bookmarks (``{"folder_id": ...}``, ``{"activity_id": {"$in": [...]}}``),
         a named user's only; its ``next`` and ``prev``."""
-        if self.validate:
-            _check(validate_limit(limit), what="query")
-        body = {"filter": dict(filter or {}), "user_id": user_id, "sort": list(sort or []) or None,
-                "limit": limit, "next": next, "prev": prev}  # fmt: skip
-        return self.call("QueryBookmarks", json=body)
+        return self._page_query("QueryBookmarks", {}, filter, sort, limit, next, prev,
+                                user_id=user_id)  # fmt: skip
 
     def query_bookmark_folders(
         self,
@@ -898,11 +895,7 @@ class Client:
     ) -> dict[str, Any]:
         """One page of bookmark folders (``{"user_id": ...}``, ``{"folder_name": {"$contains":
         ...}}``); its ``next`` and ``prev``."""
-        if self.validate:
-            _check(validate_limit(limit), what="query")
-        body = {"filter": dict(filter or {}), "sort": list(sort or []) or None, "limit": limit,
-                "next": next, "prev": prev}  # fmt: skip
-        return self.call("QueryBookmarkFolders", json=body)
+        return self._page_query("QueryBookmarkFolders", {}, filter, sort, limit, next, prev)
 
     def update_bookmark_folder(
         self,
@@ -949,12 +942,26 @@ class Client:
         prev: str | None = None,
     ) -> dict[str, Any]:
         """One page of a feed's pins (``pinned_activities``), newest first unless sorted."""
+        path = {"feed_group_id": feed_group, "feed_id": feed_id}
+        return self._page_query("QueryPinnedActivities", path, filter, sort, limit, next, prev)
+
+    def _page_query(
+        self,
+        operation: str,
+        path: Mapping[str, str],
+        filter: Mapping[str, Any] | None,
+        sort: Sequence[Mapping[str, Any]] | None,
+        limit: int,
+        next: str | None,
+        prev: str | None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """The answer of one page of a query of bookmarks, folders or pins."""
         if self.validate:
             _check(validate_limit(limit), what="query")
         body = {"filter": dict(filter or {}), "sort": list(sort or []) or None, "limit": limit,
-                "next": next, "prev": prev}  # fmt: skip
-        path = {"feed_group_id": feed_group, "feed_id": feed_id}
-        return self.call("QueryPinnedActivities", path, json=body)
+                "next": next, "prev": prev, **extra}  # fmt: skip
+        return self.call(operation, path, json=body)
 
 
 def connect(

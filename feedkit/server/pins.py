@@ -23,11 +23,11 @@ from feedkit.server.auth import Principal
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.render import Answer
 from feedkit.server.requests import body_object, page_limit
-from feedkit.server.store import SELECT_ACTIVITY, Store, now_ns
+from feedkit.server.store import ROW, SELECT_ACTIVITY, Store, now_ns
 
 __all__ = ["PinsService", "feed_pins"]
 
-_ROW_WIDTH = len(SELECT_ACTIVITY.split(", "))
+_ROW_WIDTH = len(ROW)  # a pin row: the activity's SELECT_ACTIVITY columns, then the pin's
 
 
 def _shown_pins(
