@@ -5,6 +5,7 @@ store file of the layout before bookmarks opening and working."""
 
 from __future__ import annotations
 
+import base64
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -79,6 +80,13 @@ def test_errors_name_the_fields(client: feedkit.Client) -> None:
     with pytest.raises(APIError) as cursor:
         raw.query_bookmarks(next="not-a-cursor")
     assert set(cursor.value.exception_fields) == {"next"}
+    forged = base64.urlsafe_b64encode(b"bookmarks:" + b"9" * 30).decode()  # past int64
+    with pytest.raises(APIError) as huge:
+        raw.query_bookmarks(next=forged)
+    assert huge.value.status == 400 and set(huge.value.exception_fields) == {"next"}
+    with pytest.raises(APIError) as far:
+        raw.query_bookmarks({"created_at": {"$gt": 2**63}})
+    assert far.value.status == 400 and set(far.value.exception_fields) == {"filter.created_at"}
     raw.close()
     with pytest.raises(ValidationError) as local:  # the client refuses it before sending
         client.add_bookmark("a1", user_id="bob", new_folder={"custom": {}})

@@ -23,10 +23,13 @@ from feedkit.server.auth import Principal
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.render import Answer
 from feedkit.server.requests import body_object, page_limit
-from feedkit.server.store import ROW, SELECT_ACTIVITY, Store, now_ns
+from feedkit.server.store import FEED_KEY, ROW, SELECT_ACTIVITY, Store, now_ns
 
 __all__ = ["PinsService", "feed_pins"]
 
+if saved.FEED_KEY_PREFIX != FEED_KEY:  # pragma: no cover
+    raise ImportError(f"feedkit.server.saved reads feed keys {saved.FEED_KEY_PREFIX!r}, the store "
+                      f"writes {FEED_KEY!r}")  # fmt: skip
 _ROW_WIDTH = len(ROW)  # a pin row: the activity's SELECT_ACTIVITY columns, then the pin's
 
 

@@ -19,7 +19,7 @@ from typing import Any
 
 import orjson
 
-from feedkit.schema import parse_time
+from feedkit.schema import MAX_TIME_NS, MIN_TIME_NS, OUT_OF_TIME, parse_time
 from feedkit.server.problems import Problem
 
 __all__ = [
@@ -39,6 +39,10 @@ PIN_COLUMNS = ("fid", "activity_id", "user_id", "created_at", "updated_at")
 _TIMES = ("created_at", "updated_at")
 _COMPARE = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 _CHUNK = 500  # ids bound in one IN (...) list
+_MAX_DIGITS = 18  # of a cursor's offset: SQLite binds int64s only
+# The activity_keys prefix of a feed: store.FEED_KEY (the store imports this module; the pins
+# module checks the two agree).
+FEED_KEY_PREFIX = "f:"
 
 
 def select(
@@ -157,7 +161,7 @@ def delete_pin(db: sqlite3.Connection, fid: str, activity_id: str) -> None:
 # (an update may move it out): the activity's feed key, read by the activity_keys index.
 PIN_SHOWN = (
     "a.id = p.activity_id AND a.deleted_at IS NULL AND EXISTS (SELECT 1 FROM activity_keys k "
-    "WHERE k.k = 'f:' || p.fid AND k.created_at = a.created_at AND k.rid = a.rid)"
+    f"WHERE k.k = '{FEED_KEY_PREFIX}' || p.fid AND k.created_at = a.created_at AND k.rid = a.rid)"
 )
 
 
@@ -206,9 +210,12 @@ def compile_conditions(
                 parts.append(f"{column} {'!=' if operand else '='} ''")
             elif key in _TIMES:
                 try:
-                    params.append(parse_time(operand))
+                    ns = parse_time(operand)
                 except ValueError as exc:
                     raise Problem.invalid({where: str(exc.args[0])}) from None
+                if not MIN_TIME_NS <= ns <= MAX_TIME_NS:
+                    raise Problem.invalid({where: OUT_OF_TIME})
+                params.append(ns)
                 parts.append(f"{column} {_COMPARE[op]} ?")
             elif op == "$in":
                 if not isinstance(operand, list) or not operand or len(operand) > _CHUNK:
@@ -262,7 +269,7 @@ def page_offset(body: Mapping[str, Any], kind: str) -> int:
         if not isinstance(token, str):
             raise ValueError
         found, _, number = base64.urlsafe_b64decode(token).decode().partition(":")
-        if found != kind or not number.isdigit():
+        if found != kind or not number.isdigit() or len(number) > _MAX_DIGITS:
             raise ValueError
         return int(number)
     except (ValueError, UnicodeDecodeError):
