@@ -56,6 +56,7 @@ from feedkit.schema import (
     validate_limit,
     validate_partial,
 )
+from feedkit.schema.bookmark import validate_bookmark, validate_folder
 from feedkit.schema.comment import validate_comment, validate_comment_partial
 from feedkit.schema.reaction import validate_reaction
 from feedkit.schema.user import validate_user, validate_user_partial
@@ -1051,6 +1052,147 @@ class Client:
     def restore_comment(self, comment_id: str, *, user_id: str | None = None) -> dict[str, Any]:
         """Undo a soft delete; the answer's ``comment`` and its ``activity``."""
         return self.call("RestoreComment", {"id": comment_id}, json={"user_id": user_id})
+
+    # -- bookmarks and pins -----------------------------------------------------------------
+
+    def add_bookmark(
+        self,
+        activity_id: str,
+        *,
+        user_id: str | None = None,
+        folder_id: str | None = None,
+        new_folder: Mapping[str, Any] | None = None,
+        custom: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Bookmark an activity for a user, in an existing folder (``folder_id``), a new one
+        (``new_folder={"name": ..., "custom": ...}``) or none; the bookmark."""
+        body = {"user_id": user_id, "folder_id": folder_id, "new_folder": new_folder,
+                "custom": custom}  # fmt: skip
+        if self.validate:
+            _check(validate_bookmark(wire(body)), what="bookmark")
+        return dict(self.call("AddBookmark", {"activity_id": activity_id}, json=body)["bookmark"])
+
+    def update_bookmark(
+        self,
+        activity_id: str,
+        *,
+        user_id: str | None = None,
+        folder_id: str | None = None,
+        new_folder_id: str | None = None,
+        new_folder: Mapping[str, Any] | None = None,
+        custom: Mapping[str, Any] | None = None,
+    ) -> dict[str, Any]:
+        """Change the user's bookmark of an activity in ``folder_id`` (none: the one in no
+        folder): its ``custom``, or move it (``new_folder_id``, "" for none, or ``new_folder``)."""
+        body = {"user_id": user_id, "folder_id": folder_id, "new_folder_id": new_folder_id,
+                "new_folder": new_folder, "custom": custom}  # fmt: skip
+        if self.validate:
+            _check(validate_bookmark(wire(body), update=True), what="bookmark")
+        answer = self.call("UpdateBookmark", {"activity_id": activity_id}, json=body)
+        return dict(answer["bookmark"])
+
+    def delete_bookmark(
+        self, activity_id: str, *, folder_id: str | None = None, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Delete the user's bookmark of an activity in ``folder_id`` (none: the one in no
+        folder); the bookmark that was."""
+        params = {"folder_id": folder_id, "user_id": user_id}
+        answer = self.call("DeleteBookmark", {"activity_id": activity_id}, params=params)
+        return dict(answer["bookmark"])
+
+    def query_bookmarks(
+        self,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        user_id: str | None = None,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = DEFAULT_PAGE,
+        next: str | None = None,
+        prev: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of bookmarks (``{"folder_id": ...}``, ``{"activity_id": {"$in": [...]}}``),
+        a named user's only; its ``next`` and ``prev``."""
+        return self._page_query("QueryBookmarks", {}, filter, sort, limit, next, prev,
+                                user_id=user_id)  # fmt: skip
+
+    def query_bookmark_folders(
+        self,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = DEFAULT_PAGE,
+        next: str | None = None,
+        prev: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of bookmark folders (``{"user_id": ...}``, ``{"folder_name": {"$contains":
+        ...}}``); its ``next`` and ``prev``."""
+        return self._page_query("QueryBookmarkFolders", {}, filter, sort, limit, next, prev)
+
+    def update_bookmark_folder(
+        self,
+        folder_id: str,
+        *,
+        name: str | None = None,
+        custom: Mapping[str, Any] | None = None,
+        user_id: str | None = None,
+    ) -> dict[str, Any]:
+        """Rename a folder or change its ``custom``; the folder."""
+        body = {"name": name, "custom": custom, "user_id": user_id}
+        if self.validate:
+            _check(validate_folder(wire(body), "", new=False), what="bookmark folder")
+        answer = self.call("UpdateBookmarkFolder", {"folder_id": folder_id}, json=body)
+        return dict(answer["bookmark_folder"])
+
+    def delete_bookmark_folder(self, folder_id: str) -> None:
+        """Delete a folder; its bookmarks stay, in no folder."""
+        self.call("DeleteBookmarkFolder", {"folder_id": folder_id})
+
+    def pin_activity(
+        self, feed_group: str, feed_id: str, activity_id: str, *, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Pin one of a feed's activities to it; the answer (``activity``, ``feed``,
+        ``user_id``, ``created_at``)."""
+        path = {"feed_group_id": feed_group, "feed_id": feed_id, "activity_id": activity_id}
+        return self.call("PinActivity", path, json={"user_id": user_id})
+
+    def unpin_activity(
+        self, feed_group: str, feed_id: str, activity_id: str, *, user_id: str | None = None
+    ) -> dict[str, Any]:
+        path = {"feed_group_id": feed_group, "feed_id": feed_id, "activity_id": activity_id}
+        return self.call("UnpinActivity", path, params={"user_id": user_id})
+
+    def query_pinned_activities(
+        self,
+        feed_group: str,
+        feed_id: str,
+        *,
+        filter: Mapping[str, Any] | None = None,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = DEFAULT_PAGE,
+        next: str | None = None,
+        prev: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of a feed's pins (``pinned_activities``), newest first unless sorted."""
+        path = {"feed_group_id": feed_group, "feed_id": feed_id}
+        return self._page_query("QueryPinnedActivities", path, filter, sort, limit, next, prev)
+
+    def _page_query(
+        self,
+        operation: str,
+        path: Mapping[str, str],
+        filter: Mapping[str, Any] | None,
+        sort: Sequence[Mapping[str, Any]] | None,
+        limit: int,
+        next: str | None,
+        prev: str | None,
+        **extra: Any,
+    ) -> dict[str, Any]:
+        """The answer of one page of a query of bookmarks, folders or pins."""
+        if self.validate:
+            _check(validate_limit(limit), what="query")
+        body = {"filter": dict(filter or {}), "sort": list(sort or []) or None, "limit": limit,
+                "next": next, "prev": prev, **extra}  # fmt: skip
+        return self.call(operation, path, json=body)
 
 
 def store_exists(path: str) -> bool:

@@ -136,6 +136,26 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("UpdateCommentPartial", "POST", f"{FEEDS}/comments/{{id}}/partial", "comment"),
     Operation("DeleteComment", "DELETE", f"{FEEDS}/comments/{{id}}", "comment"),
     Operation("RestoreComment", "POST", f"{FEEDS}/comments/{{id}}/restore", "comment"),
+    Operation("AddBookmark", "POST", f"{FEEDS}/activities/{{activity_id}}/bookmarks", "bookmark"),
+    Operation(
+        "UpdateBookmark", "PATCH", f"{FEEDS}/activities/{{activity_id}}/bookmarks", "bookmark"
+    ),
+    Operation(
+        "DeleteBookmark", "DELETE", f"{FEEDS}/activities/{{activity_id}}/bookmarks", "bookmark"
+    ),
+    Operation("QueryBookmarks", "POST", f"{FEEDS}/bookmarks/query", "bookmark", read=True),
+    Operation(
+        "QueryBookmarkFolders", "POST", f"{FEEDS}/bookmark_folders/query", "bookmark", read=True
+    ),
+    Operation(
+        "UpdateBookmarkFolder", "PATCH", f"{FEEDS}/bookmark_folders/{{folder_id}}", "bookmark"
+    ),
+    Operation(
+        "DeleteBookmarkFolder", "DELETE", f"{FEEDS}/bookmark_folders/{{folder_id}}", "bookmark"
+    ),
+    Operation("PinActivity", "POST", f"{FEED}/activities/{{activity_id}}/pin", "pin"),
+    Operation("UnpinActivity", "DELETE", f"{FEED}/activities/{{activity_id}}/pin", "pin"),
+    Operation("QueryPinnedActivities", "POST", f"{FEED}/pinned_activities/query", "pin", read=True),
     Operation("GetTask", "GET", "/api/v2/tasks/{id}", "task", read=True),
 )
 OPS: dict[str, Operation] = {op.id: op for op in OPERATIONS}

@@ -305,6 +305,44 @@ def _steer(case: Any, rng: random.Random) -> None:
             case.body.update(activity_ids=rng.sample(POOL, rng.randint(1, 4)),
                              user_id=rng.choice(USERS))
     _steer_comments(case, rng)
+    if name in BOOKMARK_OPS or name in PIN_OPS:  # bookmarks and pins: the pool, user:alice
+        _steer_saved(case, name, body, rng)
+
+
+BOOKMARK_OPS = ("AddBookmark", "UpdateBookmark", "DeleteBookmark", "QueryBookmarks",
+                "QueryBookmarkFolders", "UpdateBookmarkFolder", "DeleteBookmarkFolder")
+PIN_OPS = ("PinActivity", "UnpinActivity", "QueryPinnedActivities")
+
+
+def _steer_saved(case: Any, name: str, body: dict[str, Any], rng: random.Random) -> None:
+    """Bookmarks of pooled activities by pooled users (``_prepare_saved`` makes the bookmark
+    or folder a change needs), and pins of pooled activities to their feed, user:alice."""
+    params = case.path_parameters or {}
+    if "activity_id" in params:
+        params["activity_id"] = rng.choice(POOL[:-1])  # the last is bob's, private from alice
+    if name in PIN_OPS:
+        params.update(feed_group_id="user", feed_id="alice")
+    custom = body.get("custom") if isinstance(body.get("custom"), dict) else None
+    user = rng.choice(USERS)
+    if name == "AddBookmark":
+        folder = {"name": rng.choice(("Read", "Keep")), "custom": custom}
+        folder = folder if rng.random() < 0.5 else None
+        case.body = {"user_id": user, "custom": custom, "new_folder": folder}
+    elif name == "UpdateBookmark":
+        case.body = {"user_id": "alice", "custom": custom,
+                     "new_folder_id": "" if rng.random() < 0.5 else None}
+    elif name == "DeleteBookmark":
+        case.query = {"user_id": "alice"}
+    elif name in ("QueryBookmarks", "QueryBookmarkFolders", "QueryPinnedActivities"):
+        case.body = {"filter": {"user_id": user} if name != "QueryPinnedActivities" else {},
+                     "limit": rng.randint(0, 100)}
+    elif name == "UpdateBookmarkFolder":
+        case.body = {"name": rng.choice(("Renamed", None)), "custom": custom,
+                     "user_id": rng.choice(("alice", None))}
+    for value in (case.body, case.query):
+        if isinstance(value, dict):
+            for key in [k for k, v in value.items() if v is None]:
+                value.pop(key)
 
 
 def _prepare(admin: httpx.Client, case: Any) -> None:
@@ -351,6 +389,27 @@ def _prepare(admin: httpx.Client, case: Any) -> None:
         added = admin.post(path, json=reaction)
         assert added.status_code == 201, added.text
     _prepare_comments(admin, case)
+    if name in BOOKMARK_OPS or name in PIN_OPS:
+        _prepare_saved(admin, name, params)
+
+
+def _prepare_saved(admin: httpx.Client, name: str, params: dict[str, Any]) -> None:
+    """The pool stored; alice's bookmark to change or delete, her folder, a pin to remove."""
+    response = admin.post(f"{ACTIVITIES}/batch", json={"activities": _pool_activities()})
+    assert response.status_code == 201, response.text
+    if name in ("UpdateBookmark", "DeleteBookmark"):
+        path = f"{ACTIVITIES}/{quote(params['activity_id'], safe='')}/bookmarks"
+        added = admin.post(path, json={"user_id": "alice"})
+        assert added.status_code in (201, 400), added.text  # 400: it is there already
+    if name in ("UpdateBookmarkFolder", "DeleteBookmarkFolder"):
+        path = f"{ACTIVITIES}/{POOL[0]}/bookmarks"
+        body = {"user_id": "alice", "new_folder": {"name": f"steered-{uuid.uuid4().hex[:8]}"}}
+        added = admin.post(path, json=body)
+        assert added.status_code == 201, added.text
+        params["folder_id"] = added.json()["bookmark"]["folder"]["id"]
+    if name == "UnpinActivity":
+        path = f"{FEEDS}/feed_groups/user/feeds/alice/activities/{params['activity_id']}/pin"
+        assert admin.post(path, json={}).status_code == 201
 
 
 def _repaired_spec() -> dict[str, Any]:

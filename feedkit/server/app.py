@@ -107,6 +107,28 @@ HANDLERS: dict[str, Handler] = {
         p, a["id"], _flag(q, "hard_delete")
     ),
     "RestoreComment": lambda s, p, a, b, q: s.comments.restore_comment(p, a["id"], b),
+    "AddBookmark": lambda s, p, a, b, q: s.bookmarks.add_bookmark(p, a["activity_id"], b),
+    "UpdateBookmark": lambda s, p, a, b, q: s.bookmarks.update_bookmark(p, a["activity_id"], b),
+    "DeleteBookmark": lambda s, p, a, b, q: s.bookmarks.delete_bookmark(
+        p, a["activity_id"], q.get("folder_id"), q.get("user_id")
+    ),
+    "QueryBookmarks": lambda s, p, a, b, q: s.bookmarks.query_bookmarks(p, b),
+    "QueryBookmarkFolders": lambda s, p, a, b, q: s.bookmarks.query_bookmark_folders(p, b),
+    "UpdateBookmarkFolder": lambda s, p, a, b, q: s.bookmarks.update_bookmark_folder(
+        p, a["folder_id"], b
+    ),
+    "DeleteBookmarkFolder": lambda s, p, a, b, q: s.bookmarks.delete_bookmark_folder(
+        p, a["folder_id"]
+    ),
+    "PinActivity": lambda s, p, a, b, q: s.pins.pin_activity(
+        p, a["feed_group_id"], a["feed_id"], a["activity_id"], b
+    ),
+    "UnpinActivity": lambda s, p, a, b, q: s.pins.unpin_activity(
+        p, a["feed_group_id"], a["feed_id"], a["activity_id"], q.get("user_id")
+    ),
+    "QueryPinnedActivities": lambda s, p, a, b, q: s.pins.query_pinned_activities(
+        p, a["feed_group_id"], a["feed_id"], b
+    ),
     "GetTask": lambda s, p, a, b, q: s.users.get_task(p, a["id"]),
 }
 ROUTES: tuple[Operation, ...] = tuple(op for op in OPERATIONS if op.id in HANDLERS)

@@ -16,6 +16,7 @@ from typing import Any
 
 from feedkit.server.comment_render import activity_comments
 from feedkit.server.reactions import activity_reactions
+from feedkit.server.saved import bookmark_engagement
 
 __all__ = ["ENGAGEMENT_DEFAULTS", "LOADERS", "Loader", "load"]
 
@@ -32,6 +33,7 @@ Loader = Callable[[sqlite3.Connection, Sequence[str], str | None], dict[str, dic
 LOADERS: list[Loader] = [
     activity_reactions,
     activity_comments,
+    bookmark_engagement,
 ]
 
 

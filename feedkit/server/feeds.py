@@ -12,6 +12,7 @@ from feedkit.schema import DEFAULT_PAGE, FEED_ID, MAX_ID
 from feedkit.server.activities import ActivitiesService
 from feedkit.server.auth import Principal
 from feedkit.server.follows import FollowsService
+from feedkit.server.pins import feed_pins
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.query import Compiled, compile_filter
 from feedkit.server.render import feed_response
@@ -111,7 +112,7 @@ class FeedsService:
                     self.follows._follow_response(db, f) for f in self.store.follows(db, source=fid)
                 ],
                 "members": [],
-                "pinned_activities": [],
+                "pinned_activities": feed_pins(db, self.activities, fid, creator),
                 "created": created,
                 "feed": feed_response(feed, counts, users, now_ns()),
             }

@@ -154,7 +154,7 @@ def feed_response(
         "follower_count": counts["follower_count"],
         "following_count": counts["following_count"],
         "member_count": 0,
-        "pin_count": 0,
+        "pin_count": counts["pin_count"],
         "activity_count": counts["activity_count"],
         "created_at": feed["created_at"],
         "updated_at": feed["updated_at"],

@@ -1,18 +1,19 @@
 """The embedded server's resources, one module each, composed for the app's handlers.
 
-``service.activities`` (:mod:`feedkit.server.activities`), ``service.feeds``
-(:mod:`feedkit.server.feeds`), ``service.follows`` (:mod:`feedkit.server.follows`) and
-``service.users`` (:mod:`feedkit.server.users`) and ``service.comments``
-(:mod:`feedkit.server.comments`) share one store; each method takes the
-verified principal and the decoded request and returns the answer (the app adds ``duration``).
+Each attribute of :class:`AppService` is the service of one resource, named for it and living
+in the module of that name (``service.comments`` is :mod:`feedkit.server.comments`); they share
+one store. Each method takes the verified principal and the decoded request and returns the
+answer (the app adds ``duration``).
 """
 
 from __future__ import annotations
 
 from feedkit.server.activities import ActivitiesService
+from feedkit.server.bookmarks import BookmarksService
 from feedkit.server.comments import CommentsService
 from feedkit.server.feeds import FeedsService
 from feedkit.server.follows import FollowsService
+from feedkit.server.pins import PinsService
 from feedkit.server.reactions import ReactionsService
 from feedkit.server.store import Store
 from feedkit.server.users import UsersService
@@ -31,3 +32,5 @@ class AppService:
         self.users = UsersService(store)
         self.reactions = ReactionsService(store, self.activities)
         self.comments = CommentsService(store, self.activities)
+        self.bookmarks = BookmarksService(store, self.activities)
+        self.pins = PinsService(store, self.activities)

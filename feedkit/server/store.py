@@ -30,6 +30,7 @@ import orjson
 
 from feedkit.errors import StoreError
 from feedkit.schema import DEFAULT_PAGE
+from feedkit.server.saved import forget_activity, pin_count
 
 log = logging.getLogger("feedkit.server")
 
@@ -127,6 +128,35 @@ CREATE INDEX IF NOT EXISTS comments_live ON comments (object_type, object_id)
 CREATE INDEX IF NOT EXISTS comments_parent ON comments (parent_id, created_at)
     WHERE parent_id IS NOT NULL;
 CREATE INDEX IF NOT EXISTS comments_user ON comments (user_id, created_at);
+CREATE TABLE IF NOT EXISTS bookmark_folders (
+    id TEXT PRIMARY KEY,
+    user_id TEXT NOT NULL,
+    name TEXT NOT NULL,
+    custom BLOB NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS bookmark_folders_user ON bookmark_folders (user_id, name);
+CREATE TABLE IF NOT EXISTS bookmarks (
+    user_id TEXT NOT NULL,
+    activity_id TEXT NOT NULL,
+    folder_id TEXT NOT NULL DEFAULT '',
+    custom BLOB NOT NULL DEFAULT '{}',
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (activity_id, user_id, folder_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS bookmarks_user ON bookmarks (user_id, created_at);
+CREATE INDEX IF NOT EXISTS bookmarks_folder ON bookmarks (folder_id) WHERE folder_id != '';
+CREATE TABLE IF NOT EXISTS pins (
+    fid TEXT NOT NULL,
+    activity_id TEXT NOT NULL,
+    user_id TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    PRIMARY KEY (fid, activity_id)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS pins_activity ON pins (activity_id);
 CREATE TABLE IF NOT EXISTS tasks (
     id TEXT PRIMARY KEY,
     created_at INTEGER NOT NULL,
@@ -471,6 +501,7 @@ class Store:
                 [(k, rec["created_at"], rec["rid"]) for k in activity_keys(rec)],
             )
             db.execute("DELETE FROM activities WHERE rid = ?", (rec["rid"],))
+            forget_activity(db, rec["id"])  # its bookmarks and pins
 
     def set_deleted(self, db: sqlite3.Connection, rids: Iterable[int], at: int | None) -> None:
         db.executemany(
@@ -635,6 +666,7 @@ class Store:
             "activity_count": activities,
             "follower_count": followers,
             "following_count": following,
+            "pin_count": pin_count(db, fid),
         }
 
     def following(self, db: sqlite3.Connection, fid: str) -> list[str]:
