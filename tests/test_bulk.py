@@ -68,7 +68,7 @@ def test_report_accounts_for_every_row(client: feedkit.Client, tmp_path: Path) -
     assert report.acknowledged == report.sent == report.valid == 2985
     assert report.failed == 0 and not report.ok  # 15 rows are invalid
     assert len(pd.read_csv(errors_csv)) == report.errors_total == len(report.errors) == 15
-    assert "rows read" in report.summary() and "<table>" in report._repr_html_()
+    assert "rows read" in report.summary() and "<table" in report._repr_html_()
     got = {a["id"]: a for a in client.iter_activities(include_expired_activities=True)}
     want = expected_by_id(DATA / "posts.csv")
     assert got.keys() == want.keys()

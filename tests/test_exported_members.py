@@ -10,8 +10,9 @@ def test_all_is_sorted_and_complete() -> None:
     public = {name for name in dir(feedkit) if not name.startswith("_")}
     modules = {
         "activity_table", "arrowjson", "bulk", "checkpoint", "cli", "client", "convert",
-        "dedupe", "demo", "errors", "export", "files", "importfile", "keypath", "mapping", "paging",
-        "protocol", "results", "schema", "serve", "server", "sources", "transport", "widgets",
+        "dedupe", "demo", "display", "errors", "export", "files", "importfile", "keypath",
+        "mapping", "paging", "progress", "protocol", "results", "schema", "serve", "server",
+        "sources", "terminal", "transport", "widgets",
     }  # fmt: skip
     assert public - modules - {"annotations"} == set(feedkit.__all__)
     for name in feedkit.__all__:
