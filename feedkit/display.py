@@ -61,6 +61,8 @@ _NUMBER = f"{_CELL};text-align:right"
 _TABLE = f"color:{_TEXT};border-collapse:collapse"
 _CAPTION = f"text-align:left;color:{_DIM}"
 _NOTE = f"color:{_DIM}"
+_NOWRAP = ";white-space:nowrap"
+SHORT_CELL = 40  # characters of a cell kept on one line (ids, times, tags); longer text wraps
 
 
 # -- values ---------------------------------------------------------------------------------
@@ -132,7 +134,8 @@ def table_html(
     body = []
     for i, row in enumerate(rows):
         cells = "".join(
-            f"<td style='{_NUMBER if r else _CELL}'>{html.escape(c)}</td>"
+            f"<td style='{_NUMBER if r else _CELL}{_NOWRAP if len(c) <= SHORT_CELL else ''}'>"
+            f"{html.escape(c)}</td>"
             for c, r in zip(row, right, strict=False)
         )
         label = "" if index is None else f"<th style='{_CELL}'>{html.escape(index[i])}</th>"
