@@ -1,8 +1,11 @@
 """What the client returns: activities and pages that read well in a notebook.
 
 An :class:`Activity` is the response's JSON object as a ``dict`` (timestamps stay integers of
-nanoseconds, exactly as sent), with attribute access, datetimes on demand and an HTML view.
-A :class:`Page` is one page of activities with its ``next``/``prev`` cursors.
+nanoseconds, exactly as sent), with attribute access and datetimes on demand. A :class:`Page`
+is one page of activities with its ``next``/``prev`` cursors. In a notebook (and in IPython's
+console) an Activity shows as a table of every schema field that has a value, a Page as a table
+of its activities (:class:`Activities`) with its cursors underneath; values are written as
+:func:`feedkit.display.value_text` writes them.
 """
 
 from __future__ import annotations
