@@ -14,6 +14,7 @@ from feedkit.bulk import (
 )
 from feedkit.client import Client, Retry, connect
 from feedkit.convert import Conversion, to_activities
+from feedkit.display import show
 from feedkit.errors import (
     APIError,
     AuthError,
@@ -61,6 +62,7 @@ __all__ = [
     "feed_to_dataframe",
     "import_activities",
     "query_to_dataframe",
+    "show",
     "to_activities",
     "to_parquet",
     "validate_activity",

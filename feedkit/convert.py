@@ -78,6 +78,7 @@ from feedkit.sources import RowError, Source, SourceBatch, open_source
 __all__ = ["ERROR_COLUMNS", "Conversion", "ConvertedBatch", "convert", "to_activities"]
 
 ERROR_COLUMNS = ["row", "column", "field", "code", "message", "value"]
+VALUE_SHOWN = 300  # characters of an offending value the error table shows, at most
 _NULL = pa.scalar(None, pa.string())
 _INT = r"^\s*[+-]?(0|[1-9]\d{0,17})\s*$"  # no leading zeros: "007" stays text
 _FLOAT = r"^\s*[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|[iI]nf(inity)?|[nN]a[nN])\s*$"
@@ -153,10 +154,15 @@ def errors_frame(errors: Sequence[RowError]) -> pd.DataFrame:
 
 
 def _show(value: Any) -> str | None:
+    """The offending value as text; a long one is cut, saying so and how long it was (a
+    row's value may be megabytes; the source has it whole)."""
     if value is None:
         return None
     text = value if isinstance(value, str) else repr(value)
-    return text if len(text) <= 300 else text[:297] + "..."
+    if len(text) <= VALUE_SHOWN:
+        return text
+    said = f" [cut: {len(text):,} characters in all]"
+    return text[: VALUE_SHOWN - len(said)] + said
 
 
 def to_activities(

@@ -1,13 +1,15 @@
 """What the client returns: activities and pages that read well in a notebook.
 
 An :class:`Activity` is the response's JSON object as a ``dict`` (timestamps stay integers of
-nanoseconds, exactly as sent), with attribute access, datetimes on demand and an HTML view.
-A :class:`Page` is one page of activities with its ``next``/``prev`` cursors.
+nanoseconds, exactly as sent), with attribute access and datetimes on demand. A :class:`Page`
+is one page of activities with its ``next``/``prev`` cursors. In a notebook (and in IPython's
+console) an Activity shows as a table of every schema field that has a value, a Page as a table
+of its activities (:class:`Activities`) with its cursors underneath; values are written as
+:func:`feedkit.display.value_text` writes them.
 """
 
 from __future__ import annotations
 
-import html
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -15,7 +17,11 @@ from typing import Any
 
 import orjson
 
+from feedkit.display import note_html, table_html, text_table, value_text
+
 TIME_FIELDS = frozenset({"created_at", "updated_at", "expires_at", "deleted_at", "edited_at"})
+SERVER_TIMES = ("created_at", "updated_at", "edited_at", "deleted_at")  # set by the server
+_DERIVED = frozenset({"user_id", "mentioned_user_ids"})  # read from user / mentioned_users
 
 
 def ns_to_datetime(ns: int) -> datetime:
@@ -53,9 +59,10 @@ class Activity(dict[str, Any]):
     def __getattr__(self, name: str) -> Any:
         if name == "user_id":
             user = self.get("user") or {}
-            return user.get("id")
+            return user.get("id") or self.get("user_id")
         if name == "mentioned_user_ids":
-            return [u.get("id") for u in self.get("mentioned_users") or []]
+            users = self.get("mentioned_users") or []
+            return [u.get("id") for u in users] or self.get("mentioned_user_ids") or []
         if name.startswith("_") or name not in self:
             raise AttributeError(name)
         value = self[name]
@@ -67,33 +74,34 @@ class Activity(dict[str, Any]):
         """The request fields this activity was made of (see :func:`request_fields`)."""
         return request_fields(self)
 
-    def _repr_html_(self) -> str:
-        rows = []
-        for key in (
-            "id",
-            "type",
-            "feeds",
-            "user_id",
-            "text",
-            "visibility",
-            "custom",
-            "filter_tags",
-            "created_at",
-            "updated_at",
-            "expires_at",
-            "deleted_at",
-        ):
+    def shown(self) -> list[tuple[str, str]]:
+        """(field, text) of every field of the activity schema that has a value, then the
+        times the server set: JSON values as JSON, times in UTC to the second."""
+        return [(name, value_text(value, time=name in TIME_FIELDS)) for name, value in
+                self._fields(SERVER_TIMES)]  # fmt: skip
+
+    def _fields(self, times: Sequence[str]) -> list[tuple[str, Any]]:
+        from feedkit.schema import FIELDS
+
+        out = []
+        for name in (*FIELDS, *times):
             try:
-                value = getattr(self, key)
-            except AttributeError:
+                value = getattr(self, name) if name in _DERIVED else self[name]
+            except KeyError:
                 continue
-            if value in (None, [], {}):
-                continue
-            rows.append(
-                f"<tr><th style='text-align:left'>{key}</th>"
-                f"<td style='text-align:left'>{html.escape(str(value))}</td></tr>"
-            )
-        return f"<table><caption>Activity</caption>{''.join(rows)}</table>"
+            if value is not None and value != [] and value != {} and value != "":
+                out.append((name, value))
+        return out
+
+    def _repr_html_(self) -> str:
+        rows = self.shown()
+        return table_html(
+            ["field", "value"], [list(r) for r in rows], caption=f"Activity {self.get('id', '')}"
+        )
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(f"Activity {self.get('id', '')}\n" + text_table(["field", "value"],
+                     [list(r) for r in self.shown()]))  # fmt: skip
 
 
 @dataclass
@@ -126,31 +134,66 @@ class Page:
     def __getitem__(self, i: int) -> Activity:
         return self.activities[i]
 
+    def cursors(self) -> list[str]:
+        """The page's cursors, as lines: what to pass to get the next or the previous page."""
+        return [f"{name} cursor: {cursor}" for name, cursor in (("next", self.next),
+                ("prev", self.prev)) if cursor]  # fmt: skip
+
+    def _caption(self) -> str:
+        title = f"feed {self.feed['feed']}: " if self.feed and self.feed.get("feed") else ""
+        return f"{title}{_count(len(self))}" + ("" if self.next else ", the last page")
+
     def _repr_html_(self) -> str:
-        head = "".join(
-            f"<th>{h}</th>" for h in ("id", "type", "user", "feeds", "text", "created_at")
-        )
-        body = []
-        for a in self.activities[:50]:
-            cells = (
-                a.get("id"),
-                a.get("type"),
-                a.user_id,
-                ", ".join(a.get("feeds") or []),
-                a.get("text") or "",
-                a.created_at if "created_at" in a else "",
-            )
-            body.append(
-                "<tr>"
-                + "".join(f"<td style='text-align:left'>{html.escape(str(c))}</td>" for c in cells)
-                + "</tr>"
-            )
-        more = "more pages follow" if self.next else "last page"
-        title = f"feed {self.feed['feed']}: " if self.feed else ""
-        return (
-            f"<table><caption>{title}{len(self)} activities ({more})</caption>"
-            f"<tr>{head}</tr>{''.join(body)}</table>"
-        )
+        table = Activities(self.activities, len(self.activities), self._caption())
+        return table._repr_html_() + "".join(note_html(c) for c in self.cursors())
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        table = Activities(self.activities, len(self.activities), self._caption())
+        printer.text(repr(table) + "\n" + "\n".join(self.cursors()))
+
+
+class Activities:
+    """Activities as one table, a row each: the schema's fields that any of them has a
+    value for, and ``created_at`` (what :func:`feedkit.show` makes of a list of activities)."""
+
+    def __init__(
+        self, items: Sequence[Mapping[str, Any]], rows: int, caption: str | None = None
+    ) -> None:
+        self.items = [a if isinstance(a, Activity) else Activity(a) for a in items]
+        self.rows = rows
+        more = f", the first {rows} shown" if len(self.items) > rows else ""
+        self.caption = f"{_count(len(self.items))}{more}" if caption is None else caption
+
+    def table(self) -> tuple[list[str], list[list[str]]]:
+        shown = [dict(a._fields(("created_at",))) for a in self.items[: self.rows]]
+        columns = [c for c in _columns() if any(c in row for row in shown)]
+        lists = _list_fields()
+        rows = [[value_text(row.get(c), time=c in TIME_FIELDS, is_list=c in lists)
+                 for c in columns] for row in shown]  # fmt: skip
+        return columns, rows
+
+    def _repr_html_(self) -> str:
+        columns, rows = self.table()
+        return table_html(columns, rows, caption=self.caption)
+
+    def __repr__(self) -> str:
+        return f"{self.caption}\n{text_table(*self.table())}"
+
+
+def _count(n: int) -> str:
+    return f"{n:,} activit{'y' if n == 1 else 'ies'}"
+
+
+def _list_fields() -> frozenset[str]:
+    from feedkit.schema import FIELDS, Kind
+
+    return frozenset(n for n, f in FIELDS.items() if f.kind in (Kind.STRING_LIST, Kind.ATTACHMENTS))
+
+
+def _columns() -> tuple[str, ...]:
+    from feedkit.schema import FIELDS
+
+    return (*FIELDS, "created_at")
 
 
 def answer_activities(body: bytes) -> tuple[list[dict[str, Any]], str | None]:

@@ -18,7 +18,8 @@ import feedkit
 FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 # Modules whose docstrings show a runnable example; a test fails if one loses its examples.
 EXPECTED = {
-    "feedkit.arrowjson", "feedkit.client", "feedkit.convert", "feedkit.files", "feedkit.schema",
+    "feedkit.arrowjson", "feedkit.client", "feedkit.convert", "feedkit.display", "feedkit.files",
+    "feedkit.schema",
     "feedkit.widgets.activity_form", "feedkit.widgets.partial_form",
 }  # fmt: skip
 

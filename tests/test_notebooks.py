@@ -9,6 +9,7 @@ images), and that the README sends readers to every notebook.
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -50,3 +51,56 @@ def test_plots_are_saved_as_images() -> None:
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
 def test_readme_links_each_tutorial(path: Path) -> None:
     assert f"](notebooks/{path.name})" in (ROOT / "README.md").read_text(encoding="utf-8")
+
+
+TUTORIALS = NOTEBOOKS[:3]  # 01-03; the forms of 04 are widgets
+IGNORED = "nbval-ignore-output"  # a cell whose output depends on speed (a progress bar or none)
+
+
+def output_texts(cell: dict[str, Any]) -> list[str]:
+    """Every text a cell's saved outputs show: streams, plain text and HTML."""
+    texts = []
+    for output in cell["outputs"]:
+        if "text" in output:
+            texts.append("".join(output["text"]))
+        for mime in ("text/plain", "text/html"):
+            if mime in output.get("data", {}):
+                texts.append("".join(output["data"][mime]))
+    return texts
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
+def test_outputs_read_whole(path: Path) -> None:
+    """No value cut short, no numpy-style list, no <NA> for an empty list, no pandas-style
+    times: the tables come from feedkit.show and the reprs of feedkit's objects."""
+    for cell in code_cells(path):
+        for text in output_texts(cell):
+            assert "..." not in text and "…" not in text, text
+            assert not re.search(r"\['[^'\n]*'\s+'", text), text
+            assert "<NA>" not in text and "&lt;NA&gt;" not in text, text
+            assert not re.search(r"\d\d:\d\d:\d\d\+00:00", text), text
+
+
+@pytest.mark.parametrize("path", TUTORIALS, ids=lambda p: p.stem)
+def test_progress_bars_only_where_work_takes_a_while(path: Path) -> None:
+    """A bar shows only after a second of work: only the one import that may take that long
+    can have one (its output is not compared, as a fast run shows none)."""
+    for cell in code_cells(path):
+        if IGNORED in cell["metadata"].get("tags", []):
+            assert "import_activities(" in "".join(cell["source"])
+            continue
+        for output in cell["outputs"]:
+            assert "application/vnd.jupyter.widget-view+json" not in output.get("data", {})
+        assert not any(re.search(r"\d+%\||\[\d+:\d\d[<,]", t) for t in output_texts(cell))
+
+
+def test_the_quickstart_displays_objects_not_dicts() -> None:
+    """Activities, pages and tables show as HTML tables; no dict or tuple is printed."""
+    cells = code_cells(ROOT / "notebooks/01_quickstart.ipynb")
+    results = [o for c in cells for o in c["outputs"] if o["output_type"] == "execute_result"]
+    for output in results:
+        plain = "".join(output["data"]["text/plain"])
+        assert "text/html" in output["data"] or not plain.startswith(("{", "(", "[(")), plain
+    html = ["".join(o["data"]["text/html"]) for o in results if "text/html" in o["data"]]
+    assert sum("<caption" in h and ">Activity " in h for h in html) >= 5
+    assert any("next cursor: " in h for h in html)
