@@ -76,6 +76,12 @@ def main() -> None:
     type=int,
     help="Larger request bodies are refused with 413.",
 )
+@click.option(
+    "--strict-groups",
+    is_flag=True,
+    help="Refuse feeds of feed groups that do not exist (400), as the hosted service does; "
+    "by default such a feed creates its group.",
+)
 def serve(
     db: str,
     host: str,
@@ -84,6 +90,7 @@ def serve(
     api_secret: str,
     rate_limits: tuple[str, ...],
     max_body_bytes: int,
+    strict_groups: bool,
 ) -> None:
     """Serve the Activity Feeds v3 protocol on HOST:PORT from a SQLite file."""
     from feedkit.serve import run
@@ -98,6 +105,7 @@ def serve(
             rate_limits=_limits(rate_limits),
             max_body_bytes=max_body_bytes,
             announce=lambda url: click.echo(f"feedkit serving {url} (db: {db})"),
+            strict_groups=strict_groups,
         )
     except FeedkitError as exc:
         raise click.ClickException(str(exc)) from None
