@@ -158,6 +158,17 @@ def test_a_new_feed_starts_at_its_groups_default_visibility(sdk_client: Stream) 
     assert feed.visibility == "followers"
 
 
+def test_a_new_follow_takes_its_groups_default_follower_role(sdk_client: Stream) -> None:
+    sdk_client.feeds.create_feed_group(id="fans", default_follower_role="fan")
+    follow = sdk_client.feeds.follow(source="timeline:ann", target="fans:bob").data.follow
+    assert follow.follower_role == "fan"
+    given = sdk_client.feeds.update_follow(source="timeline:ann", target="fans:bob",
+                                           follower_role="vip").data.follow  # fmt: skip
+    assert given.follower_role == "vip"
+    other = sdk_client.feeds.follow(source="timeline:ann", target="user:bob").data.follow
+    assert other.follower_role == ""
+
+
 def test_feed_views_answer_every_setting_sent(sdk_client: Stream) -> None:
     settings = {name: SETTINGS[name] for name in ("activity_selectors", "aggregation", "ranking")}
     created = sdk_client.feeds.create_feed_view(id="hot", **settings).data.feed_view

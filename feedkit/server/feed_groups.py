@@ -33,7 +33,7 @@ from feedkit.server.problems import INPUT_ERROR, NOT_ALLOWED, Problem
 if TYPE_CHECKING:
     from feedkit.server.store import Store
 
-__all__ = ["FeedGroupsService", "ensure_groups", "seed_groups"]
+__all__ = ["FeedGroupsService", "ensure_groups", "group_setting", "seed_groups"]
 
 
 def _row_response(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -107,6 +107,12 @@ def ensure_groups(
     for gid in missing:
         _insert(db, gid, {"default_visibility": DEFAULT_VISIBILITY}, at)
     return {g: (found[g][1] if g in found else None) or DEFAULT_VISIBILITY for g in wanted}
+
+
+def group_setting(db: sqlite3.Connection, gid: str, name: str) -> Any:
+    """One setting of a group (None when the group or the setting is missing)."""
+    row = db.execute("SELECT doc FROM feed_groups WHERE id = ?", (gid,)).fetchone()
+    return orjson.loads(row[0]).get(name) if row else None
 
 
 def server_only(principal: Principal, what: str) -> None:

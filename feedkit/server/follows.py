@@ -1,9 +1,11 @@
 """The follows resource of the embedded server: Follow, FollowBatch, GetOrCreateFollows,
-UpdateFollow, QueryFollows and Unfollow.
+UpdateFollow, QueryFollows, Unfollow, AcceptFollow and RejectFollow.
 
 A follow makes its source feed read its target feed's activities; it keeps its own fields
 (push_preference, follower_role, custom), and each answer shows both feeds with their counts
-as they are after the change.
+as they are after the change. A follow of a feed that approves its followers (visibility
+``followers``) is a request: ``pending``, neither counted nor read, until the target's owner
+accepts or rejects it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from feedkit.schema import DEFAULT_PAGE, FEED_ID
 from feedkit.server.auth import Principal
+from feedkit.server.feed_groups import group_setting
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.render import feed_response
 from feedkit.server.requests import body_list, body_object, page_limit
@@ -135,6 +138,8 @@ class FollowsService:
                 row = self.store.follow(db, source, target, now, fields, keep=keep)
                 if not keep or row["created_at"] == now:
                     row = self._request(db, principal, row, now, fields.get("status"))
+                if row["created_at"] == now and fields["follower_role"] is None:
+                    row = self._default_role(db, row)
                 done.append(self._follow_response(db, row))
                 if row["created_at"] == now:
                     created.append(done[-1])
@@ -241,6 +246,18 @@ class FollowsService:
         found = self.store.get_follow(db, source, target)
         assert found is not None
         return found
+
+    def _default_role(self, db: Any, row: dict[str, Any]) -> dict[str, Any]:
+        """A new follow given no follower_role takes its target group's
+        ``default_follower_role``, if the group has one."""
+        role = group_setting(db, row["target"].partition(":")[0], "default_follower_role")
+        if not role:
+            return row
+        db.execute(
+            "UPDATE follows SET follower_role = ? WHERE source = ? AND target = ?",
+            (role, row["source"], row["target"]),
+        )
+        return {**row, "follower_role": role}
 
     def answer_request(self, principal: Principal, body: Any, *, accept: bool) -> dict[str, Any]:
         """AcceptFollow and RejectFollow: the target feed's owner (or a server token) turns a
