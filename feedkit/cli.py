@@ -49,12 +49,11 @@ def _fail(message: str, code: int) -> None:
 
 def _remove_empty(path: str) -> None:
     """Remove a store this command created if nothing was stored in it."""
+    from feedkit.server.store import holds_data
+
     try:
         with closing(sqlite3.connect(path)) as db:
-            tables = [r[0] for r in db.execute(
-                "SELECT name FROM sqlite_master WHERE type = 'table' "
-                "AND name NOT IN ('meta', 'sqlite_sequence')")]  # fmt: skip
-            if any(db.execute(f'SELECT 1 FROM "{t}" LIMIT 1').fetchone() for t in tables):
+            if holds_data(db):
                 return
     except sqlite3.Error:
         return
@@ -184,6 +183,12 @@ def main() -> None:
     type=int,
     help="Larger request bodies are refused with 413.",
 )
+@click.option(
+    "--strict-groups",
+    is_flag=True,
+    help="Refuse feeds of feed groups that do not exist (400), as the hosted service does; "
+    "by default such a feed creates its group.",
+)
 @debug_option
 def serve(
     db: str,
@@ -193,6 +198,7 @@ def serve(
     api_secret: str,
     rate_limits: tuple[str, ...],
     max_body_bytes: int,
+    strict_groups: bool,
 ) -> None:
     """Serve the Activity Feeds v3 protocol on HOST:PORT from a SQLite file."""
     from feedkit.serve import run
@@ -206,6 +212,7 @@ def serve(
         rate_limits=_limits(rate_limits),
         max_body_bytes=max_body_bytes,
         announce=lambda url: click.echo(f"feedkit serving {url} (db: {db})"),
+        strict_groups=strict_groups,
     )
 
 

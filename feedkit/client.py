@@ -58,6 +58,7 @@ from feedkit.schema import (
 )
 from feedkit.schema.bookmark import validate_bookmark, validate_folder
 from feedkit.schema.comment import validate_comment, validate_comment_partial
+from feedkit.schema.feed_group import validate_feed_group, validate_feed_view
 from feedkit.schema.reaction import validate_reaction
 from feedkit.schema.user import validate_user, validate_user_partial
 
@@ -1193,6 +1194,76 @@ class Client:
         body = {"filter": dict(filter or {}), "sort": list(sort or []) or None, "limit": limit,
                 "next": next, "prev": prev, **extra}  # fmt: skip
         return self.call(operation, path, json=body)
+
+    # -- feed groups, feed views and follow requests ------------------------------------------
+
+    def list_feed_groups(self, *, include_soft_deleted: bool = False) -> dict[str, Any]:
+        """Every feed group by id (the built-in ones, user, timeline, ..., and the app's)."""
+        params = {"include_soft_deleted": "true"} if include_soft_deleted else None
+        return dict(self.call("ListFeedGroups", params=params)["groups"])
+
+    def create_feed_group(self, id: str, **settings: Any) -> dict[str, Any]:
+        """Create a feed group; ``settings`` as :data:`~feedkit.schema.feed_group.FEED_GROUP_FIELDS`
+        (``default_visibility``, ``activity_selectors``, ``ranking``, ...)."""
+        body = {"id": id, **settings}
+        _check(validate_feed_group(body), what="feed group")
+        return dict(self.call("CreateFeedGroup", json=body)["feed_group"])
+
+    def get_feed_group(self, id: str, *, include_soft_deleted: bool = False) -> dict[str, Any]:
+        params = {"include_soft_deleted": "true"} if include_soft_deleted else None
+        return dict(self.call("GetFeedGroup", {"id": id}, params=params)["feed_group"])
+
+    def get_or_create_feed_group(self, id: str, **settings: Any) -> tuple[dict[str, Any], bool]:
+        """The group (created with ``settings`` if it did not exist) and whether it was."""
+        _check(validate_feed_group(settings, require_id=False), what="feed group")
+        data = self.call("GetOrCreateFeedGroup", {"id": id}, json=settings)
+        return dict(data["feed_group"]), bool(data["was_created"])
+
+    def update_feed_group(self, id: str, **settings: Any) -> dict[str, Any]:
+        """Replace every setting of a group (one left out is cleared)."""
+        _check(validate_feed_group(settings, require_id=False), what="feed group")
+        return dict(self.call("UpdateFeedGroup", {"id": id}, json=settings)["feed_group"])
+
+    def delete_feed_group(self, id: str, *, hard_delete: bool = False) -> None:
+        """Soft-delete a group (undone by :meth:`restore_feed_group`), or remove it."""
+        self.call("DeleteFeedGroup", {"id": id}, params={"hard_delete": str(hard_delete).lower()})
+
+    def restore_feed_group(self, id: str) -> dict[str, Any]:
+        return dict(self.call("RestoreFeedGroup", {"feed_group_id": id}, json={})["feed_group"])
+
+    def list_feed_views(self) -> dict[str, Any]:
+        return dict(self.call("ListFeedViews")["views"])
+
+    def create_feed_view(self, id: str, **settings: Any) -> dict[str, Any]:
+        """Create a feed view (``activity_selectors``, ``ranking``, ``aggregation``)."""
+        body = {"id": id, **settings}
+        _check(validate_feed_view(body), what="feed view")
+        return dict(self.call("CreateFeedView", json=body)["feed_view"])
+
+    def get_feed_view(self, id: str) -> dict[str, Any]:
+        return dict(self.call("GetFeedView", {"id": id})["feed_view"])
+
+    def get_or_create_feed_view(self, id: str, **settings: Any) -> tuple[dict[str, Any], bool]:
+        _check(validate_feed_view(settings, require_id=False), what="feed view")
+        data = self.call("GetOrCreateFeedView", {"id": id}, json=settings)
+        return dict(data["feed_view"]), bool(data["was_created"])
+
+    def update_feed_view(self, id: str, **settings: Any) -> dict[str, Any]:
+        _check(validate_feed_view(settings, require_id=False), what="feed view")
+        return dict(self.call("UpdateFeedView", {"id": id}, json=settings)["feed_view"])
+
+    def delete_feed_view(self, id: str) -> None:
+        self.call("DeleteFeedView", {"id": id})
+
+    def accept_follow(
+        self, source: str, target: str, *, follower_role: str | None = None
+    ) -> dict[str, Any]:
+        """Accept a pending follow of ``target`` (a feed whose visibility is followers)."""
+        body = {"source": source, "target": target, "follower_role": follower_role}
+        return dict(self.call("AcceptFollow", json=body)["follow"])
+
+    def reject_follow(self, source: str, target: str) -> dict[str, Any]:
+        return dict(self.call("RejectFollow", json={"source": source, "target": target})["follow"])
 
 
 def store_exists(path: str) -> bool:

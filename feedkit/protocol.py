@@ -156,6 +156,23 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("PinActivity", "POST", f"{FEED}/activities/{{activity_id}}/pin", "pin"),
     Operation("UnpinActivity", "DELETE", f"{FEED}/activities/{{activity_id}}/pin", "pin"),
     Operation("QueryPinnedActivities", "POST", f"{FEED}/pinned_activities/query", "pin", read=True),
+    Operation("ListFeedGroups", "GET", f"{FEEDS}/feed_groups", "feed_group", read=True),
+    Operation("CreateFeedGroup", "POST", f"{FEEDS}/feed_groups", "feed_group"),
+    Operation("GetFeedGroup", "GET", f"{FEEDS}/feed_groups/{{id}}", "feed_group", read=True),
+    Operation("GetOrCreateFeedGroup", "POST", f"{FEEDS}/feed_groups/{{id}}", "feed_group"),
+    Operation("UpdateFeedGroup", "PUT", f"{FEEDS}/feed_groups/{{id}}", "feed_group"),
+    Operation("DeleteFeedGroup", "DELETE", f"{FEEDS}/feed_groups/{{id}}", "feed_group"),
+    Operation(
+        "RestoreFeedGroup", "POST", f"{FEEDS}/feed_groups/{{feed_group_id}}/restore", "feed_group"
+    ),
+    Operation("ListFeedViews", "GET", f"{FEEDS}/feed_views", "feed_view", read=True),
+    Operation("CreateFeedView", "POST", f"{FEEDS}/feed_views", "feed_view"),
+    Operation("GetFeedView", "GET", f"{FEEDS}/feed_views/{{id}}", "feed_view", read=True),
+    Operation("GetOrCreateFeedView", "POST", f"{FEEDS}/feed_views/{{id}}", "feed_view"),
+    Operation("UpdateFeedView", "PUT", f"{FEEDS}/feed_views/{{id}}", "feed_view"),
+    Operation("DeleteFeedView", "DELETE", f"{FEEDS}/feed_views/{{id}}", "feed_view"),
+    Operation("AcceptFollow", "POST", f"{FEEDS}/follows/accept", "follow"),
+    Operation("RejectFollow", "POST", f"{FEEDS}/follows/reject", "follow"),
     Operation("GetTask", "GET", "/api/v2/tasks/{id}", "task", read=True),
 )
 OPS: dict[str, Operation] = {op.id: op for op in OPERATIONS}

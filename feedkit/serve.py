@@ -65,14 +65,17 @@ def run(
     rate_limits: Mapping[str, int] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     announce: Callable[[str], None] | None = None,
+    strict_groups: bool = False,
 ) -> None:
-    """Serve until SIGINT or SIGTERM; every acknowledged write is already on disk."""
+    """Serve until SIGINT or SIGTERM; every acknowledged write is already on disk.
+    ``strict_groups`` refuses feeds of unknown groups, as the hosted service does."""
     app = create_app(
         db,
         api_key=api_key,
         api_secret=api_secret,
         rate_limits=rate_limits,
         max_body_bytes=max_body_bytes,
+        strict_groups=strict_groups,
     )
     # httptools (a dependency) parses and writes HTTP in C; uvicorn's pure-Python h11 cost
     # about a tenth of the server's CPU on a page read.

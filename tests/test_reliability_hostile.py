@@ -304,6 +304,17 @@ def _steer(case: Any, rng: random.Random) -> None:
             case.body = {k: v for k, v in body.items() if k == "limit"}
             case.body.update(activity_ids=rng.sample(POOL, rng.randint(1, 4)),
                              user_id=rng.choice(USERS))
+    # feed groups and views name pooled ids (never a built-in group: a delete would break the
+    # other operations); a follow request to answer is made fresh by _prepare
+    if name in GROUP_OPS or name in VIEW_OPS:
+        for key in ("id", "feed_group_id"):
+            if key in params:
+                params[key] = rng.choice(POOL)
+        if name in ("CreateFeedGroup", "CreateFeedView"):
+            case.body = {**body, "id": f"fz-new-{rng.randrange(10**12)}"}
+    if name in ("AcceptFollow", "RejectFollow"):
+        case.body = {**body, "source": rng.choice(FEED_IDS),
+                     "target": f"club:fz-{rng.randrange(10**12)}"}  # fmt: skip
     _steer_comments(case, rng)
     if name in BOOKMARK_OPS or name in PIN_OPS:  # bookmarks and pins: the pool, user:alice
         _steer_saved(case, name, body, rng)
@@ -343,6 +354,12 @@ def _steer_saved(case: Any, name: str, body: dict[str, Any], rng: random.Random)
         if isinstance(value, dict):
             for key in [k for k, v in value.items() if v is None]:
                 value.pop(key)
+
+
+GROUP_OPS = ("CreateFeedGroup", "GetFeedGroup", "GetOrCreateFeedGroup", "UpdateFeedGroup",
+             "DeleteFeedGroup", "RestoreFeedGroup")  # fmt: skip
+VIEW_OPS = ("CreateFeedView", "GetFeedView", "GetOrCreateFeedView", "UpdateFeedView",
+            "DeleteFeedView")  # fmt: skip
 
 
 def _prepare(admin: httpx.Client, case: Any) -> None:
@@ -388,6 +405,23 @@ def _prepare(admin: httpx.Client, case: Any) -> None:
         reaction = {"type": params["type"], "user_id": case.query["user_id"]}
         added = admin.post(path, json=reaction)
         assert added.status_code == 201, added.text
+    if name in GROUP_OPS and name != "CreateFeedGroup":  # the group exists, not deleted...
+        group = params.get("id") or params["feed_group_id"]
+        assert admin.post(f"{FEEDS}/feed_groups/{group}", json={}).status_code == 201
+        admin.post(f"{FEEDS}/feed_groups/{group}/restore")  # 400 when it was not deleted
+        if name == "RestoreFeedGroup":  # ...but soft-deleted for a restore
+            assert admin.delete(f"{FEEDS}/feed_groups/{group}").status_code == 200
+    if name in VIEW_OPS and name != "CreateFeedView":
+        assert admin.post(f"{FEEDS}/feed_views/{params['id']}", json={}).status_code == 201
+    if name in ("AcceptFollow", "RejectFollow") and isinstance(case.body, dict):
+        group, _, feed_id = case.body["target"].partition(":")
+        closed = {"user_id": "dave", "data": {"visibility": "followers"}}
+        path = f"{FEEDS}/feed_groups/{group}/feeds/{feed_id}"
+        assert admin.post(path, json=closed).status_code == 201
+        follow = {"source": case.body["source"], "target": case.body["target"]}
+        admin.delete(f"{FEEDS}/follows/{quote(follow['source'], safe='')}/"
+                     f"{quote(follow['target'], safe='')}")  # a request once answered is gone
+        assert admin.post(f"{FEEDS}/follows", json=follow).json()["follow"]["status"] == "pending"
     _prepare_comments(admin, case)
     if name in BOOKMARK_OPS or name in PIN_OPS:
         _prepare_saved(admin, name, params)

@@ -145,3 +145,27 @@ def test_follows_of_an_earlier_layout_gain_their_fields_with_defaults(tmp_path: 
         assert client.query_follows()["follows"][0]["custom"] == {"k": 1}
     with feedkit.connect(path) as client:  # opened again: nothing is added twice
         assert client.query_follows()["follows"][0]["custom"] == {"k": 1}
+
+
+def test_a_file_without_feed_groups_gains_them_from_its_feeds(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with feedkit.connect(path) as client:
+        client.add_activity(type="post", feeds=["user:ann", "club:chess"], user_id="ann")
+        client.follow("timeline:bob", "club:chess")
+    with sqlite3.connect(path) as db:  # back to the layout before groups and follow requests
+        db.execute("DROP TABLE feed_groups")
+        db.execute("DROP TABLE feed_views")
+        for column in ("status", "request_accepted_at", "request_rejected_at"):
+            db.execute(f"ALTER TABLE follows DROP COLUMN {column}")
+    with feedkit.connect(path) as client:
+        groups = client.list_feed_groups()
+        assert {"user", "timeline", "notification", "club"} <= set(groups)
+        assert groups["club"]["default_visibility"] == "visible"
+        (follow,) = client.query_follows({"status": "accepted"})["follows"]
+        assert follow["target_feed"]["follower_count"] == 1  # an old follow is accepted
+        assert client.list_feed_views() == {}
+        client.create_feed_view("hot", ranking={"type": "expression", "score": "popularity"})
+        client.delete_feed_group("club", hard_delete=True)
+    with feedkit.connect(path) as client:  # opened again: a removed group stays removed
+        assert "club" not in client.list_feed_groups()
+        assert set(client.list_feed_views()) == {"hot"}

@@ -129,6 +129,33 @@ HANDLERS: dict[str, Handler] = {
     "QueryPinnedActivities": lambda s, p, a, b, q: s.pins.query_pinned_activities(
         p, a["feed_group_id"], a["feed_id"], b
     ),
+    "ListFeedGroups": lambda s, p, a, b, q: s.feed_groups.list_feed_groups(
+        p, _flag(q, "include_soft_deleted")
+    ),
+    "CreateFeedGroup": lambda s, p, a, b, q: s.feed_groups.create_feed_group(p, b),
+    "GetFeedGroup": lambda s, p, a, b, q: s.feed_groups.get_feed_group(
+        p, a["id"], _flag(q, "include_soft_deleted")
+    ),
+    "GetOrCreateFeedGroup": lambda s, p, a, b, q: s.feed_groups.get_or_create_feed_group(
+        p, a["id"], b
+    ),
+    "UpdateFeedGroup": lambda s, p, a, b, q: s.feed_groups.update_feed_group(p, a["id"], b),
+    "DeleteFeedGroup": lambda s, p, a, b, q: s.feed_groups.delete_feed_group(
+        p, a["id"], _flag(q, "hard_delete")
+    ),
+    "RestoreFeedGroup": lambda s, p, a, b, q: s.feed_groups.restore_feed_group(
+        p, a["feed_group_id"]
+    ),
+    "ListFeedViews": lambda s, p, a, b, q: s.feed_views.list_feed_views(p),
+    "CreateFeedView": lambda s, p, a, b, q: s.feed_views.create_feed_view(p, b),
+    "GetFeedView": lambda s, p, a, b, q: s.feed_views.get_feed_view(p, a["id"]),
+    "GetOrCreateFeedView": lambda s, p, a, b, q: s.feed_views.get_or_create_feed_view(
+        p, a["id"], b
+    ),
+    "UpdateFeedView": lambda s, p, a, b, q: s.feed_views.update_feed_view(p, a["id"], b),
+    "DeleteFeedView": lambda s, p, a, b, q: s.feed_views.delete_feed_view(p, a["id"]),
+    "AcceptFollow": lambda s, p, a, b, q: s.follows.answer_request(p, b, accept=True),
+    "RejectFollow": lambda s, p, a, b, q: s.follows.answer_request(p, b, accept=False),
     "GetTask": lambda s, p, a, b, q: s.users.get_task(p, a["id"]),
 }
 ROUTES: tuple[Operation, ...] = tuple(op for op in OPERATIONS if op.id in HANDLERS)
@@ -275,9 +302,13 @@ def create_app(
     api_secret: str,
     rate_limits: Mapping[str, int] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
+    strict_groups: bool = False,
 ) -> Starlette:
-    """The protocol server as an ASGI app, on a SQLite file (or ``:memory:``) or a Store."""
+    """The protocol server as an ASGI app, on a SQLite file (or ``:memory:``) or a Store.
+    ``strict_groups`` refuses feeds of groups that do not exist, as the hosted service does
+    (by default such a feed creates its group)."""
     store = db if isinstance(db, Store) else Store(db)
+    store.strict_groups = strict_groups
     feeds = FeedsApp(
         AppService(store),
         Authenticator(api_key, api_secret),

@@ -1,9 +1,11 @@
 """The follows resource of the embedded server: Follow, FollowBatch, GetOrCreateFollows,
-UpdateFollow, QueryFollows and Unfollow.
+UpdateFollow, QueryFollows, Unfollow, AcceptFollow and RejectFollow.
 
 A follow makes its source feed read its target feed's activities; it keeps its own fields
 (push_preference, follower_role, custom), and each answer shows both feeds with their counts
-as they are after the change.
+as they are after the change. A follow of a feed that approves its followers (visibility
+``followers``) is a request: ``pending``, neither counted nor read, until the target's owner
+accepts or rejects it.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from typing import Any
 
 from feedkit.schema import DEFAULT_PAGE, FEED_ID
 from feedkit.server.auth import Principal
+from feedkit.server.feed_groups import group_setting
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.render import feed_response
 from feedkit.server.requests import body_list, body_object, page_limit
@@ -20,22 +23,22 @@ from feedkit.server.store import FOLLOW_FIELDS, Store, now_ns
 
 __all__ = ["FollowsService"]
 
+FOLLOW_STATUSES = ("accepted", "pending", "rejected")
+# Feed visibilities (the hosted service's docs, "Feed and Activity Visibility"): a follow of
+# a "followers" feed is a request its owner accepts or rejects; only the owner follows a
+# "private" feed, only members a "members" one (feedkit has no members: only the owner).
+APPROVED_FOLLOWS = ("followers",)
+OWNER_ONLY_FOLLOWS = ("private", "members")
+
 
 def _follow_filter(conditions: Any) -> tuple[str, list[Any]]:
     """A QueryFollows filter as SQL over the follows table."""
     if not isinstance(conditions, dict):
         raise Problem.invalid({"filter": "must be an object"})
     columns = {"source_feed": "source", "target_feed": "target",
-               "push_preference": "push_preference"}  # fmt: skip
+               "push_preference": "push_preference", "status": "status"}  # fmt: skip
     parts, params = [], []
     for key, value in conditions.items():
-        if key == "status":  # every follow of this server is accepted
-            listed = value.get("$in") if isinstance(value, dict) else None
-            accepted = value == "accepted" or (isinstance(value, dict) and (
-                value.get("$eq") == "accepted"
-                or (isinstance(listed, list) and "accepted" in listed)))  # fmt: skip
-            parts.append("1" if accepted else "0")
-            continue
         if key not in columns:
             raise Problem.invalid({f"filter.{key}": "filter on source_feed, target_feed, "
                                    "push_preference or status"})  # fmt: skip
@@ -73,6 +76,12 @@ class FollowsService:
     def __init__(self, store: Store) -> None:
         self.store = store
 
+    def _owner(self, db: Any, fid: str) -> str:
+        """Whose a feed is, for its follow requests: its creator, else the user it is named
+        for (``user:ann`` is ann's)."""
+        feed = self.store.get_feed(db, fid) or {}
+        return str(feed.get("created_by") or fid.partition(":")[2])
+
     def _feed_owner_check(self, db: Any, principal: Principal, fid: str) -> None:
         """A user token may change only its own feeds: created by it, or named for it."""
         if principal.user_id is None:
@@ -103,6 +112,10 @@ class FollowsService:
             raise Problem.invalid({f"{where}custom": "must be an object"})
         if fields["follower_role"] is not None and not isinstance(fields["follower_role"], str):
             raise Problem.invalid({f"{where}follower_role": "must be a string"})
+        if body.get("status") is not None:
+            if body["status"] not in FOLLOW_STATUSES:
+                raise Problem.invalid({f"{where}status": "must be accepted, pending or rejected"})
+            fields["status"] = body["status"]
         return source, target, fields
 
     def follow(self, principal: Principal, body: Any) -> dict[str, Any]:
@@ -123,6 +136,10 @@ class FollowsService:
                 self._feed_owner_check(db, principal, source)
                 self.store.ensure_feeds(db, [source, target], principal.user_id, now)
                 row = self.store.follow(db, source, target, now, fields, keep=keep)
+                if not keep or row["created_at"] == now:
+                    row = self._request(db, principal, row, now, fields.get("status"))
+                if row["created_at"] == now and fields["follower_role"] is None:
+                    row = self._default_role(db, row)
                 done.append(self._follow_response(db, row))
                 if row["created_at"] == now:
                     created.append(done[-1])
@@ -178,12 +195,13 @@ class FollowsService:
         return {
             "source_feed": feeds[row["source"]],
             "target_feed": feeds[row["target"]],
-            "status": "accepted",
+            "status": row["status"],
             "follower_role": row["follower_role"],
             "push_preference": row["push_preference"],
             "custom": row["custom"],
             "created_at": row["created_at"],
             "updated_at": row["updated_at"],
+            **{k: row[k] for k in ("request_accepted_at", "request_rejected_at") if row[k]},
         }
 
     def unfollow(self, principal: Principal, source: str, target: str) -> dict[str, Any]:
@@ -197,3 +215,85 @@ class FollowsService:
             self.store.unfollow(db, source, target)
             # the follow that was, with both feeds' counts as they are now, after it
             return {"follow": self._follow_response(db, found[0])}
+
+    def _request(
+        self, db: Any, principal: Principal, row: dict[str, Any], now: int, given: str | None
+    ) -> dict[str, Any]:
+        """The follow's status after a Follow: what a server-side request gives; else a new
+        (or once rejected) follow of a feed that approves its followers is pending, and any
+        other new one accepted; a pending or accepted follow stays as it is."""
+        source, target = row["source"], row["target"]
+        target_feed = self.store.get_feed(db, target) or {}
+        visibility = target_feed.get("visibility") or "visible"
+        stranger = self._owner(db, source) != self._owner(db, target)
+        if given is not None and principal.user_id is not None:
+            raise Problem(403, NOT_ALLOWED, "only a server-side request may set a follow's status")
+        if stranger and visibility in OWNER_ONLY_FOLLOWS and given is None:
+            raise Problem(
+                403, NOT_ALLOWED,
+                f"feed {target!r} is {visibility}: only its owner can follow it",
+            )  # fmt: skip
+        status = given
+        if status is None and (row["created_at"] == now or row["status"] == "rejected"):
+            status = "pending" if stranger and visibility in APPROVED_FOLLOWS else "accepted"
+        if status is None or status == row["status"]:
+            return row
+        db.execute(
+            "UPDATE follows SET status = ?, request_rejected_at = NULL, updated_at = ? "
+            "WHERE source = ? AND target = ?",
+            (status, now, source, target),
+        )
+        found = self.store.get_follow(db, source, target)
+        assert found is not None
+        return found
+
+    def _default_role(self, db: Any, row: dict[str, Any]) -> dict[str, Any]:
+        """A new follow given no follower_role takes its target group's
+        ``default_follower_role``, if the group has one."""
+        role = group_setting(db, row["target"].partition(":")[0], "default_follower_role")
+        if not role:
+            return row
+        db.execute(
+            "UPDATE follows SET follower_role = ? WHERE source = ? AND target = ?",
+            (role, row["source"], row["target"]),
+        )
+        return {**row, "follower_role": role}
+
+    def answer_request(self, principal: Principal, body: Any, *, accept: bool) -> dict[str, Any]:
+        """AcceptFollow and RejectFollow: the target feed's owner (or a server token) turns a
+        pending follow accepted (with ``follower_role`` if given) or rejected. Answering it
+        again the same way answers it as it is."""
+        body = body_object(body)
+        source = self._feed_ref(body.get("source"), "source")
+        target = self._feed_ref(body.get("target"), "target")
+        role = body.get("follower_role") if accept else None
+        if role is not None and not isinstance(role, str):
+            raise Problem.invalid({"follower_role": "must be a string"})
+        verdict = "accepted" if accept else "rejected"
+        with self.store.transaction() as db:
+            row = self.store.get_follow(db, source, target)
+            if row is None:
+                raise Problem.not_found(f"follow {source!r} -> {target!r}")
+            if principal.user_id is not None and self._owner(db, target) != principal.user_id:
+                raise Problem(
+                    403, NOT_ALLOWED,
+                    f"only the owner of {target!r} can {'accept' if accept else 'reject'} "
+                    "follows of it",
+                )  # fmt: skip
+            if row["status"] not in ("pending", verdict):
+                raise Problem.invalid(
+                    {"target": f"the follow {source!r} -> {target!r} is {row['status']}, "
+                     "not pending"}
+                )  # fmt: skip
+            if row["status"] == "pending" or role is not None:
+                now = self.store.tick()
+                stamp = "request_accepted_at" if accept else "request_rejected_at"
+                db.execute(
+                    f"UPDATE follows SET status = ?, {stamp} = COALESCE({stamp}, ?), "
+                    "follower_role = COALESCE(?, follower_role), updated_at = ? "
+                    "WHERE source = ? AND target = ?",
+                    (verdict, now, role, now, source, target),
+                )
+            found = self.store.get_follow(db, source, target)
+            assert found is not None
+            return {"follow": self._follow_response(db, found)}

@@ -11,6 +11,8 @@ from __future__ import annotations
 from feedkit.server.activities import ActivitiesService
 from feedkit.server.bookmarks import BookmarksService
 from feedkit.server.comments import CommentsService
+from feedkit.server.feed_groups import FeedGroupsService
+from feedkit.server.feed_views import FeedViewsService
 from feedkit.server.feeds import FeedsService
 from feedkit.server.follows import FollowsService
 from feedkit.server.pins import PinsService
@@ -34,3 +36,5 @@ class AppService:
         self.comments = CommentsService(store, self.activities)
         self.bookmarks = BookmarksService(store, self.activities)
         self.pins = PinsService(store, self.activities)
+        self.feed_groups = FeedGroupsService(store)
+        self.feed_views = FeedViewsService(store)

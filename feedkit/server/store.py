@@ -30,6 +30,8 @@ import orjson
 
 from feedkit.errors import StoreError
 from feedkit.schema import DEFAULT_PAGE
+from feedkit.schema.feed_group import DEFAULT_FEED_GROUPS
+from feedkit.server.feed_groups import ensure_groups, seed_groups
 from feedkit.server.saved import forget_activity, pin_count
 
 log = logging.getLogger("feedkit.server")
@@ -157,6 +159,20 @@ CREATE TABLE IF NOT EXISTS pins (
     PRIMARY KEY (fid, activity_id)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS pins_activity ON pins (activity_id);
+CREATE TABLE IF NOT EXISTS feed_groups (
+    id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    deleted_at INTEGER,
+    doc BLOB NOT NULL
+);
+CREATE TABLE IF NOT EXISTS feed_views (
+    id TEXT PRIMARY KEY,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    last_used_at INTEGER,
+    doc BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS tasks (
     id TEXT PRIMARY KEY,
     created_at INTEGER NOT NULL,
@@ -276,7 +292,12 @@ FOLLOW_COLUMNS = {
     "push_preference": "TEXT NOT NULL DEFAULT 'none'",
     "follower_role": "TEXT NOT NULL DEFAULT ''",
     "custom": "BLOB NOT NULL DEFAULT '{}'",
+    # A follow request's state (a follow of an earlier layout was accepted) and its times.
+    "status": "TEXT NOT NULL DEFAULT 'accepted'",
+    "request_accepted_at": "INTEGER",
+    "request_rejected_at": "INTEGER",
 }
+FOLLOW_STATE = ("status", "request_accepted_at", "request_rejected_at")
 
 
 def _add_missing_columns(db: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
@@ -285,6 +306,26 @@ def _add_missing_columns(db: sqlite3.Connection, table: str, columns: dict[str, 
     for name, declaration in columns.items():
         if name not in have:
             db.execute(f"ALTER TABLE {table} ADD COLUMN {name} {declaration}")
+
+
+def holds_data(db: sqlite3.Connection) -> bool:
+    """Whether a store holds anything written to it: a row of any table but the store's own
+    (``meta``) and the built-in feed groups every new store is given."""
+    tables = [r[0] for r in db.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+    )]  # fmt: skip
+    for table in tables:
+        if table == "meta":
+            continue
+        sql, params = f'SELECT 1 FROM "{table}" LIMIT 1', []
+        if table == "feed_groups":
+            builtin = list(DEFAULT_FEED_GROUPS)
+            marks = ",".join("?" * len(builtin))
+            sql = f"SELECT 1 FROM feed_groups WHERE id NOT IN ({marks}) LIMIT 1"
+            params = builtin
+        if db.execute(sql, params).fetchone():
+            return True
+    return False
 
 
 def now_ns() -> int:
@@ -296,6 +337,7 @@ class Store:
 
     def __init__(self, path: str = ":memory:") -> None:
         self.path = path
+        self.strict_groups = False  # refuse feeds of unknown groups (feedkit serve --strict-groups)
         self._lock = threading.RLock()
         try:
             self._db = self._connect()
@@ -342,9 +384,14 @@ class Store:
             if old and version == 0:
                 log.warning("%s: migrating to store layout %d", self.path, STORE_VERSION)
                 _migrate_v0(db)
+            fresh_groups = not db.execute(
+                "SELECT 1 FROM sqlite_master WHERE name = 'feed_groups'"
+            ).fetchone()
             for statement in SCHEMA.split(";"):  # executescript would commit midway
                 db.execute(statement)
             _add_missing_columns(db, "follows", FOLLOW_COLUMNS)
+            if fresh_groups:  # the built-in groups, and those an earlier layout's feeds name
+                seed_groups(db, now_ns())
             # The store's identity, made once: a checkpoint is bound to it, so a journal of
             # another (or a deleted and recreated) store is never taken for this one's.
             db.execute(
@@ -601,12 +648,22 @@ class Store:
     ) -> None:
         """Create the feeds that do not exist yet, each with its creator."""
         rows = []
-        for fid, created_by in dict(feeds).items():
+        wanted = dict(feeds)
+        visibility = ensure_groups(
+            db, (f.partition(":")[0] for f in wanted), at, strict=self.strict_groups
+        )
+        for fid, created_by in wanted.items():
             group, _, fid_id = fid.partition(":")
-            rows.append((fid, group, fid_id, created_by, at, at))
+            # a new feed starts at its group's default visibility ("visible" is not stored)
+            doc = (
+                b"{}"
+                if visibility[group] == "visible"
+                else orjson.dumps({"visibility": visibility[group]})
+            )
+            rows.append((fid, group, fid_id, created_by, at, at, doc))
         db.executemany(
             "INSERT OR IGNORE INTO feeds (fid, group_id, id, created_by, created_at, "
-            "updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, '{}')",
+            "updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
 
@@ -656,12 +713,13 @@ class Store:
         activities = db.execute(
             "SELECT count(*) FROM activity_keys WHERE k = ?", (FEED_KEY + fid,)
         ).fetchone()[0]
-        followers = db.execute("SELECT count(*) FROM follows WHERE target = ?", (fid,)).fetchone()[
-            0
-        ]
-        following = db.execute("SELECT count(*) FROM follows WHERE source = ?", (fid,)).fetchone()[
-            0
-        ]
+        accepted = "status = 'accepted'"  # a pending or rejected request is no follow yet
+        followers = db.execute(
+            f"SELECT count(*) FROM follows WHERE target = ? AND {accepted}", (fid,)
+        ).fetchone()[0]
+        following = db.execute(
+            f"SELECT count(*) FROM follows WHERE source = ? AND {accepted}", (fid,)
+        ).fetchone()[0]
         return {
             "activity_count": activities,
             "follower_count": followers,
@@ -673,7 +731,9 @@ class Store:
         return [
             r[0]
             for r in db.execute(
-                "SELECT target FROM follows WHERE source = ? ORDER BY target", (fid,)
+                "SELECT target FROM follows WHERE source = ? AND status = 'accepted' "
+                "ORDER BY target",
+                (fid,),
             )
         ]
 
@@ -719,9 +779,9 @@ class Store:
         target: str | None = None,
         limit: int = DEFAULT_PAGE,
     ) -> list[dict[str, Any]]:
-        """The follows from or to a feed, newest first."""
+        """The accepted follows from or to a feed, newest first."""
         column, value = ("source", source) if source is not None else ("target", target)
-        return self.query_follows(db, f"{column} = ?", [value], limit, 0)
+        return self.query_follows(db, f"{column} = ? AND status = 'accepted'", [value], limit, 0)
 
     def query_follows(
         self,
@@ -734,11 +794,12 @@ class Store:
     ) -> list[dict[str, Any]]:
         """Follows matching ``where`` (over the follows table's columns), in ``order``."""
         rows = db.execute(
-            f"SELECT source, target, created_at, updated_at, {', '.join(FOLLOW_FIELDS)} "
-            f"FROM follows WHERE {where} ORDER BY {order} LIMIT ? OFFSET ?",
+            f"SELECT source, target, created_at, updated_at, {', '.join(FOLLOW_FIELDS)}, "
+            f"{', '.join(FOLLOW_STATE)} FROM follows WHERE {where} ORDER BY {order} "
+            "LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        names = ("source", "target", "created_at", "updated_at", *FOLLOW_FIELDS)
+        names = ("source", "target", "created_at", "updated_at", *FOLLOW_FIELDS, *FOLLOW_STATE)
         out = []
         for row in rows:
             follow = dict(zip(names, row, strict=True))
