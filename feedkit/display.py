@@ -27,6 +27,18 @@ _TEXT = "var(--jp-ui-font-color1, inherit)"
 _DIM = "var(--jp-ui-font-color2, inherit)"
 _RULE = "var(--jp-border-color2, #ccc)"
 _CELL = f"text-align:left;vertical-align:top;padding:2px 8px;border-bottom:1px solid {_RULE}"
+# The same palette, for the notebook forms (feedkit.widgets). Text is TEXT_COLOR on any surface
+# here, or MUTED_COLOR on the page itself; the *_MARK colours draw borders, never text (a red
+# or green that reads on white is too dark on JupyterLab Dark). tests/test_widgets_browser.py
+# measures the contrast in the light and the dark theme.
+TEXT_COLOR = _TEXT
+MUTED_COLOR = _DIM
+RULE_COLOR = _RULE
+PANEL_COLOR = "var(--jp-layout-color2, #eee)"  # a raised panel: a preview, a changed row
+ERROR_PANEL_COLOR = "var(--jp-rendermime-error-background, #fdd)"  # behind an error message
+ERROR_MARK = _BAD
+OK_MARK = _GOOD
+CHANGE_MARK = "var(--jp-warn-color1, #f57c00)"
 
 
 def verdict_html(ok: bool, verdict: str) -> str:
