@@ -30,6 +30,7 @@ from feedkit.schema import (
 )
 from feedkit.widgets._look import (
     BUTTON_WIDTH,
+    COLUMN_WIDTH,
     HALF_INPUT_WIDTH,
     INPUT_WIDTH,
     LABEL_WIDTH,
@@ -55,6 +56,7 @@ PLACEHOLDERS = {
     "expires_at": "2030-01-01T00:00:00Z or +02:00",
 }
 _ROOT = re.compile(r"[^.\[]*")
+_SEPARATOR = re.compile(r"[,\n]")  # between tags: a comma, or Enter
 
 
 def split_path(path: str) -> tuple[str, str]:
@@ -191,44 +193,39 @@ class ChoiceInput(FieldInput):
 class TagsField(FieldInput):
     """A list of strings as tags; an empty list leaves the field out.
 
-    A tag is added by Enter, by a comma (``a, b,`` adds two), when another field is edited,
-    or by the form's Submit; text still in the box always counts as a tag (ipywidgets sends
-    no blur event, so the box's text is part of ``value`` from the first key). Each tag is a
-    button that removes it. ipywidgets' own TagsInput is not used: in JupyterLab 4 the
-    notebook takes its Enter key, so a tag was only added when the box lost focus.
+    A tag is added by Enter or a comma (``a, b,`` adds two), when another field of the form
+    is edited, and by its Submit; text still in the box counts as a tag all along (ipywidgets
+    sends no blur event, so the box's text is part of ``value`` from the first key). Each tag
+    is a button that removes it.
+
+    Why not ipywidgets' TagsInput: in JupyterLab 4 the notebook takes its Enter key, so a tag
+    was added only when the box lost focus. Why a one-line Textarea, not a Text: a Text
+    reports Enter as a message that can overtake the value still being sent (the tag lost its
+    last letters); in a Textarea, Enter is a newline in the value itself, in order.
     """
 
-    def __init__(
-        self, *, placeholder: str = f"type ({TAGS_HINT})", suggestions: Sequence[str] = ()
-    ) -> None:
+    def __init__(self, *, placeholder: str = f"type ({TAGS_HINT})") -> None:
         super().__init__(layout=w.Layout(width=INPUT_WIDTH))
         self.tags: list[str] = []
-        layout = w.Layout(width=INPUT_WIDTH)
-        self.entry = (
-            w.Combobox(
-                options=list(suggestions),
-                ensure_option=False,
-                placeholder=placeholder,
-                layout=layout,
-            )
-            if suggestions
-            else w.Text(placeholder=placeholder, layout=layout)
+        self.entry = w.Textarea(
+            placeholder=placeholder,
+            rows=1,
+            continuous_update=True,
+            layout=w.Layout(width=INPUT_WIDTH),
         )
-        self.entry.continuous_update = True
         self.chips = w.HBox(layout=w.Layout(flex_flow="row wrap", width=INPUT_WIDTH))
         self.chips.add_class("feedkit-tags")
         self.children = [self.chips, self.entry]
         self.entry.observe(self._typed, names="value")
-        self.entry.on_msg(self._entry_message)
         self._show_chips()
 
     @property
     def pending(self) -> list[str]:
         """What is still in the box, as the tags it would add."""
-        return [part.strip() for part in self.entry.value.split(",") if part.strip()]
+        return [part.strip() for part in _SEPARATOR.split(self.entry.value) if part.strip()]
 
     def commit(self) -> None:
-        """Turn what is in the box into tags (what Enter does)."""
+        """Turn what is in the box into tags."""
         if self.entry.value:
             self._add(self.pending, rest="")
 
@@ -238,17 +235,12 @@ class TagsField(FieldInput):
             self._show_chips()
             self._changed()
 
-    def _entry_message(self, _widget: Any, content: Mapping[str, Any], _buffers: Any) -> None:
-        if content.get("event") == "submit":  # Enter, as ipywidgets' Text reports it
-            self.commit()
-
     def _typed(self, change: dict[str, Any]) -> None:
         if self._busy:
             return
-        text = change["new"]
-        if "," in text:
-            done, _, rest = text.rpartition(",")
-            self._add([p.strip() for p in done.split(",") if p.strip()], rest=rest.lstrip())
+        *done, rest = _SEPARATOR.split(change["new"])
+        if done:
+            self._add([p.strip() for p in done if p.strip()], rest=rest.lstrip())
         else:
             self._changed()
 
@@ -589,12 +581,13 @@ class FieldRow(w.HBox):  # type: ignore[misc]
         self.label.layout.width = LABEL_WIDTH
         self.label.layout.flex = "0 0 auto"
         self.control = control
+        control.layout.width = INPUT_WIDTH
         self.help = w.HTML(help_html(field_help(field) if field else doc))
         self.help.add_class("feedkit-help")
         self.error = w.HTML()
         self.error.add_class("feedkit-error")
         self.touched = False
-        self.column = w.VBox([control, self.help, self.error], layout=w.Layout(width=INPUT_WIDTH))
+        self.column = w.VBox([control, self.help, self.error], layout=w.Layout(width=COLUMN_WIDTH))
         super().__init__([self.label, self.column], layout=w.Layout(align_items="flex-start"))
         self.add_class(f"feedkit-field-{name}")
 

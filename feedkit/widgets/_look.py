@@ -36,6 +36,7 @@ def px(n: int) -> str:
 
 LABEL_WIDTH = px(LABEL_PX)
 INPUT_WIDTH = px(INPUT_PX)
+COLUMN_WIDTH = px(INPUT_PX + GAP_PX)  # an input and its help; room for ipywidgets' margins
 NESTED_INPUT_WIDTH = px(INPUT_PX - SUB_LABEL_PX - 3 * GAP_PX)
 HALF_INPUT_WIDTH = px((INPUT_PX - 2 * PAIR_LABEL_PX - 3 * GAP_PX) // 2)
 PATH_WIDTH = px(PATH_PX)
@@ -85,8 +86,16 @@ def label_html(text: str, doc: str = "", required: bool = False) -> str:
     )
 
 
+# ipywidgets themes a Text's placeholder but not a Textarea's (grey #757575 on JupyterLab Dark).
+FORM_CSS = (
+    "<style>.feedkit-form input::placeholder,.feedkit-form textarea::placeholder"
+    f"{{color:{MUTED_COLOR};opacity:1}}</style>"
+)
+
+
 def heading_html(text: str) -> str:
-    return f"<h3 style='margin:4px 0;color:{TEXT_COLOR}'>{html.escape(text)}</h3>"
+    """A form's heading, with the little CSS the forms need (class ``feedkit-form``)."""
+    return f"{FORM_CSS}<h3 style='margin:4px 0;color:{TEXT_COLOR}'>{html.escape(text)}</h3>"
 
 
 def section_html(text: str) -> str:

@@ -105,6 +105,7 @@ class ActivityForm(w.VBox):  # type: ignore[misc]
         self.message.add_class("feedkit-message")
         self.result_view.add_class("feedkit-result")
         self.add_class("feedkit-activity-form")
+        self.add_class("feedkit-form")
         self.children = [
             self.heading,
             *self.rows.values(),

@@ -234,10 +234,7 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
         for f in settable:  # nothing is required of a partial update
             self.set_rows[f.name].help.value = help_html(f.doc)
         self.w_custom_paths = CustomPathsInput()
-        self.w_unset = TagsField(
-            placeholder="field or custom.path (Enter or a comma adds it)",
-            suggestions=sorted(PARTIAL_UNSET_FIELDS),
-        )
+        self.w_unset = TagsField(placeholder="field or custom.path (Enter or a comma adds it)")
         self.custom_row = FieldRow(
             "custom-paths",
             self.w_custom_paths,
@@ -248,7 +245,7 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
             "unset",
             self.w_unset,
             label=w.HTML(label_html("unset")),
-            doc="Fields to remove: " + ", ".join(sorted(PARTIAL_UNSET_FIELDS)) + ", custom.<path>.",
+            doc=_unset_help({}),
         )
         self.preview_view = w.HTML()
         self.bn_submit = w.Button(description="Submit", button_style="primary", icon="paper-plane")
@@ -264,6 +261,7 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
         ):
             widget.add_class(f"feedkit-{name}")
         self.add_class("feedkit-partial-form")
+        self.add_class("feedkit-form")
         self.children = [
             self.heading,
             w.HBox([self.id_label, self.w_activity_id, self.bn_load]),
@@ -358,10 +356,7 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
         self._current = request_fields(activity)
         custom = self._current.get("custom") or {}
         self.w_custom_paths.set_current(custom)
-        unsettable = sorted(PARTIAL_UNSET_FIELDS)
-        self.w_unset.entry.options = unsettable + [
-            f"custom.{p}" for p in flatten(custom, leaves_only=False)
-        ]
+        self.unset_row.help.value = help_html(_unset_help(custom))
         self.value = {"set": {}, "unset": []}
         shown = stored_fields(activity)
         self.activity_view.value = fields_table({k: shown[k] for k in READ_ONLY if k in shown})
@@ -493,3 +488,9 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
         self._server_errors = dict(fields)
         self._validate()
         self._say(False, "; ".join([text, *self._show()]))
+
+
+def _unset_help(custom: Mapping[str, Any]) -> str:
+    """Which names an unset takes: the unsettable fields, and this activity's custom paths."""
+    paths = [f"custom.{p}" for p in flatten(custom, leaves_only=False)] or ["custom.<path>"]
+    return f"Fields to remove: {', '.join(sorted(PARTIAL_UNSET_FIELDS))}; {', '.join(paths)}."
