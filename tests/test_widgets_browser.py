@@ -5,7 +5,7 @@ Needs Debian's Chromium at /usr/bin/chromium, and Playwright, JupyterLab and ipy
 binds 127.0.0.1 on a free port with a token, keeps its config, data and settings in the test's
 temporary directory, and is stopped at the end (terminate, then kill). Every wait is bounded.
 
-The test runs once in JupyterLab's light theme and once in its dark theme. At each step
+The test runs in JupyterLab's light, dark and high-contrast themes. At each step
 (filled, with errors, submitted) it screenshots the form and checks WCAG AA contrast
 (4.5:1) for every visible text of the form, from the page's computed styles. The screenshots
 go to ``<tmp_path>/screenshots/`` (``light-activity-errors.png``, ...), each with the measured
@@ -144,7 +144,11 @@ class Lab:
         return self.log_path.read_text(errors="replace")[-4000:]
 
 
-THEMES = {"light": "JupyterLab Light", "dark": "JupyterLab Dark"}
+THEMES = {
+    "light": "JupyterLab Light",
+    "dark": "JupyterLab Dark",
+    "high-contrast": "JupyterLab Dark High Contrast",
+}
 
 
 @pytest.fixture(params=list(THEMES))

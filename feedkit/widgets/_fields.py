@@ -582,12 +582,16 @@ class FieldRow(w.HBox):  # type: ignore[misc]
         self.label.layout.flex = "0 0 auto"
         self.control = control
         control.layout.width = INPUT_WIDTH
+        control.layout.overflow = "visible"  # ipywidgets' 2px margins must not clip a border
         self.help = w.HTML(help_html(field_help(field) if field else doc))
         self.help.add_class("feedkit-help")
         self.error = w.HTML()
         self.error.add_class("feedkit-error")
         self.touched = False
-        self.column = w.VBox([control, self.help, self.error], layout=w.Layout(width=COLUMN_WIDTH))
+        self.column = w.VBox(
+            [control, self.help, self.error],
+            layout=w.Layout(width=COLUMN_WIDTH, overflow="visible"),
+        )
         super().__init__([self.label, self.column], layout=w.Layout(align_items="flex-start"))
         self.add_class(f"feedkit-field-{name}")
 
