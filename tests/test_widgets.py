@@ -744,3 +744,35 @@ def test_no_error_sits_beside_a_disabled_input(widgets: ModuleType) -> None:
     form.submit()
     assert form.w_visibility_tag.disabled and not shown(form.rows["visibility_tag"].error)
     assert "visibility_tag: is not allowed" in shown(form.message)
+
+
+def html_values(widget: Any) -> list[str]:
+    """The HTML of every HTML widget below ``widget``."""
+    found = [widget.value] if hasattr(widget, "value") and isinstance(widget.value, str) else []
+    for child in getattr(widget, "children", ()):
+        found += html_values(child)
+    return found
+
+
+def test_every_colour_follows_the_theme(widgets: ModuleType, client: Any, stored_id: str) -> None:
+    """No colour is fixed to one background: each is a JupyterLab variable (with a fallback)."""
+    form = widgets.ActivityForm(client)
+    form.value = {**VALID, "feeds": ["nocolon"], "location": {"lat": 99.0}}
+    form.submit()  # refused: errors at the fields and beside the button
+    shown_html = html_values(form)
+    form.value = {**VALID, "expires_at": "2030-01-01T00:00:00+01:00"}
+    form.submit()  # stored: the result table and the success message
+    shown_html += html_values(form)
+    partial = widgets.PartialUpdateForm(client, stored_id)
+    type_tags(partial.w_unset, "type")
+    shown_html += html_values(partial)
+    partial.w_unset.remove("type")
+    partial.w_set["text"].text.value = "after"
+    partial.submit()  # the changed rows, highlighted
+    shown_html += html_values(partial)
+    styles = " ".join(re.findall(r"style='([^']*)'", " ".join(shown_html)))
+    assert "var(--jp-rendermime-error-background" in styles and "feedkit-changed" in "".join(
+        shown_html
+    )
+    fixed = re.sub(r"var\(--jp-[a-z0-9-]+, [^)]*\)", "", styles)
+    assert not re.findall(r"#[0-9a-fA-F]{3,8}\b|rgba?\(|\b(?:white|black|red|green)\b", fixed)
