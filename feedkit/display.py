@@ -154,9 +154,28 @@ def text_table(columns: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     )
 
 
+# The same palette, for the notebook forms (feedkit.widgets). Text is TEXT_COLOR on any surface
+# here, or MUTED_COLOR on the page itself; the *_MARK colours draw borders, never text (a red
+# or green that reads on white is too dark on JupyterLab Dark). tests/test_widgets_browser.py
+# measures the contrast in the light and the dark theme.
+TEXT_COLOR = _TEXT
+MUTED_COLOR = _DIM
+RULE_COLOR = _RULE
+PANEL_COLOR = "var(--jp-layout-color2, #eee)"  # a raised panel: a preview, a changed row
+ERROR_PANEL_COLOR = "var(--jp-rendermime-error-background, #fdd)"  # behind an error message
+ERROR_MARK = _BAD
+OK_MARK = _GOOD
+CHANGE_MARK = "var(--jp-warn-color1, #f57c00)"
+
+
 def verdict_html(ok: bool, verdict: str) -> str:
-    color = _GOOD if ok else _BAD
-    return f"<b style='color:{color}'>{html.escape(verdict)}</b>"
+    """The verdict in the theme's text colour, marked by a coloured bar beside it: a red or
+    green that reads on white is too dark as text on JupyterLab Dark."""
+    mark = OK_MARK if ok else ERROR_MARK
+    return (
+        f"<b style='color:{TEXT_COLOR};border-left:4px solid {mark};padding-left:6px'>"
+        f"{html.escape(verdict)}</b>"
+    )
 
 
 def errors_html(errors: pd.DataFrame, rows: int = ERROR_ROWS_SHOWN) -> str:

@@ -21,6 +21,7 @@ import pytest
 
 import feedkit
 from feedkit.schema import (
+    ACTIVITY_FIELDS,
     FIELDS,
     MAX_FEEDS,
     MAX_FILTER_TAGS,
@@ -111,6 +112,28 @@ def schema_message(request: dict[str, Any], path: str) -> str:
     return {e.field: e.message for e in validate_activity(request)}[path]
 
 
+def press_enter(control: Any) -> None:
+    """What the front end sends when Enter is pressed in a tag input's box: a newline."""
+    control.entry.value += "\n"
+
+
+def type_tags(control: Any, *tags: str) -> None:
+    """Type each tag into a tag input and press Enter."""
+    for tag in tags:
+        control.entry.value = tag
+        press_enter(control)
+
+
+def chips(control: Any) -> list[str]:
+    return [chip.description.removesuffix(" ✕") for chip in control.chips.children]
+
+
+def table_rows(widget: Any) -> dict[str, str]:
+    """The rows of an HTML table widget: header cell -> data cell, as shown."""
+    found = re.findall(r"<th[^>]*>(.*?)</th><td[^>]*>(.*?)</td>", widget.value)
+    return {html.unescape(k): html.unescape(re.sub(r"<[^>]+>", "", v)) for k, v in found}
+
+
 # -- ActivityForm: building and sending ---------------------------------------------------------
 
 
@@ -128,11 +151,11 @@ def test_typed_values_are_stored_as_sent(widgets: ModuleType, any_client: Any) -
     form.w_id.text.value = "act-1"
     form.w_type.text.value = "video"  # free text in the combobox works too
     form.w_user_id.text.value = "alice"
-    form.w_feeds.tags.value = ["user:alice", "timeline:bob"]
+    type_tags(form.w_feeds, "user:alice", "timeline:bob")
     form.w_text.text.value = "Hello from a form"
-    form.w_filter_tags.tags.value = ["green", "blue"]
-    form.w_interest_tags.tags.value = ["cats"]
-    form.w_mentioned_user_ids.tags.value = ["bob"]
+    form.w_filter_tags.entry.value = "green, blue,"  # a comma adds a tag
+    form.w_mentioned_user_ids.entry.value = "bob"  # left in the box: counts (no blur event)
+    form.w_interest_tags.entry.value = "cats"
     form.w_custom.text.value = '{"color": "blue", "n": {"a": 1}}'
     form.w_search_data.text.value = '{"kw": "hello"}'
     form.w_visibility.dropdown.value = "tag"
@@ -174,7 +197,8 @@ def test_typed_values_are_stored_as_sent(widgets: ModuleType, any_client: Any) -
         {"type": "image", "image_url": "https://x.test/a.png", "custom": {"w": 640}}
     ]
     assert "act-1" in shown(form.message)
-    assert "act-1" in shown(form.result_view) and "created_at" in shown(form.result_view)
+    assert table_rows(form.result_view)["id"] == "act-1"
+    assert "created_at" in table_rows(form.result_view)
 
 
 def test_value_fills_the_widgets_and_reads_back(widgets: ModuleType, client: Any) -> None:
@@ -280,7 +304,7 @@ def test_schema_limit_shows_at_its_field(
     errors = row_errors(form)
     assert list(errors) == [row]
     assert message in errors[row]
-    assert "<span style='color:#c62828'>" in form.rows[row].error.value  # red
+    assert "var(--jp-rendermime-error-background" in form.rows[row].error.value  # a theme's
 
 
 def test_errors_show_while_typing_not_only_on_submit(widgets: ModuleType, client: Any) -> None:
@@ -370,7 +394,7 @@ def test_server_refusal_is_shown_at_its_field(widgets: ModuleType) -> None:
     assert row_errors(form) == {"feeds": f"feeds[0]: {message}"}
     assert "400" in shown(form.message) and "activity: was refused" in shown(form.message)
     assert form.result is None
-    form.w_feeds.tags.value = ["user:bob"]  # an edit of that field clears the server's word
+    type_tags(form.w_feeds, "user:bob")  # an edit of that field clears the server's word
     assert "feeds[0]" not in form.errors and "feeds" not in row_errors(form)
 
 
@@ -419,10 +443,14 @@ def test_partial_load_shows_current_values(
     form.bn_load.click()
     assert form.activity is not None and form.activity["id"] == stored_id
     assert form.w_set["text"].value == "before"
-    assert form.w_set["text"].disabled  # until its box is ticked
-    assert "before" in shown(form.activity_view) and "custom.nested.a" in shown(form.activity_view)
-    offered = set(form.w_unset.tags.allowed_tags)
-    assert {"custom.color", "custom.size", "custom.nested", "custom.nested.a"} <= offered
+    assert not any(control.disabled for control in form.w_set.values())  # editing ticks
+    fixed = table_rows(form.activity_view)  # what no partial update changes, shown once
+    assert list(fixed)[:3] == ["id", "type", "user_id"] and fixed["id"] == stored_id
+    assert "text" not in fixed and "custom" not in fixed
+    assert json.loads(form.w_set["custom"].text.value)["nested"] == {"a": 1}
+    offered = shown(form.unset_row.help)  # the names an unset takes, for this activity
+    for name in ("custom.color", "custom.size", "custom.nested", "custom.nested.a", "poll_id"):
+        assert name in offered
     assert "type" not in offered and "text" not in offered
     assert form.value == {"set": {}, "unset": []} and form.preview == {}
 
@@ -440,7 +468,7 @@ def test_partial_change_is_previewed_sent_and_highlighted(
     row = form.w_custom_paths.rows[0]
     row.w_path.value = "mood"
     row.w_value.text.value = '"happy"'
-    form.w_unset.tags.value = ["custom.color"]
+    type_tags(form.w_unset, "custom.color")
     expected = {"set": {"text": "after", "custom.mood": "happy"}, "unset": ["custom.color"]}
     assert form.errors == {}
     assert form.preview == expected
@@ -459,9 +487,10 @@ def test_partial_change_is_previewed_sent_and_highlighted(
         "custom.color": ("blue", None),
     }
     highlighted = re.findall(
-        r"<tr class='feedkit-changed'[^>]*><th>([^<]+)</th>", form.activity_view.value
+        r"<tr class='feedkit-changed'[^>]*><th[^>]*>([^<]+)</th>", form.changes_view.value
     )
     assert sorted(highlighted) == ["custom.color", "custom.mood", "text"]
+    assert table_rows(form.changes_view)["text"] == "after (was before)"
     assert "Changed text, custom.mood, custom.color" in shown(form.message)
     assert form.value == {"set": {}, "unset": []}  # ready for the next change
 
@@ -470,13 +499,13 @@ def test_partial_editing_a_field_ticks_it_and_untick_restores(
     widgets: ModuleType, client: Any, stored_id: str
 ) -> None:
     form = widgets.PartialUpdateForm(client, stored_id)
-    form.w_set["filter_tags"].tags.value = ["green"]  # a tags input cannot be disabled
+    type_tags(form.w_set["filter_tags"], "green")
     assert form.cb_set["filter_tags"].value
     assert form.preview == {"set": {"filter_tags": ["green"]}}
     form.cb_set["filter_tags"].value = False
     assert form.w_set["filter_tags"].value is None and form.preview == {}
-    form.cb_set["text"].value = True
-    form.w_set["text"].text.value = "edited"
+    form.w_set["text"].text.value = "edited"  # no tick first: the edit ticks it
+    assert form.cb_set["text"].value and form.preview == {"set": {"text": "edited"}}
     form.cb_set["text"].value = False
     assert form.w_set["text"].text.value == "before" and form.preview == {}
 
@@ -530,3 +559,220 @@ def test_partial_nothing_sent_while_invalid_and_server_errors_shown(
     assert json.loads(recorder.requests[1].content) == {"set": {"text": "new"}}
     assert form.errors == {"set.text": "is not allowed here"}
     assert shown(form.set_rows["text"].error) == "is not allowed here"
+
+
+# -- What users reported: tags, the submitted view, New/reset, order, help, unset ------------
+
+
+def test_tags_commit_on_enter_comma_and_another_edit(widgets: ModuleType, client: Any) -> None:
+    form = widgets.ActivityForm(client)
+    tags = form.w_filter_tags
+    tags.entry.value = "red"
+    press_enter(tags)
+    assert chips(tags) == ["red"] and tags.entry.value == ""
+    tags.entry.value = "green,"
+    assert chips(tags) == ["red", "green"] and tags.entry.value == ""
+    tags.entry.value = "blue, cyan, te"  # pasted: every part before the last comma is a tag
+    assert chips(tags) == ["red", "green", "blue", "cyan"] and tags.entry.value == "te"
+    assert form.value["filter_tags"] == ["red", "green", "blue", "cyan", "te"]  # the box counts
+    form.w_text.text.value = "hi"  # editing another field: the typed tag is done
+    assert chips(tags) == ["red", "green", "blue", "cyan", "te"] and tags.entry.value == ""
+    tags.entry.value = "red"  # a duplicate adds nothing
+    press_enter(tags)
+    assert form.value["filter_tags"] == ["red", "green", "blue", "cyan", "te"]
+    tags.chips.children[0].click()  # a tag's button removes it
+    assert form.value["filter_tags"] == ["green", "blue", "cyan", "te"]
+
+
+def test_submit_takes_a_tag_left_in_the_box(widgets: ModuleType, client: Any) -> None:
+    form = widgets.ActivityForm(client)
+    form.w_type.text.value = "post"
+    form.w_user_id.text.value = "alice"
+    form.w_feeds.entry.value = "user:alice"  # typed, no Enter: then straight to Submit
+    stored = form.submit()
+    assert stored is not None and stored["feeds"] == ["user:alice"]
+    assert chips(form.w_feeds) == ["user:alice"]
+
+
+def test_submitted_view_shows_every_stored_field(widgets: ModuleType, client: Any) -> None:
+    request = {
+        **VALID,
+        "id": "full-1",
+        "text": "all of it",
+        "attachments": [{"type": "image", "image_url": "https://x.test/a.png"}],
+        "custom": {"color": "blue", "n": 2},
+        "search_data": {"kw": "x"},
+        "filter_tags": ["a", "b"],
+        "interest_tags": ["c"],
+        "mentioned_user_ids": ["bob"],
+        "visibility": "tag",
+        "visibility_tag": "team",
+        "restrict_replies": "nobody",
+        "location": {"lat": 52.37, "lng": 4.89},
+        "expires_at": "2030-01-01T00:00:00.123456789Z",
+        "parent_id": "p1",
+        "poll_id": "poll-1",
+    }
+    form = widgets.ActivityForm(client)
+    form.value = request
+    form.submit()
+    rows = table_rows(form.result_view)
+    assert list(rows) == [f.name for f in ACTIVITY_FIELDS] + ["created_at", "updated_at"]
+    stored = client.get_activity("full-1").to_request()
+    for name in ("attachments", "custom", "search_data", "location", "feeds", "filter_tags"):
+        assert json.loads(rows[name]) == stored[name], name  # JSON, not a Python repr
+    assert json.loads(rows["attachments"])[0]["image_url"] == "https://x.test/a.png"
+    assert rows["visibility_tag"] == "team" and rows["restrict_replies"] == "nobody"
+    assert rows["text"] == "all of it"
+    assert rows["expires_at"] == "2030-01-01T00:00:00Z"  # to the second, UTC
+    stamp = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
+    assert stamp.fullmatch(rows["created_at"]) and stamp.fullmatch(rows["updated_at"])
+    assert re.search(r"\(created \d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ\)", shown(form.message))
+
+
+def test_submitted_form_is_locked_until_new_or_reset(widgets: ModuleType) -> None:
+    recorder = Recorder()
+    form = widgets.ActivityForm(recorder.client)
+    form.value = {**VALID, "text": "once", "filter_tags": ["a"]}
+    form.bn_submit.click()
+    assert len(recorder.requests) == 1 and form.locked
+    assert all(control.disabled for control in form.inputs.values())
+    assert form.bn_submit.layout.display == "none" and form.bn_new.layout.display is None
+    assert form.submit() is None  # a second click stores nothing
+    assert len(recorder.requests) == 1 and "click New" in shown(form.message)
+
+    form.bn_new.click()
+    assert not form.locked and form.result is None and form.result_view.value == ""
+    assert form.value == {"visibility": "public", "restrict_replies": "everyone"}
+    assert chips(form.w_filter_tags) == [] and form.w_text.text.value == ""
+    enabled = {n for n, c in form.inputs.items() if not c.disabled}
+    assert enabled == set(FIELDS) - {"visibility_tag"}  # enabled only with visibility "tag"
+    assert row_errors(form) == {} and shown(form.message) == ""
+    assert form.bn_submit.layout.display is None and form.bn_new.layout.display == "none"
+    form.value = {**VALID, "text": "twice"}
+    form.bn_submit.click()
+    assert [b["text"] for b in recorder.bodies()] == ["once", "twice"]
+    form.reset()
+    assert form.value == {"visibility": "public", "restrict_replies": "everyone"}
+
+
+def test_both_forms_follow_the_schema_order(widgets: ModuleType, client: Any) -> None:
+    order = [f.name for f in ACTIVITY_FIELDS]
+    form = widgets.ActivityForm(client)
+    assert list(form.rows) == order
+    assert [c for c in form.children if c in form.rows.values()] == list(form.rows.values())
+    partial = widgets.PartialUpdateForm(client)
+    assert list(partial.set_rows) == [f.name for f in ACTIVITY_FIELDS if f.settable]
+    in_order = [c for c in partial.children if c in partial.set_rows.values()]
+    assert in_order == list(partial.set_rows.values())
+
+
+def test_each_field_shows_one_line_of_help(widgets: ModuleType, client: Any) -> None:
+    form = widgets.ActivityForm(client)
+    for f in ACTIVITY_FIELDS:
+        assert shown(form.rows[f.name].help) == (f"Required. {f.doc}" if f.required else f.doc)
+    partial = widgets.PartialUpdateForm(client)
+    for name, row in partial.set_rows.items():
+        assert shown(row.help) == FIELDS[name].doc
+    assert "poll_id" in shown(partial.unset_row.help)
+
+
+def test_location_halves_are_labelled(widgets: ModuleType, client: Any) -> None:
+    form = widgets.ActivityForm(client)
+    form.value = {**VALID, "location": {"lat": 52.37, "lng": 4.89}}
+    pair = form.w_location.children[0].children
+    assert [shown(pair[0]), pair[1].value, shown(pair[2]), pair[3].value] == [
+        "lat",
+        "52.37",
+        "lng",
+        "4.89",
+    ]
+
+
+def test_widths_come_from_one_system(widgets: ModuleType, client: Any) -> None:
+    from feedkit.widgets._look import COLUMN_WIDTH, INPUT_WIDTH, LABEL_WIDTH
+
+    form = widgets.ActivityForm(client)
+    partial = widgets.PartialUpdateForm(client)
+    rows = [*form.rows.values(), *partial.set_rows.values(), partial.unset_row]
+    assert {row.label.layout.width for row in rows} == {LABEL_WIDTH}
+    assert {row.column.layout.width for row in rows} == {COLUMN_WIDTH}
+    assert {row.control.layout.width for row in rows} == {INPUT_WIDTH}
+
+
+def test_partial_unset_of_a_fixed_field_says_why(
+    widgets: ModuleType, client: Any, stored_id: str
+) -> None:
+    form = widgets.PartialUpdateForm(client, stored_id)
+    type_tags(form.w_unset, "type", "custom.color")
+    expected = {e.field: e.message for e in validate_partial({}, ["type"])}
+    assert expected["unset.type"].startswith("'type' cannot be unset; unsettable:")
+    assert form.errors == expected
+    assert shown(form.unset_row.error) == expected["unset.type"]
+    assert form.submit() is None and "Not sent" in shown(form.message)
+    form.w_unset.remove("type")
+    assert form.errors == {} and not shown(form.unset_row.error)
+    assert form.submit() is not None
+    assert "color" not in client.get_activity(stored_id)["custom"]
+
+
+def test_partial_edit_ticks_every_kind_of_field(
+    widgets: ModuleType, client: Any, stored_id: str
+) -> None:
+    form = widgets.PartialUpdateForm(client, stored_id)
+    form.w_set["location"].lat.value = "1"
+    form.w_set["location"].lng.value = "2"
+    form.w_set["visibility"].dropdown.value = "private"
+    form.w_set["expires_at"].text.value = "2030-01-01T00:00:00Z"
+    form.w_set["custom"].text.value = '{"only": 1}'
+    form.w_set["feeds"].entry.value = "user:b,"
+    ticked = {name for name, box in form.cb_set.items() if box.value}
+    assert ticked == {"location", "visibility", "expires_at", "custom", "feeds"}
+    assert form.preview["set"] == {
+        "location": {"lat": 1.0, "lng": 2.0},
+        "visibility": "private",
+        "expires_at": "2030-01-01T00:00:00Z",
+        "custom": {"only": 1},
+        "feeds": ["user:alice", "user:b"],
+    }
+
+
+def test_no_error_sits_beside_a_disabled_input(widgets: ModuleType) -> None:
+    recorder = Recorder(refusal({"visibility_tag": "is not allowed"}))
+    form = widgets.ActivityForm(recorder.client)
+    form.value = VALID  # visibility public: the tag's input is disabled
+    form.submit()
+    assert form.w_visibility_tag.disabled and not shown(form.rows["visibility_tag"].error)
+    assert "visibility_tag: is not allowed" in shown(form.message)
+
+
+def html_values(widget: Any) -> list[str]:
+    """The HTML of every HTML widget below ``widget``."""
+    found = [widget.value] if hasattr(widget, "value") and isinstance(widget.value, str) else []
+    for child in getattr(widget, "children", ()):
+        found += html_values(child)
+    return found
+
+
+def test_every_colour_follows_the_theme(widgets: ModuleType, client: Any, stored_id: str) -> None:
+    """No colour is fixed to one background: each is a JupyterLab variable (with a fallback)."""
+    form = widgets.ActivityForm(client)
+    form.value = {**VALID, "feeds": ["nocolon"], "location": {"lat": 99.0}}
+    form.submit()  # refused: errors at the fields and beside the button
+    shown_html = html_values(form)
+    form.value = {**VALID, "expires_at": "2030-01-01T00:00:00+01:00"}
+    form.submit()  # stored: the result table and the success message
+    shown_html += html_values(form)
+    partial = widgets.PartialUpdateForm(client, stored_id)
+    type_tags(partial.w_unset, "type")
+    shown_html += html_values(partial)
+    partial.w_unset.remove("type")
+    partial.w_set["text"].text.value = "after"
+    partial.submit()  # the changed rows, highlighted
+    shown_html += html_values(partial)
+    styles = " ".join(re.findall(r"style='([^']*)'", " ".join(shown_html)))
+    assert "var(--jp-rendermime-error-background" in styles and "feedkit-changed" in "".join(
+        shown_html
+    )
+    fixed = re.sub(r"var\(--jp-[a-z0-9-]+, [^)]*\)", "", styles)
+    assert not re.findall(r"#[0-9a-fA-F]{3,8}\b|rgba?\(|\b(?:white|black|red|green)\b", fixed)

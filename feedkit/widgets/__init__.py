@@ -1,9 +1,10 @@
 """Notebook forms: a new activity, and a partial update of a stored one.
 
-Both are thin adapters over the library: every check comes from :mod:`feedkit.schema`, every
-request goes through the injected :class:`feedkit.Client` (the embedded default or a remote
-server alike), and everything a person does with the mouse a program can do with ``value``,
-``errors`` and ``submit()``::
+Both are thin adapters over the library: fields, their order, help and checks come from
+:mod:`feedkit.schema`, every request goes through the injected :class:`feedkit.Client` (the
+embedded default or a remote server alike), colours follow JupyterLab's theme, and everything
+a person does with the mouse a program can do with ``value``, ``errors``, ``submit()`` and
+``reset()``::
 
     import feedkit
     from feedkit.widgets import ActivityForm, PartialUpdateForm

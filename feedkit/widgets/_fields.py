@@ -9,7 +9,6 @@ route each ``FieldError.field`` path back to its row with :func:`split_path`.
 
 from __future__ import annotations
 
-import html
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -18,6 +17,7 @@ from typing import Any, TypeVar
 import ipywidgets as w
 import traitlets as tr
 
+from feedkit.display import RULE_COLOR
 from feedkit.errors import APIError, FeedkitError, ValidationError
 from feedkit.schema import (
     ATTACHMENT_FIELDS,
@@ -28,25 +28,35 @@ from feedkit.schema import (
     format_time,
     parse_time,
 )
-
-LABEL_WIDTH = "170px"
-INPUT_WIDTH = "400px"
-ERROR_COLOR = "#c62828"
-MUTED_COLOR = "#616161"
-OK_COLOR = "#2e7d32"
-HIGHLIGHT = "#fff3b0"
+from feedkit.widgets._look import (
+    BUTTON_WIDTH,
+    COLUMN_WIDTH,
+    HALF_INPUT_WIDTH,
+    INPUT_WIDTH,
+    LABEL_WIDTH,
+    NESTED_INPUT_WIDTH,
+    PAIR_LABEL_PX,
+    SUB_LABEL_PX,
+    error_html,
+    help_html,
+    label_html,
+    px,
+    text_html,
+)
 
 # Suggestions, not limits: any other type is accepted, as the protocol does.
 COMMON_TYPES = ("post", "video", "image", "share", "comment", "like")
 ATTACHMENT_TYPES = ("image", "video", "file", "url")
+TAGS_HINT = "Enter or a comma adds it"
 PLACEHOLDERS = {
-    "feeds": "group:id, then Enter",
-    "mentioned_user_ids": "user id, then Enter",
-    "filter_tags": "tag, then Enter",
-    "interest_tags": "tag, then Enter",
+    "feeds": f"group:id ({TAGS_HINT})",
+    "mentioned_user_ids": f"user id ({TAGS_HINT})",
+    "filter_tags": f"tag ({TAGS_HINT})",
+    "interest_tags": f"tag ({TAGS_HINT})",
     "expires_at": "2030-01-01T00:00:00Z or +02:00",
 }
 _ROOT = re.compile(r"[^.\[]*")
+_SEPARATOR = re.compile(r"[,\n]")  # between tags: a comma, or Enter
 
 
 def split_path(path: str) -> tuple[str, str]:
@@ -56,16 +66,9 @@ def split_path(path: str) -> tuple[str, str]:
     return name, path[len(name) :]
 
 
-def colored(text: str, color: str) -> str:
-    return f"<span style='color:{color}'>{html.escape(text)}</span>"
-
-
-def error_html(messages: Sequence[str]) -> str:
-    """Messages in red, one a line; wrapped lines sit closer than the 28px widget line."""
-    if not messages:
-        return ""
-    lines = "<br>".join(colored(m, ERROR_COLOR) for m in messages)
-    return f"<div style='line-height:1.35;padding:5px 0 3px'>{lines}</div>"
+def field_help(field: Field) -> str:
+    """The visible line of help under a field: its schema doc, and whether it is required."""
+    return f"Required. {field.doc}" if field.required else field.doc
 
 
 class FieldInput(w.VBox):  # type: ignore[misc]
@@ -168,7 +171,7 @@ class ChoiceInput(FieldInput):
         super().__init__()
         self.field = field
         self.dropdown = w.Dropdown(
-            options=list(field.choices), value=field.default, layout=w.Layout(width="200px")
+            options=list(field.choices), value=field.default, layout=w.Layout(width=INPUT_WIDTH)
         )
         self.children = [self.dropdown]
         self.value = field.default
@@ -188,34 +191,96 @@ class ChoiceInput(FieldInput):
 
 
 class TagsField(FieldInput):
-    """A list of strings as tags; an empty list leaves the field out."""
+    """A list of strings as tags; an empty list leaves the field out.
 
-    def __init__(
-        self, *, placeholder: str = "type, then Enter", allowed: Sequence[str] = ()
-    ) -> None:
-        super().__init__()
-        self.tags = w.TagsInput(
-            value=[],
-            allowed_tags=list(allowed),
-            allow_duplicates=False,
+    A tag is added by Enter or a comma (``a, b,`` adds two), when another field of the form
+    is edited, and by its Submit; text still in the box counts as a tag all along (ipywidgets
+    sends no blur event, so the box's text is part of ``value`` from the first key). Each tag
+    is a button that removes it.
+
+    Why not ipywidgets' TagsInput: in JupyterLab 4 the notebook takes its Enter key, so a tag
+    was added only when the box lost focus. Why a one-line Textarea, not a Text: a Text
+    reports Enter as a message that can overtake the value still being sent (the tag lost its
+    last letters); in a Textarea, Enter is a newline in the value itself, in order.
+    """
+
+    def __init__(self, *, placeholder: str = f"type ({TAGS_HINT})") -> None:
+        super().__init__(layout=w.Layout(width=INPUT_WIDTH))
+        self.tags: list[str] = []
+        self.entry = w.Textarea(
             placeholder=placeholder,
+            rows=1,
+            continuous_update=True,
             layout=w.Layout(width=INPUT_WIDTH),
         )
-        self.children = [self.tags]
-        self._watch(self.tags)
+        self.chips = w.HBox(layout=w.Layout(flex_flow="row wrap", width=INPUT_WIDTH))
+        self.chips.add_class("feedkit-tags")
+        self.children = [self.chips, self.entry]
+        self.entry.observe(self._typed, names="value")
+        self._show_chips()
+
+    @property
+    def pending(self) -> list[str]:
+        """What is still in the box, as the tags it would add."""
+        return [part.strip() for part in _SEPARATOR.split(self.entry.value) if part.strip()]
+
+    def commit(self) -> None:
+        """Turn what is in the box into tags."""
+        if self.entry.value:
+            self._add(self.pending, rest="")
+
+    def remove(self, tag: str) -> None:
+        if tag in self.tags:
+            self.tags = [t for t in self.tags if t != tag]
+            self._show_chips()
+            self._changed()
+
+    def _typed(self, change: dict[str, Any]) -> None:
+        if self._busy:
+            return
+        *done, rest = _SEPARATOR.split(change["new"])
+        if done:
+            self._add([p.strip() for p in done if p.strip()], rest=rest.lstrip())
+        else:
+            self._changed()
+
+    def _add(self, items: Sequence[str], rest: str) -> None:
+        self.tags = [*self.tags, *(t for t in dict.fromkeys(items) if t not in self.tags)]
+        self._busy = True
+        try:
+            self.entry.value = rest
+        finally:
+            self._busy = False
+        self._show_chips()
+        self._changed()
+
+    def _show_chips(self) -> None:
+        chips = []
+        for tag in self.tags:
+            chip = w.Button(
+                description=f"{tag} ✕",
+                tooltip=f"remove {tag}",
+                disabled=self.disabled,
+                layout=w.Layout(width="auto", margin="0 4px 4px 0"),
+            )
+            chip.add_class("feedkit-tag")
+            chip.on_click(lambda _button, tag=tag: self.remove(tag))
+            chips.append(chip)
+        self.chips.children = chips
+        self.chips.layout.display = "flex" if chips else "none"
 
     def _controls(self) -> Iterable[Any]:
-        return (self.tags,)
+        return (self.entry, *self.chips.children)
 
     def _read(self) -> tuple[Any, dict[str, str]]:
-        return (list(self.tags.value) or None), {}
+        pending = [t for t in dict.fromkeys(self.pending) if t not in self.tags]
+        return ([*self.tags, *pending] or None), {}
 
     def _fill(self, value: Any) -> None:
         items = value if isinstance(value, (list, tuple)) else [] if value is None else [value]
-        shown = [str(item) for item in items if str(item)]
-        if self.tags.allowed_tags:
-            self.tags.allowed_tags = sorted({*self.tags.allowed_tags, *shown})
-        self.tags.value = shown
+        self.tags = list(dict.fromkeys(str(item) for item in items if str(item)))
+        self.entry.value = ""
+        self._show_chips()
 
 
 class JsonInput(FieldInput):
@@ -259,17 +324,21 @@ def _number(text: str) -> Any:
 
 
 class LocationInput(FieldInput):
-    """``{lat, lng}`` as two texts; both empty leaves the field out, one empty is sent as
-    missing so that the schema says which one is required."""
+    """``{lat, lng}`` as two labelled texts; both empty leaves the field out, one empty is sent
+    as missing so that the schema says which one is required."""
 
     def __init__(self) -> None:
         super().__init__()
-        half = w.Layout(width="196px")
         self.lat, self.lng = (
-            w.Text(placeholder=f"{key} (±{bound:g})", layout=half)
-            for key, bound in LOCATION_BOUNDS.items()
+            w.Text(placeholder=f"±{bound:g}", layout=w.Layout(width=HALF_INPUT_WIDTH))
+            for bound in LOCATION_BOUNDS.values()
         )
-        self.children = [w.HBox([self.lat, self.lng])]
+        parts: list[Any] = []
+        for key, text in (("lat", self.lat), ("lng", self.lng)):
+            label = w.HTML(text_html(key), layout=w.Layout(width=px(PAIR_LABEL_PX)))
+            label.add_class(f"feedkit-{key}-label")
+            parts += [label, text]
+        self.children = [w.HBox(parts, layout=w.Layout(align_items="center"))]
         self._watch(self.lat, self.lng)
 
     def _controls(self) -> Iterable[Any]:
@@ -321,7 +390,7 @@ class TimeInput(FieldInput):
         except (ValueError, TypeError):
             self.hint.value = ""
             return
-        self.hint.value = colored(f"= {utc} (UTC)", MUTED_COLOR)
+        self.hint.value = text_html(f"= {utc} (UTC)", muted=True)
 
 
 class SubRow(w.HBox):  # type: ignore[misc]
@@ -329,9 +398,7 @@ class SubRow(w.HBox):  # type: ignore[misc]
 
     def __init__(self, name: str, control: FieldInput, doc: str = "") -> None:
         self.label = w.HTML(
-            f"<div style='text-align:right;padding-right:8px' title='{html.escape(doc)}'>"
-            f"{html.escape(name)}</div>",
-            layout=w.Layout(width="90px", flex="0 0 auto"),
+            label_html(name, doc), layout=w.Layout(width=px(SUB_LABEL_PX), flex="0 0 auto")
         )
         self.control = control
         self.error = w.HTML(layout=w.Layout(margin="0 0 0 4px"))
@@ -348,7 +415,7 @@ class SubRow(w.HBox):  # type: ignore[misc]
 
 def _narrow(control: FieldInput) -> FieldInput:
     for child in control._controls():
-        child.layout.width = "280px"
+        child.layout.width = NESTED_INPUT_WIDTH
     return control
 
 
@@ -357,11 +424,11 @@ class AttachmentItem(FieldInput):
 
     def __init__(self) -> None:
         super().__init__(
-            layout=w.Layout(border="1px solid #d0d0d0", padding="4px", margin="0 0 4px 0")
+            layout=w.Layout(border=f"1px solid {RULE_COLOR}", padding="4px", margin="0 0 4px 0")
         )
         self.title = w.HTML()
         self.bn_remove = w.Button(
-            description="Remove", icon="trash", layout=w.Layout(width="100px")
+            icon="trash", tooltip="Remove this attachment", layout=w.Layout(width=BUTTON_WIDTH)
         )
         self.rows: dict[str, SubRow] = {}
         for af in ATTACHMENT_FIELDS:
@@ -446,7 +513,7 @@ class AttachmentsInput(FieldInput):
 
     def _relayout(self) -> None:
         for i, item in enumerate(self.items):
-            item.title.value = f"<b>attachment {i + 1}</b>"
+            item.title.value = text_html(f"attachment {i + 1}", bold=True)
         self.box.children = list(self.items)
 
     def _controls(self) -> Iterable[Any]:
@@ -488,7 +555,7 @@ def input_for(field: Field, *, suggestions: Sequence[str] = ()) -> FieldInput:
     if field.kind is Kind.STRING:
         return StringInput(field, multiline=field.name == "text", suggestions=suggestions)
     if field.kind is Kind.STRING_LIST:
-        return TagsField(placeholder=PLACEHOLDERS.get(field.name, "type, then Enter"))
+        return TagsField(placeholder=PLACEHOLDERS.get(field.name, f"type ({TAGS_HINT})"))
     if field.kind is Kind.CHOICE:
         return ChoiceInput(field)
     if field.kind is Kind.OBJECT:
@@ -502,41 +569,40 @@ def input_for(field: Field, *, suggestions: Sequence[str] = ()) -> FieldInput:
     raise AssertionError(field.kind)  # pragma: no cover
 
 
-def label_html(text: str, doc: str = "", required: bool = False) -> str:
-    star = colored(" *", ERROR_COLOR) if required else ""
-    return (
-        f"<div style='text-align:right;padding-right:10px' title='{html.escape(doc)}'>"
-        f"<b>{html.escape(text)}</b>{star}</div>"
-    )
-
-
 class FieldRow(w.HBox):  # type: ignore[misc]
-    """A label, an input and, to its right in red, the field's errors."""
+    """A label and, under the input, one line of help and the field's errors."""
 
-    def __init__(self, name: str, control: FieldInput, label: Any = None) -> None:
+    def __init__(self, name: str, control: FieldInput, label: Any = None, doc: str = "") -> None:
         field = FIELDS.get(name)
         self.name = name
         self.label = label or w.HTML(
-            label_html(name, field.doc if field else "", bool(field and field.required))
+            label_html(name, field.doc if field else doc, bool(field and field.required))
         )
         self.label.layout.width = LABEL_WIDTH
         self.label.layout.flex = "0 0 auto"
         self.control = control
-        control.layout.flex = "0 0 auto"  # a long error wraps; it never squeezes the input
-        self.error = w.HTML(layout=w.Layout(flex="1 1 0", min_width="200px", margin="0 0 0 8px"))
+        control.layout.width = INPUT_WIDTH
+        control.layout.overflow = "visible"  # ipywidgets' 2px margins must not clip a border
+        self.help = w.HTML(help_html(field_help(field) if field else doc))
+        self.help.add_class("feedkit-help")
+        self.error = w.HTML()
         self.error.add_class("feedkit-error")
         self.touched = False
-        super().__init__(
-            [self.label, control, self.error], layout=w.Layout(align_items="flex-start")
+        self.column = w.VBox(
+            [control, self.help, self.error],
+            layout=w.Layout(width=COLUMN_WIDTH, overflow="visible"),
         )
+        super().__init__([self.label, self.column], layout=w.Layout(align_items="flex-start"))
         self.add_class(f"feedkit-field-{name}")
+
+    def messages(self, errors: Mapping[str, str]) -> list[str]:
+        """Let the input show what it can next to its parts; the rest, as lines for the row."""
+        rest = self.control.show_errors(errors)
+        return [f"{self.name}{sub}: {message}" if sub else message for sub, message in rest.items()]
 
     def show(self, errors: Mapping[str, str]) -> None:
         """Show ``errors`` (sub-path -> message) after the input has had its pick of them."""
-        rest = self.control.show_errors(errors)
-        self.error.value = error_html(
-            [f"{self.name}{sub}: {message}" if sub else message for sub, message in rest.items()]
-        )
+        self.error.value = error_html(self.messages(errors))
 
 
 T = TypeVar("T")

@@ -1,5 +1,5 @@
-"""How a stored activity reads in a form: as the request fields it was made of, flattened to
-dotted paths, and as a table with the paths a change touched highlighted."""
+"""How a stored activity reads in a form: its fields in schema order as a table (JSON values as
+JSON, times in UTC to the second), and a change as a table of the paths it touched."""
 
 from __future__ import annotations
 
@@ -8,10 +8,17 @@ import json
 from collections.abc import Mapping
 from typing import Any
 
-from feedkit.results import ns_to_datetime, request_fields
-from feedkit.widgets._fields import HIGHLIGHT, MUTED_COLOR, colored
+from feedkit.display import CHANGE_MARK, PANEL_COLOR, RULE_COLOR, TEXT_COLOR
+from feedkit.results import request_fields
+from feedkit.schema import ACTIVITY_FIELDS, Kind, format_time, parse_time
 
 Changes = dict[str, tuple[Any, Any]]
+STAMPS = ("created_at", "updated_at")  # what the server adds to every stored activity
+_CELL = (
+    f"text-align:left;vertical-align:top;padding:2px 8px;color:{TEXT_COLOR};"
+    f"border-bottom:1px solid {RULE_COLOR};overflow-wrap:anywhere"
+)
+_CHANGED = f"background:{PANEL_COLOR};box-shadow:inset 3px 0 0 {CHANGE_MARK}"
 
 
 def flatten(obj: Mapping[str, Any], prefix: str = "", *, leaves_only: bool = True) -> list[str]:
@@ -40,9 +47,55 @@ def flat_view(view: Mapping[str, Any]) -> dict[str, Any]:
     return out
 
 
-def show_json(value: Any, width: int = 200) -> str:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= width else text[: width - 1] + "…"
+def to_second(time: Any) -> str:
+    """A time (nanoseconds or ISO text) as ISO 8601 in UTC, to the second."""
+    try:
+        ns = parse_time(time)
+    except ValueError:
+        return str(time)
+    return format_time(ns - ns % 1_000_000_000)
+
+
+def show_value(value: Any, *, time: bool = False) -> str:
+    """A value as it reads in a table: text as itself, times to the second, the rest as JSON."""
+    if time:
+        return to_second(value)
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, ensure_ascii=False, default=str)
+
+
+_TIMES = frozenset({f.name for f in ACTIVITY_FIELDS if f.kind is Kind.TIME} | set(STAMPS))
+
+
+def stored_fields(activity: Mapping[str, Any]) -> dict[str, str]:
+    """Every schema field of a stored activity that has a value, in schema order, then its
+    timestamps: name -> the text a table shows."""
+    fields = request_fields(activity)
+    shown = {name: show_value(value, time=name in _TIMES) for name, value in fields.items()}
+    for stamp in STAMPS:
+        if isinstance(activity.get(stamp), int):
+            shown[stamp] = to_second(activity[stamp])
+    return shown
+
+
+def _row(name: str, cell: str, attrs: str = "") -> str:
+    head = f"<th style='{_CELL}'>{html.escape(name)}</th>"
+    return f"<tr{attrs}>{head}<td style='{_CELL}'>{cell}</td></tr>"
+
+
+def _table(rows: list[str]) -> str:
+    return f"<table class='feedkit-table' style='border-collapse:collapse'>{''.join(rows)}</table>"
+
+
+def fields_table(fields: Mapping[str, str]) -> str:
+    """Name -> text as a two-column table."""
+    return _table([_row(k, html.escape(v)) for k, v in fields.items()])
+
+
+def activity_table(activity: Mapping[str, Any]) -> str:
+    """The stored activity, every field with a value (see :func:`stored_fields`)."""
+    return fields_table(stored_fields(activity))
 
 
 def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:
@@ -51,27 +104,16 @@ def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:
     return {p: (before.get(p), after.get(p)) for p in paths if before.get(p) != after.get(p)}
 
 
-def activity_table(activity: Mapping[str, Any], changes: Changes | None = None) -> str:
-    """The activity's fields (custom spread into dotted paths), changed rows highlighted."""
-    changes = changes or {}
-    flat = flat_view(request_fields(activity))
+def changes_table(changes: Changes) -> str:
+    """One highlighted row per changed path: the value now, and what it was."""
     rows = []
-    for key in ("created_at", "updated_at"):
-        if isinstance(activity.get(key), int):
-            flat_key = ns_to_datetime(activity[key]).isoformat()
-            rows.append(f"<tr><th>{key}</th><td>{html.escape(flat_key)}</td></tr>")
-    for path in [*flat, *(p for p in changes if p not in flat)]:
-        cell = html.escape(show_json(flat.get(path)))
-        attrs = ""
-        if path in changes:
-            before, after = changes[path]
-            attrs = f" class='feedkit-changed' style='background:{HIGHLIGHT}'"
-            if after is None:
-                cell = f"<s>{html.escape(show_json(before))}</s> (removed)"
-            elif before is not None:
-                cell += " " + colored(f"(was {show_json(before, 60)})", MUTED_COLOR)
-            else:
-                cell += " " + colored("(new)", MUTED_COLOR)
-        rows.append(f"<tr{attrs}><th>{html.escape(path)}</th><td>{cell}</td></tr>")
-    style = "<style>.feedkit-table th,.feedkit-table td{text-align:left;padding:2px 8px}</style>"
-    return f"{style}<table class='feedkit-table'>{''.join(rows)}</table>"
+    for path, (before, after) in changes.items():
+        time = path in _TIMES
+        if after is None:
+            cell = f"<s>{html.escape(show_value(before, time=time))}</s> <i>(removed)</i>"
+        else:
+            cell = html.escape(show_value(after, time=time))
+            was = "new" if before is None else f"was {show_value(before, time=time)}"
+            cell += f" <i>({html.escape(was)})</i>"
+        rows.append(_row(path, cell, f" class='feedkit-changed' style='{_CHANGED}'"))
+    return _table(rows)

@@ -23,18 +23,18 @@ import traitlets as tr
 
 from feedkit.client import Client
 from feedkit.results import Activity
-from feedkit.schema import FIELDS, FieldError, Reason, validate_activity
+from feedkit.schema import ACTIVITY_FIELDS, FIELDS, FieldError, Reason, validate_activity
 from feedkit.widgets._fields import (
     COMMON_TYPES,
-    ERROR_COLOR,
-    OK_COLOR,
     FieldInput,
     FieldRow,
-    colored,
+    TagsField,
     input_for,
     send,
     split_path,
 )
+from feedkit.widgets._look import error_html, heading_html, ok_html
+from feedkit.widgets._views import activity_table, to_second
 
 __all__ = ["ActivityForm"]
 
@@ -48,6 +48,8 @@ class ActivityForm(w.VBox):  # type: ignore[misc]
     (``feeds[0]``, ``location.lat``) to its message, ``submit()`` is the Submit button, and
     ``result`` is the activity the server stored. ``visibility_tag`` is sent only with
     visibility ``tag``; a required field shows its error once touched or after a submit.
+    Fields are in the schema's order. After a successful submit the form is locked (a second
+    click stores nothing) until **New** or :meth:`reset` clears it for the next activity.
     """
 
     errors = tr.Dict()
@@ -65,7 +67,7 @@ class ActivityForm(w.VBox):  # type: ignore[misc]
         self._validate()
 
     def _init_form(self) -> None:
-        self.heading = w.HTML("<h3 style='margin:4px 0'>New activity</h3>")
+        self.heading = w.HTML(heading_html("New activity"))
         self.w_id = input_for(FIELDS["id"])
         self.w_type = input_for(FIELDS["type"], suggestions=COMMON_TYPES)
         self.w_user_id = input_for(FIELDS["user_id"])
@@ -84,22 +86,32 @@ class ActivityForm(w.VBox):  # type: ignore[misc]
         self.w_expires_at = input_for(FIELDS["expires_at"])
         self.w_parent_id = input_for(FIELDS["parent_id"])
         self.w_poll_id = input_for(FIELDS["poll_id"])
-        self.inputs: dict[str, FieldInput] = {  # field name -> its w_<name> input, in order
-            name[2:]: widget for name, widget in vars(self).items() if name.startswith("w_")
+        self.inputs: dict[str, FieldInput] = {  # field name -> its w_<name>, in schema order
+            f.name: getattr(self, f"w_{f.name}") for f in ACTIVITY_FIELDS
         }
         self.rows = {name: FieldRow(name, control) for name, control in self.inputs.items()}
         self.w_visibility_tag.disabled = True
         self.bn_submit = w.Button(description="Submit", button_style="primary", icon="paper-plane")
+        self.bn_new = w.Button(
+            description="New",
+            icon="plus",
+            tooltip="Clear the form for another activity",
+            layout=w.Layout(display="none"),
+        )
         self.message = w.HTML()
         self.result_view = w.HTML()
         self.bn_submit.add_class("feedkit-submit")
+        self.bn_new.add_class("feedkit-new")
         self.message.add_class("feedkit-message")
         self.result_view.add_class("feedkit-result")
         self.add_class("feedkit-activity-form")
+        self.add_class("feedkit-form")
         self.children = [
             self.heading,
             *self.rows.values(),
-            w.HBox([self.bn_submit, self.message], layout=w.Layout(align_items="center")),
+            w.HBox(
+                [self.bn_submit, self.bn_new, self.message], layout=w.Layout(align_items="center")
+            ),
             self.result_view,
         ]
 
@@ -108,6 +120,7 @@ class ActivityForm(w.VBox):  # type: ignore[misc]
             control.observe(partial(self._on_input, name), names=["value", "problems"])
         self.w_visibility.observe(self._on_visibility, names="value")
         self.bn_submit.on_click(lambda _button: self.submit())
+        self.bn_new.on_click(lambda _button: self.reset())
 
     # -- state ------------------------------------------------------------------------------
 
@@ -135,6 +148,23 @@ class ActivityForm(w.VBox):  # type: ignore[misc]
         self._on_visibility()
         self._validate()
 
+    @property
+    def locked(self) -> bool:
+        """True after a successful submit, until :meth:`reset`."""
+        return self.result is not None
+
+    def reset(self) -> None:
+        """Clear every field, the errors and the result: ready for a new activity."""
+        self.result = None
+        self.result_view.value = ""
+        self.value = {}
+        for row in self.rows.values():
+            row.control.disabled = False
+        self._on_visibility()
+        self.bn_submit.layout.display = None
+        self.bn_new.layout.display = "none"
+        self._validate()
+
     def on_submitted(self, callback: SubmittedCallback, remove: bool = False) -> None:
         """Call ``callback(activity)`` after each successful submit (``remove`` to stop)."""
         if remove:
@@ -147,6 +177,9 @@ class ActivityForm(w.VBox):  # type: ignore[misc]
     def _on_input(self, name: str, _change: Any) -> None:
         if self._filling:
             return
+        for other, control in self.inputs.items():  # editing elsewhere: a typed tag is done
+            if other != name and isinstance(control, TagsField):
+                control.commit()
         self.rows[name].touched = True
         self._server_errors = {
             k: v for k, v in self._server_errors.items() if split_path(k)[0] != name
@@ -170,7 +203,7 @@ class ActivityForm(w.VBox):  # type: ignore[misc]
         for path, message in self._server_errors.items():
             errors.setdefault(path, message)
         self.errors = errors
-        self._say(ERROR_COLOR, "; ".join(self._show()))
+        self._say(False, "; ".join(self._show()))
 
     def _show(self) -> list[str]:
         """Route each error to its row; return those that belong to no field."""
@@ -185,7 +218,7 @@ class ActivityForm(w.VBox):  # type: ignore[misc]
             name, sub = split_path(path)
             if path in hidden:
                 continue
-            if name in per_row:
+            if name in per_row and not self.inputs[name].disabled:
                 per_row[name][sub] = message
             else:
                 unplaced.append(f"{path}: {message}" if path else message)
@@ -193,22 +226,29 @@ class ActivityForm(w.VBox):  # type: ignore[misc]
             row.show(per_row[name])
         return unplaced
 
-    def _say(self, color: str, text: str) -> None:
-        self.message.value = colored(text, color) if text else ""
+    def _say(self, ok: bool, text: str) -> None:
+        self.message.value = (ok_html(text) if ok else error_html([text])) if text else ""
 
     def submit(self) -> Activity | None:
         """Validate, send through the client and show the stored activity or the refusal.
 
-        Exactly what the Submit button does. Nothing is sent while any field is invalid.
-        Returns the stored activity (also in ``result``), or ``None``.
+        Exactly what the Submit button does. Nothing is sent while any field is invalid, nor
+        again once stored (see :meth:`reset`). Returns the stored activity (also in
+        ``result``), or ``None``.
         """
+        if self.result is not None:
+            self._say(False, f"Already stored as {self.result.get('id')}: click New for another")
+            return None
+        for control in self.inputs.values():
+            if isinstance(control, TagsField):
+                control.commit()
         self._server_errors = {}
         for row in self.rows.values():
             row.touched = True
         self._validate()
         if self.errors:
             fields = ", ".join(sorted({split_path(p)[0] or p for p in self.errors}))
-            self._say(ERROR_COLOR, f"Not sent: {len(self.errors)} error(s) in {fields}")
+            self._say(False, f"Not sent: {len(self.errors)} error(s) in {fields}")
             return None
         stored = send(
             self.bn_submit,
@@ -219,9 +259,13 @@ class ActivityForm(w.VBox):  # type: ignore[misc]
         if stored is None:
             return None
         self.result = stored
-        created = getattr(stored, "created_at", "")
-        self._say(OK_COLOR, f"Stored activity {stored.get('id')} (created {created})")
-        self.result_view.value = stored._repr_html_()
+        created = to_second(stored["created_at"]) if "created_at" in stored else "?"
+        self._say(True, f"Stored activity {stored.get('id')} (created {created})")
+        self.result_view.value = activity_table(stored)
+        for control in self.inputs.values():
+            control.disabled = True
+        self.bn_submit.layout.display = "none"
+        self.bn_new.layout.display = None
         for callback in list(self._callbacks):
             callback(stored)
         return stored
@@ -231,5 +275,5 @@ class ActivityForm(w.VBox):  # type: ignore[misc]
         self._server_errors = dict(fields)
         self._validate()
         unplaced = self._show()
-        self._say(ERROR_COLOR, "; ".join([text, *unplaced]))
+        self._say(False, "; ".join([text, *unplaced]))
         self.result_view.value = ""

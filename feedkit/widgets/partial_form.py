@@ -20,7 +20,6 @@
 
 from __future__ import annotations
 
-import html
 import json
 from collections.abc import Mapping
 from functools import partial
@@ -41,48 +40,64 @@ from feedkit.schema import (
     validate_partial,
 )
 from feedkit.widgets._fields import (
-    ERROR_COLOR,
-    INPUT_WIDTH,
-    LABEL_WIDTH,
-    OK_COLOR,
     FieldInput,
     FieldRow,
     JsonInput,
     TagsField,
-    colored,
-    error_html,
     input_for,
-    label_html,
     send,
     split_path,
 )
+from feedkit.widgets._look import (
+    BUTTON_WIDTH,
+    INPUT_WIDTH,
+    LABEL_WIDTH,
+    PATH_VALUE_WIDTH,
+    PATH_WIDTH,
+    code_html,
+    error_html,
+    heading_html,
+    help_html,
+    label_html,
+    ok_html,
+    section_html,
+)
 from feedkit.widgets._views import (
-    Changes,
-    activity_table,
+    STAMPS,
+    changes_table,
     diff,
+    fields_table,
     flat_view,
     flatten,
+    stored_fields,
 )
+
+READ_ONLY = tuple(f.name for f in ACTIVITY_FIELDS if not f.settable) + STAMPS
 
 __all__ = ["PartialUpdateForm"]
 
 
-class CustomPathRow(w.HBox):  # type: ignore[misc]
-    """One ``custom.<dotted path>`` to set: the path, its JSON value, and Remove."""
+class CustomPathRow(w.VBox):  # type: ignore[misc]
+    """One ``custom.<dotted path>`` to set: the path, its JSON value, Remove; its error below."""
 
     def __init__(self, options: list[str]) -> None:
         self.w_path = w.Combobox(
             options=options,
             ensure_option=False,
             placeholder="dotted.path",
-            layout=w.Layout(width="150px"),
+            layout=w.Layout(width=PATH_WIDTH),
         )
         self.w_value = JsonInput(multiline=False, placeholder='JSON: "happy", 3, {"a": 1}')
-        self.w_value.text.layout.width = "196px"
-        self.bn_remove = w.Button(icon="trash", tooltip="Remove", layout=w.Layout(width="46px"))
-        self.error = w.HTML(layout=w.Layout(margin="0 0 0 8px"))
+        self.w_value.text.layout.width = PATH_VALUE_WIDTH
+        self.bn_remove = w.Button(
+            icon="trash", tooltip="Remove", layout=w.Layout(width=BUTTON_WIDTH)
+        )
+        self.error = w.HTML()
         self.error.add_class("feedkit-error")
-        super().__init__([self.w_path, self.w_value, self.bn_remove, self.error])
+        super().__init__(
+            [w.HBox([self.w_path, self.w_value, self.bn_remove]), self.error],
+            layout=w.Layout(width=INPUT_WIDTH),
+        )
 
     @property
     def key(self) -> str:
@@ -98,7 +113,7 @@ class CustomPathsInput(FieldInput):
     custom are offered, and picking one fills in its current value."""
 
     def __init__(self) -> None:
-        super().__init__(layout=w.Layout(width="auto"))
+        super().__init__(layout=w.Layout(width=INPUT_WIDTH))
         self.current: Mapping[str, Any] = {}
         self.rows: list[CustomPathRow] = []
         self.box = w.VBox()
@@ -177,6 +192,9 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
     ``set.<field>`` / ``unset.<field>`` paths (and fields of the result) to messages;
     ``submit()`` is the Submit button; ``result`` is the activity after the change and
     ``changes`` maps each changed path to ``(before, after)``.
+
+    Each settable field shows its current value in its input, in the schema's order; editing
+    an input ticks its field. The fields no partial update can change are shown once, above.
     """
 
     activity = tr.Instance(Activity, allow_none=True)
@@ -197,11 +215,12 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
             self.load(activity_id)
 
     def _init_form(self) -> None:
-        self.heading = w.HTML("<h3 style='margin:4px 0'>Change an activity</h3>")
+        self.heading = w.HTML(heading_html("Change an activity"))
         self.w_activity_id = w.Text(placeholder="activity id", layout=w.Layout(width=INPUT_WIDTH))
         self.bn_load = w.Button(description="Load", icon="download")
         self.id_label = w.HTML(label_html("activity id"), layout=w.Layout(width=LABEL_WIDTH))
         self.activity_view = w.HTML()
+        self.changes_view = w.HTML()
         settable = [f for f in ACTIVITY_FIELDS if f.settable]
         self.cb_set = {
             f.name: w.Checkbox(description=f.name, indent=False, tooltip=f"set {f.name}: {f.doc}")
@@ -212,17 +231,21 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
             name: FieldRow(name, control, label=self.cb_set[name])
             for name, control in self.w_set.items()
         }
+        for f in settable:  # nothing is required of a partial update
+            self.set_rows[f.name].help.value = help_html(f.doc)
         self.w_custom_paths = CustomPathsInput()
-        self.w_unset = TagsField(
-            placeholder="field or custom.path, then Enter", allowed=sorted(PARTIAL_UNSET_FIELDS)
-        )
+        self.w_unset = TagsField(placeholder="field or custom.path (Enter or a comma adds it)")
         self.custom_row = FieldRow(
             "custom-paths",
             self.w_custom_paths,
-            label=w.HTML(label_html("custom.<path>", "Set one key inside custom")),
+            label=w.HTML(label_html("custom.<path>")),
+            doc="Set one key inside custom, leaving the others as they are.",
         )
         self.unset_row = FieldRow(
-            "unset", self.w_unset, label=w.HTML(label_html("unset", "Fields and custom paths"))
+            "unset",
+            self.w_unset,
+            label=w.HTML(label_html("unset")),
+            doc=_unset_help({}),
         )
         self.preview_view = w.HTML()
         self.bn_submit = w.Button(description="Submit", button_style="primary", icon="paper-plane")
@@ -231,26 +254,27 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
             ("activity-id", self.w_activity_id),
             ("load", self.bn_load),
             ("activity", self.activity_view),
+            ("changes", self.changes_view),
             ("preview", self.preview_view),
             ("submit", self.bn_submit),
             ("message", self.message),
         ):
             widget.add_class(f"feedkit-{name}")
-        for control in self.w_set.values():
-            control.disabled = True
         self.add_class("feedkit-partial-form")
+        self.add_class("feedkit-form")
         self.children = [
             self.heading,
             w.HBox([self.id_label, self.w_activity_id, self.bn_load]),
             self.activity_view,
-            _section("Set: tick a field, or edit it, to change it"),
+            w.HTML(section_html("Set: edit a field (or tick it) to change it")),
             *self.set_rows.values(),
             self.custom_row,
-            _section("Unset"),
+            w.HTML(section_html("Unset")),
             self.unset_row,
-            _section("PATCH body"),
+            w.HTML(section_html("PATCH body")),
             self.preview_view,
             w.HBox([self.bn_submit, self.message], layout=w.Layout(align_items="center")),
+            self.changes_view,
         ]
 
     def _init_controls(self) -> None:
@@ -259,7 +283,7 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
             self.cb_set[name].observe(partial(self._on_check, name), names="value")
             control.observe(partial(self._on_input, name), names=["value", "problems"])
         self.w_custom_paths.observe(self._on_change, names=["value", "problems"])
-        self.w_unset.observe(self._on_change, names="value")
+        self.w_unset.observe(partial(self._on_input, "unset"), names="value")
         self.bn_submit.on_click(lambda _button: self.submit())
 
     # -- state ------------------------------------------------------------------------------
@@ -289,7 +313,6 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
         try:
             for name, control in self.w_set.items():
                 self.cb_set[name].value = name in set_
-                control.disabled = name not in set_
                 control.fill(set_[name] if name in set_ else self._current.get(name))
             self.w_custom_paths.fill({k: v for k, v in set_.items() if k.startswith("custom.")})
             self.w_unset.fill(unset)
@@ -316,26 +339,29 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
             self.activity = None
             self._current = {}
             self.activity_view.value = ""
-            self._say(ERROR_COLOR, f"Could not load {activity_id!r}: {exc}")
+            self.changes_view.value = ""
+            self._say(False, f"Could not load {activity_id!r}: {exc}")
             return None
-        self._show_activity(activity, {})
-        self._say(OK_COLOR, f"Loaded activity {activity_id}")
+        self._show_activity(activity)
+        self.changes_view.value = ""
+        self._say(True, f"Loaded activity {activity_id}")
         return activity
 
-    def _show_activity(self, activity: Activity, changes: Changes) -> None:
+    def reset(self) -> None:
+        """Drop the pending change: every input shows the loaded activity's value again."""
+        self.value = {"set": {}, "unset": []}
+
+    def _show_activity(self, activity: Activity) -> None:
         self.activity = activity
         self._current = request_fields(activity)
         custom = self._current.get("custom") or {}
         self.w_custom_paths.set_current(custom)
-        unsettable = sorted(PARTIAL_UNSET_FIELDS)
-        self.w_unset.tags.allowed_tags = unsettable + [
-            f"custom.{p}" for p in flatten(custom, leaves_only=False)
-        ]
+        self.unset_row.help.value = help_html(_unset_help(custom))
         self.value = {"set": {}, "unset": []}
-        self.activity_view.value = activity_table(activity, changes)
+        shown = stored_fields(activity)
+        self.activity_view.value = fields_table({k: shown[k] for k in READ_ONLY if k in shown})
 
     def _on_check(self, name: str, change: dict[str, Any]) -> None:
-        self.w_set[name].disabled = not change["new"]
         if not change["new"] and not self._filling:
             self._filling = True  # untick: show the current value again
             try:
@@ -345,9 +371,22 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
         self._on_change()
 
     def _on_input(self, name: str, _change: Any) -> None:
-        if not self._filling and not self.cb_set[name].value:
+        if self._filling:
+            return
+        self._commit_tags(but=name)
+        if name in self.cb_set and not self.cb_set[name].value:
             self.cb_set[name].value = True  # editing a field means setting it
         self._on_change()
+
+    def _tag_inputs(self) -> dict[str, TagsField]:
+        inputs = {"unset": self.w_unset, **self.w_set}
+        return {name: c for name, c in inputs.items() if isinstance(c, TagsField)}
+
+    def _commit_tags(self, but: str = "") -> None:
+        """Another field is being edited, or the form sent: typed tags are done."""
+        for name, control in self._tag_inputs().items():
+            if name != but:
+                control.commit()
 
     def _on_change(self, _change: Any = None) -> None:
         if self._filling:
@@ -374,11 +413,8 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
         for path, message in self._server_errors.items():
             errors.setdefault(path, message)
         self.errors = errors
-        preview = json.dumps(self.preview, indent=2, ensure_ascii=False)
-        self.preview_view.value = (
-            f"<pre style='margin:0;padding:4px 8px;background:#f5f5f5'>{html.escape(preview)}</pre>"
-        )
-        self._say(ERROR_COLOR, "; ".join(self._show()))
+        self.preview_view.value = code_html(json.dumps(self.preview, indent=2, ensure_ascii=False))
+        self._say(False, "; ".join(self._show()))
 
     def _show(self) -> list[str]:
         """Route each error to its row; return those that belong to no row."""
@@ -404,8 +440,8 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
         self.unset_row.error.value = error_html(list(unset.values()))
         return unplaced
 
-    def _say(self, color: str, text: str) -> None:
-        self.message.value = colored(text, color) if text else ""
+    def _say(self, ok: bool, text: str) -> None:
+        self.message.value = (ok_html(text) if ok else error_html([text])) if text else ""
 
     def submit(self) -> Activity | None:
         """Send the partial update through the client; show the result, changes highlighted.
@@ -414,16 +450,17 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
         nothing to change, or while anything is invalid. Returns the activity after the
         change (also in ``result``), or ``None``.
         """
+        self._commit_tags()
         self._server_errors = {}
         self._validate()
         if self.activity is None:
-            self._say(ERROR_COLOR, "Not sent: load an activity first")
+            self._say(False, "Not sent: load an activity first")
             return None
         if self.errors:
-            self._say(ERROR_COLOR, f"Not sent: fix {len(self.errors)} error(s) first")
+            self._say(False, f"Not sent: fix {len(self.errors)} error(s) first")
             return None
         if not self.preview:
-            self._say(ERROR_COLOR, "Not sent: tick a field to set, or pick one to unset")
+            self._say(False, "Not sent: edit a field to set, or name one to unset")
             return None
         value = self.value
         before = flat_view(self._current)
@@ -441,18 +478,19 @@ class PartialUpdateForm(w.VBox):  # type: ignore[misc]
         changes = diff(before, flat_view(request_fields(after)))
         self.result = after
         self.changes = changes
-        self._show_activity(after, changes)
+        self._show_activity(after)
+        self.changes_view.value = changes_table(changes)
         done = ", ".join(changes) if changes else "nothing (the values were already so)"
-        self._say(OK_COLOR, f"Changed {done}")
+        self._say(True, f"Changed {done}")
         return after
 
     def _refused(self, fields: Mapping[str, str], text: str) -> None:
         self._server_errors = dict(fields)
         self._validate()
-        self._say(ERROR_COLOR, "; ".join([text, *self._show()]))
+        self._say(False, "; ".join([text, *self._show()]))
 
 
-def _section(text: str) -> w.HTML:
-    return w.HTML(
-        f"<div style='margin-top:8px;border-bottom:1px solid #ddd'><b>{html.escape(text)}</b></div>"
-    )
+def _unset_help(custom: Mapping[str, Any]) -> str:
+    """Which names an unset takes: the unsettable fields, and this activity's custom paths."""
+    paths = [f"custom.{p}" for p in flatten(custom, leaves_only=False)] or ["custom.<path>"]
+    return f"Fields to remove: {', '.join(sorted(PARTIAL_UNSET_FIELDS))}; {', '.join(paths)}."
