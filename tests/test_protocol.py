@@ -92,3 +92,17 @@ def test_the_readme_lists_the_operations_of_the_table() -> None:
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     listed = readme.split("<!-- operations -->\n", 1)[1].split("\n<!-- /operations -->", 1)[0]
     assert listed == markdown_table(), "regenerate with feedkit.protocol.markdown_table()"
+
+
+def test_one_grep_of_an_operation_id_finds_where_it_is_served_and_spoken() -> None:
+    """Grep an operationId: the protocol table declares it, the app routes it, the server
+    module of its resource serves it (and names it), and the client speaks it."""
+    from feedkit.server.app import HANDLERS, ROUTES
+
+    server = {p.name: p.read_text(encoding="utf-8")
+              for p in (ROOT / "feedkit" / "server").glob("*.py") if p.name != "app.py"}  # fmt: skip
+    client = (ROOT / "feedkit" / "client.py").read_text(encoding="utf-8")
+    unnamed = [op.id for op in ROUTES if not any(op.id in text for text in server.values())]
+    unspoken = [op.id for op in ROUTES if f'"{op.id}"' not in client]
+    assert unnamed == [] and unspoken == []
+    assert {op.id for op in ROUTES} == set(HANDLERS)

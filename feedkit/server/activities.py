@@ -1,5 +1,7 @@
-"""The activities resource of the embedded server: add, upsert, get, full and partial update,
-delete, restore and query, with the visibility rules every read applies.
+"""The activities resource of the embedded server: AddActivity, UpsertActivities, GetActivity,
+UpdateActivity, UpdateActivityPartial, UpdateActivitiesPartialBatch, DeleteActivity,
+DeleteActivities, RestoreActivity and QueryActivities, with the visibility rules every read
+applies.
 
 Each method takes the verified :class:`Principal` and the decoded request, validates it with
 :mod:`feedkit.schema`, runs one transaction, and returns the response object (without
