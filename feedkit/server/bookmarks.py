@@ -21,7 +21,7 @@ from feedkit.schema.bookmark import (
     validate_bookmark,
     validate_folder,
 )
-from feedkit.server import saved
+from feedkit.server import listing, saved
 from feedkit.server.activities import ActivitiesService
 from feedkit.server.auth import Principal
 from feedkit.server.problems import NOT_ALLOWED, Problem
@@ -199,16 +199,16 @@ class BookmarksService:
         user's bookmarks."""
         body = body_object(body)
         actor = self.activities._actor(principal, body)
-        where, params = saved.compile_conditions(body.get("filter"), BOOKMARK_FILTERS, {})
+        where, params = listing.conditions_sql(body.get("filter"), BOOKMARK_FILTERS, {})
         if actor is not None:
             where, params = f"({where}) AND user_id = ?", [*params, actor]
-        order = saved.order_by(body.get("sort"), SORT_FIELDS, "activity_id, user_id, folder_id")
+        order = listing.order_by(body.get("sort"), SORT_FIELDS, "activity_id, user_id, folder_id")
         limit = page_limit(body, DEFAULT_PAGE)
-        offset = saved.page_offset(body, "bookmarks")
+        offset = listing.page_offset(body, "bookmarks")
         with self.store.reading() as db:
             rows = saved.select(db, "bookmarks", where, params, order, limit + 1, offset)
             out = {"bookmarks": self._answers(db, rows[:limit], actor)}
-        return saved.paged(out, "bookmarks", offset, limit, len(rows) > limit)
+        return listing.paged(out, "bookmarks", offset, limit, len(rows) > limit)
 
     # -- folders ----------------------------------------------------------------------------
 
@@ -216,20 +216,18 @@ class BookmarksService:
         """QueryBookmarkFolders: filter on folder_id, user_id, folder_name ($contains too) and
         times; a user token reads only its own folders."""
         body = body_object(body)
-        where, params = saved.compile_conditions(
-            body.get("filter"), FOLDER_FILTERS, _FOLDER_COLUMNS
-        )
+        where, params = listing.conditions_sql(body.get("filter"), FOLDER_FILTERS, _FOLDER_COLUMNS)
         if principal.user_id is not None:
             where, params = f"({where}) AND user_id = ?", [*params, principal.user_id]
-        order = saved.order_by(body.get("sort"), SORT_FIELDS, "id")
+        order = listing.order_by(body.get("sort"), SORT_FIELDS, "id")
         limit = page_limit(body, DEFAULT_PAGE)
-        offset = saved.page_offset(body, "bookmark_folders")
+        offset = listing.page_offset(body, "bookmark_folders")
         with self.store.reading() as db:
             rows = saved.select(db, "bookmark_folders", where, params, order, limit + 1, offset)
             users = self.store.get_users(db, {f["user_id"] for f in rows})
             answer = Answer(users, {}, now_ns())
             out = {"bookmark_folders": [saved.folder_json(f, answer) for f in rows[:limit]]}
-        return saved.paged(out, "bookmark_folders", offset, limit, len(rows) > limit)
+        return listing.paged(out, "bookmark_folders", offset, limit, len(rows) > limit)
 
     def update_bookmark_folder(
         self, principal: Principal, folder_id: str, body: Any

@@ -9,6 +9,7 @@ import uuid
 from typing import Any
 
 from feedkit.schema import DEFAULT_PAGE, FEED_ID, MAX_ID
+from feedkit.server import listing
 from feedkit.server.activities import ActivitiesService
 from feedkit.server.auth import Principal
 from feedkit.server.follows import FollowsService
@@ -16,14 +17,7 @@ from feedkit.server.pins import feed_pins
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.query import Compiled, compile_filter
 from feedkit.server.render import feed_response
-from feedkit.server.requests import (
-    body_object,
-    offset_cursor,
-    offset_token,
-    page_limit,
-    sort_order,
-    string_filter,
-)
+from feedkit.server.requests import body_object, page_limit
 from feedkit.server.store import FEED_KEY, Store, now_ns
 
 __all__ = ["FeedsService"]
@@ -38,14 +32,11 @@ _FEED_DATA_TYPES: dict[str, tuple[type, str]] = {
 }
 FEED_VISIBILITIES = ("public", "visible", "followers", "members", "private")
 # QueryFeeds' string filters and sort fields, as SQL over the feeds table.
-_FEED_FILTERS = {
-    "feed": "fid",
-    "id": "id",
-    "group_id": "group_id",
-    "created_by_id": "created_by",
-    "visibility": "coalesce(json_extract(doc, '$.visibility'), 'visible')",
-}
-_FEED_SORTS = {"created_at": "created_at", "updated_at": "updated_at"}
+_VISIBILITY_SQL = "coalesce(json_extract(doc, '$.visibility'), 'visible')"
+_FEED_FILTERS = {name: ("$eq", "$in") for name in
+                 ("feed", "id", "group_id", "created_by_id", "visibility")}  # fmt: skip
+_FEED_COLUMNS = {"feed": "fid", "created_by_id": "created_by", "visibility": _VISIBILITY_SQL}
+_FEED_SORTS = ("created_at", "updated_at")
 
 
 def _type_errors(obj: dict[str, Any], types: dict[str, tuple[type, str]]) -> dict[str, str]:
@@ -155,13 +146,13 @@ class FeedsService:
         """QueryFeeds: filter on feed, id, group_id, created_by_id and visibility (a string
         or ``{"$eq"|"$in": ...}``), sort on created_at or updated_at, pages by cursors."""
         body = body_object(body)
-        where, params = string_filter(body.get("filter") or {}, _FEED_FILTERS)
+        where, params = listing.conditions_sql(body.get("filter"), _FEED_FILTERS, _FEED_COLUMNS)
         if principal.user_id is not None:  # a private feed is its owner's alone
-            where += f" AND ({_FEED_FILTERS['visibility']} != 'private' OR created_by = ?)"
+            where += f" AND ({_VISIBILITY_SQL} != 'private' OR created_by = ?)"
             params.append(principal.user_id)
-        order = sort_order(body.get("sort"), _FEED_SORTS, "fid")
+        order = listing.order_by(body.get("sort"), _FEED_SORTS, "fid")
         limit = page_limit(body, DEFAULT_PAGE)
-        offset = offset_cursor("feeds", body.get("next") or body.get("prev"))
+        offset = listing.page_offset(body, "feeds")
         with self.store.reading() as db:
             found = self.store.query_feeds(db, where, params, order, limit + 1, offset)
             creators = [f.get("created_by") or f["id"] for f in found]
@@ -171,9 +162,4 @@ class FeedsService:
                 feed_response(f, self.store.feed_counts(db, f["feed"]), users, now)
                 for f in found[:limit]
             ]
-        out: dict[str, Any] = {"feeds": feeds}
-        if len(found) > limit:
-            out["next"] = offset_token("feeds", offset + limit)
-        if offset:
-            out["prev"] = offset_token("feeds", max(0, offset - limit))
-        return out
+        return listing.paged({"feeds": feeds}, "feeds", offset, limit, len(found) > limit)

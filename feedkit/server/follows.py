@@ -10,10 +10,10 @@ accepts or rejects it.
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from feedkit.schema import DEFAULT_PAGE, FEED_ID
+from feedkit.server import listing
 from feedkit.server.auth import Principal
 from feedkit.server.feed_groups import group_setting
 from feedkit.server.problems import NOT_ALLOWED, Problem
@@ -31,45 +31,10 @@ APPROVED_FOLLOWS = ("followers",)
 OWNER_ONLY_FOLLOWS = ("private", "members")
 
 
-def _follow_filter(conditions: Any) -> tuple[str, list[Any]]:
-    """A QueryFollows filter as SQL over the follows table."""
-    if not isinstance(conditions, dict):
-        raise Problem.invalid({"filter": "must be an object"})
-    columns = {"source_feed": "source", "target_feed": "target",
-               "push_preference": "push_preference", "status": "status"}  # fmt: skip
-    parts, params = [], []
-    for key, value in conditions.items():
-        if key not in columns:
-            raise Problem.invalid({f"filter.{key}": "filter on source_feed, target_feed, "
-                                   "push_preference or status"})  # fmt: skip
-        ops = value if isinstance(value, dict) else {"$eq": value}
-        for op, operand in ops.items():
-            if op == "$eq" and isinstance(operand, str):
-                parts.append(f"{columns[key]} = ?")
-                params.append(operand)
-            elif op == "$in" and isinstance(operand, list) and operand:
-                parts.append(f"{columns[key]} IN ({','.join('?' * len(operand))})")
-                params += [str(x) for x in operand]
-            else:
-                raise Problem.invalid({f"filter.{key}": f"{op} of a string is not supported"})
-    return " AND ".join(parts) or "1", params
-
-
-def _offset_token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"follows:{offset}".encode()).decode()
-
-
-def _offset_cursor(token: Any) -> int:
-    """The offset a QueryFollows cursor holds (an opaque token of this server's), or 0."""
-    if not token:
-        return 0
-    try:
-        kind, _, number = base64.urlsafe_b64decode(str(token)).decode().partition(":")
-        if kind != "follows" or not number.isdigit():
-            raise ValueError
-        return int(number)
-    except (ValueError, UnicodeDecodeError):
-        raise Problem.invalid({"next": "is not a cursor this server gave"}) from None
+# QueryFollows' filter fields and the operators each takes, and their columns.
+_FOLLOW_FILTERS = {"source_feed": ("$eq", "$in"), "target_feed": ("$eq", "$in"),
+                   "push_preference": ("$eq", "$in"), "status": ("$eq", "$in")}  # fmt: skip
+_FOLLOW_COLUMNS = {"source_feed": "source", "target_feed": "target"}
 
 
 class FollowsService:
@@ -160,29 +125,16 @@ class FollowsService:
         """QueryFollows: filter on source_feed, target_feed (a feed id or {"$in": [...]}),
         push_preference and status; sort on created_at; pages by next/prev cursors."""
         body = body_object(body)
-        where, params = _follow_filter(body.get("filter") or {})
+        where, params = listing.conditions_sql(body.get("filter"), _FOLLOW_FILTERS,
+                                               _FOLLOW_COLUMNS)  # fmt: skip
+        order = listing.order_by(body.get("sort"), ("created_at",), "source, target",
+                                 default="created_at ASC")  # fmt: skip
         limit = page_limit(body, DEFAULT_PAGE)
-        direction = "ASC"
-        sort = body.get("sort") or []
-        if not isinstance(sort, list):
-            raise Problem.invalid({"sort": "must be a list of {field, direction}"})
-        for item in sort:
-            if not isinstance(item, dict) or item.get("field") != "created_at":
-                raise Problem.invalid({"sort": "sort on created_at"})
-            direction = "DESC" if item.get("direction", -1) == -1 else "ASC"
-        offset = _offset_cursor(body.get("next") or body.get("prev"))
+        offset = listing.page_offset(body, "follows")
         with self.store.reading() as db:
-            rows = self.store.query_follows(
-                db, where, params, limit + 1, offset,
-                order=f"created_at {direction}, source, target",
-            )  # fmt: skip
+            rows = self.store.query_follows(db, where, params, limit + 1, offset, order=order)
             follows = [self._follow_response(db, r) for r in rows[:limit]]
-        out: dict[str, Any] = {"follows": follows}  # a cursor only where there is a page
-        if len(rows) > limit:
-            out["next"] = _offset_token(offset + limit)
-        if offset:
-            out["prev"] = _offset_token(max(0, offset - limit))
-        return out
+        return listing.paged({"follows": follows}, "follows", offset, limit, len(rows) > limit)
 
     def _follow_response(self, db: Any, row: dict[str, Any]) -> dict[str, Any]:
         now = now_ns()

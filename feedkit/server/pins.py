@@ -17,7 +17,7 @@ import orjson
 
 from feedkit.schema import DEFAULT_PAGE
 from feedkit.schema.pin import FEED_READ_PINS, PIN_FILTERS, PIN_SORT_FIELDS
-from feedkit.server import saved
+from feedkit.server import listing, saved
 from feedkit.server.activities import ActivitiesService
 from feedkit.server.auth import Principal
 from feedkit.server.problems import NOT_ALLOWED, Problem
@@ -161,15 +161,15 @@ class PinsService:
         body = body_object(body)
         fid = f"{group}:{feed_id}"
         columns = {k: f"p.{k}" for k in PIN_FILTERS}
-        where, params = saved.compile_conditions(body.get("filter"), PIN_FILTERS, columns)
-        order = saved.order_by(body.get("sort"), PIN_SORT_FIELDS, "p.activity_id")
+        where, params = listing.conditions_sql(body.get("filter"), PIN_FILTERS, columns)
+        order = listing.order_by(body.get("sort"), PIN_SORT_FIELDS, "p.activity_id")
         order = order.replace("created_at", "p.created_at").replace("updated_at", "p.updated_at")
         limit = page_limit(body, DEFAULT_PAGE)
-        offset = saved.page_offset(body, "pins")
+        offset = listing.page_offset(body, "pins")
         with self.store.reading() as db:
             self._feed(db, principal, fid, change=False)
             pins = _shown_pins(
                 db, self.activities, fid, principal.user_id, where, params, order, limit + 1, offset
             )
         out = {"pinned_activities": pins[:limit]}
-        return saved.paged(out, "pins", offset, limit, len(pins) > limit)
+        return listing.paged(out, "pins", offset, limit, len(pins) > limit)
