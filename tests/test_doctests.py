@@ -19,7 +19,7 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 # Modules whose docstrings show a runnable example; a test fails if one loses its examples.
 EXPECTED = {
     "feedkit.arrowjson", "feedkit.client", "feedkit.convert", "feedkit.display", "feedkit.files",
-    "feedkit.schema",
+    "feedkit.schema.activity", "feedkit.schema.fields",
     "feedkit.widgets.activity_form", "feedkit.widgets.partial_form",
 }  # fmt: skip
 

@@ -1,782 +1,103 @@
-"""The activity fields, their types and limits: the one source of truth.
+"""The schema: every resource's fields, types and limits, declared once as data.
 
-Every part of feedkit reads this module: the client validates before sending, the embedded
-server validates what it receives, and the converters and forms label and check their inputs
-with the same definitions. A field is declared once, as data::
-
-    >>> FIELDS["visibility_tag"].max_length
-    32
-    >>> [e.code.value for e in validate_activity({"type": "post", "feeds": ["nocolon"]})]
-    ['feed_format']
-
-Failures are :class:`FieldError` values carrying the field path, a :class:`Reason` code and a
-message; :func:`validate_activity` returns all of them at once rather than stopping at the first.
+:mod:`feedkit.schema.fields` holds the one :class:`Field` declaration, the :class:`Reason`
+codes and :class:`FieldError`, the limits every resource shares and the checks of a value by
+its kind; each resource declares its fields in a module of its own:
+:mod:`~feedkit.schema.activity`, :mod:`~feedkit.schema.user`, :mod:`~feedkit.schema.comment`,
+:mod:`~feedkit.schema.reaction`, :mod:`~feedkit.schema.bookmark`, :mod:`~feedkit.schema.pin`,
+:mod:`~feedkit.schema.feed_group`. The client validates before sending, the embedded server
+validates what it receives, and the converters, the answers and the forms read the same
+declarations. This package re-exports the shared names and the activity's.
 """
 
 from __future__ import annotations
 
-import json
-import math
-import re
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from enum import StrEnum
-from typing import Any
-
-import orjson
+from feedkit.schema.activity import (
+    ACTIVITY_FIELDS,
+    FIELDS,
+    MAX_FEEDS,
+    MAX_FILTER_TAGS,
+    MAX_MENTIONS,
+    MAX_VISIBILITY_TAG,
+    PARTIAL_SET_FIELDS,
+    PARTIAL_UNSET_FIELDS,
+    REQUEST_OPTIONS,
+    RESTRICT_REPLIES,
+    VISIBILITIES,
+    apply_partial,
+    validate_activity,
+    validate_partial,
+)
+from feedkit.schema.fields import (
+    ATTACHMENT_FIELD_NAMES,
+    ATTACHMENT_FIELDS,
+    DEFAULT_CONCURRENCY,
+    DEFAULT_PAGE,
+    FEED_ID,
+    FEED_ID_RE2,
+    LOCATION_BOUNDS,
+    MAX_ACTIVITY_BYTES,
+    MAX_ACTIVITY_DEPTH,
+    MAX_BATCH,
+    MAX_ID,
+    MAX_NESTING,
+    MAX_PAGE,
+    MAX_REQUEST_BYTES,
+    MAX_TIME_NS,
+    MIN_TIME_NS,
+    OUT_OF_TIME,
+    Field,
+    FieldError,
+    Kind,
+    Reason,
+    check_encoded,
+    format_time,
+    json_depth,
+    parse_time,
+    type_name,
+    validate_limit,
+)
 
 __all__ = [
+    "ACTIVITY_FIELDS",
     "ATTACHMENT_FIELDS",
+    "ATTACHMENT_FIELD_NAMES",
+    "DEFAULT_CONCURRENCY",
+    "DEFAULT_PAGE",
+    "FEED_ID",
+    "FEED_ID_RE2",
     "FIELDS",
+    "LOCATION_BOUNDS",
+    "MAX_ACTIVITY_BYTES",
+    "MAX_ACTIVITY_DEPTH",
+    "MAX_BATCH",
+    "MAX_FEEDS",
+    "MAX_FILTER_TAGS",
+    "MAX_ID",
+    "MAX_MENTIONS",
+    "MAX_NESTING",
+    "MAX_PAGE",
+    "MAX_REQUEST_BYTES",
+    "MAX_TIME_NS",
+    "MAX_VISIBILITY_TAG",
+    "MIN_TIME_NS",
+    "OUT_OF_TIME",
     "PARTIAL_SET_FIELDS",
     "PARTIAL_UNSET_FIELDS",
     "REQUEST_OPTIONS",
+    "RESTRICT_REPLIES",
+    "VISIBILITIES",
     "Field",
     "FieldError",
     "Kind",
     "Reason",
     "apply_partial",
+    "check_encoded",
+    "format_time",
+    "json_depth",
+    "parse_time",
+    "type_name",
     "validate_activity",
     "validate_limit",
     "validate_partial",
 ]
-
-MAX_ID = 255
-MAX_VISIBILITY_TAG = 32
-MAX_FEEDS = 25
-MAX_FILTER_TAGS = 50
-MAX_MENTIONS = 25
-MAX_BATCH = 100  # items of one batch request
-MAX_PAGE = 100  # activities of one page, at most
-DEFAULT_PAGE = 25  # activities of one page when a request asks for none
-DEFAULT_CONCURRENCY = 4  # requests an import keeps in flight
-# Bytes of one request body, and of one activity's JSON within it: feedkit serve refuses a
-# larger body with 413 and a larger activity by its index; the client checks both first, so
-# one huge row is a row error and never fails the request its neighbours ride in.
-MAX_REQUEST_BYTES = 8 * 1024 * 1024
-MAX_ACTIVITY_BYTES = 1024 * 1024
-# Levels of JSON nesting a request may carry, and segments a dotted ``custom.`` path may have.
-# orjson writes at most 255 levels; an answer nests a stored object a few levels deeper than
-# it arrived, and a path and the value set at it stack: 100 + 100 + a few stays well inside.
-MAX_NESTING = 100
-MAX_ACTIVITY_DEPTH = MAX_NESTING - 2  # an activity sits two levels down in a batch's body
-# Times travel as int64 nanoseconds since the epoch (SQLite INTEGER, the SDK's int).
-MIN_TIME_NS, MAX_TIME_NS = -(2**63), 2**63 - 1
-OUT_OF_TIME = "is outside the times int64 nanoseconds hold (1677-09-21 to 2262-04-11)"
-LOCATION_BOUNDS = {"lat": 90.0, "lng": 180.0}  # each within [-bound, bound] degrees
-_UTC = UTC
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-class Kind(StrEnum):
-    """The value shapes an activity field can take."""
-
-    STRING = "string"
-    STRING_LIST = "string_list"
-    CHOICE = "choice"
-    OBJECT = "object"
-    LOCATION = "location"
-    TIME = "time"
-    ATTACHMENTS = "attachments"
-
-
-class Reason(StrEnum):
-    """Why a value was refused. Tests and programs branch on these; people read the message."""
-
-    REQUIRED = "required"
-    TYPE = "type"
-    TOO_LONG = "too_long"
-    EMPTY = "empty"
-    TOO_FEW = "too_few"
-    TOO_MANY = "too_many"
-    CHOICE = "choice"
-    RANGE = "range"
-    FEED_FORMAT = "feed_format"
-    TIMEZONE = "timezone"
-    TIME_FORMAT = "time_format"
-    DEPENDENCY = "dependency"
-    UNKNOWN_FIELD = "unknown_field"
-    NOT_SETTABLE = "not_settable"
-    NOT_UNSETTABLE = "not_unsettable"
-    TOO_DEEP = "too_deep"
-    TOO_LARGE = "too_large"
-    ENCODING = "encoding"
-    # Reasons a source row cannot even be read, a row another row supersedes, and a row the
-    # server would not take.
-    FORMAT = "format"
-    MALFORMED_ROW = "malformed_row"
-    DUPLICATE_ID = "duplicate_id"
-    SEND_FAILED = "send_failed"
-
-
-@dataclass(frozen=True)
-class Field:
-    """One activity field: its shape, its limits, and what partial updates may do to it."""
-
-    name: str
-    kind: Kind
-    doc: str
-    required: bool = False
-    max_length: int | None = None
-    min_items: int | None = None
-    max_items: int | None = None
-    item_max_length: int | None = None
-    choices: tuple[str, ...] = ()
-    default: Any = None
-    settable: bool = False
-    unsettable: bool = False
-
-
-@dataclass(frozen=True)
-class FieldError:
-    """A refused value: where (``field``, a dotted path), why (``code``) and a message."""
-
-    field: str
-    code: Reason
-    message: str
-    value: Any = None
-
-    def __str__(self) -> str:
-        return f"{self.field}: {self.message}"
-
-
-VISIBILITIES = ("public", "private", "tag")
-RESTRICT_REPLIES = ("everyone", "people_i_follow", "nobody")
-
-ACTIVITY_FIELDS: tuple[Field, ...] = (
-    Field(
-        "id",
-        Kind.STRING,
-        "Activity id; generated when absent. Upserts match on it.",
-        max_length=MAX_ID,
-    ),
-    Field(
-        "type",
-        Kind.STRING,
-        "Activity type, e.g. post, video, like.",
-        required=True,
-        max_length=MAX_ID,
-    ),
-    Field(
-        "feeds",
-        Kind.STRING_LIST,
-        "Feeds the activity is posted to, each 'group:id'.",
-        required=True,
-        min_items=1,
-        max_items=MAX_FEEDS,
-        settable=True,
-    ),
-    Field("user_id", Kind.STRING, "The acting user.", max_length=MAX_ID),
-    Field("text", Kind.STRING, "The activity text.", settable=True),
-    Field(
-        "attachments",
-        Kind.ATTACHMENTS,
-        "Files, images, videos and links.",
-        default=(),
-        settable=True,
-        unsettable=True,
-    ),
-    Field(
-        "custom",
-        Kind.OBJECT,
-        "Free-form JSON object of your own data.",
-        default=None,
-        settable=True,
-        unsettable=True,
-    ),
-    Field(
-        "visibility",
-        Kind.CHOICE,
-        "Who can see the activity.",
-        choices=VISIBILITIES,
-        default="public",
-        settable=True,
-    ),
-    Field(
-        "visibility_tag",
-        Kind.STRING,
-        "Required when visibility is 'tag'.",
-        max_length=MAX_VISIBILITY_TAG,
-        settable=True,
-        unsettable=True,
-    ),
-    Field(
-        "restrict_replies",
-        Kind.CHOICE,
-        "Who can reply.",
-        choices=RESTRICT_REPLIES,
-        default="everyone",
-        settable=True,
-    ),
-    Field("location", Kind.LOCATION, "{lat, lng} in degrees.", settable=True, unsettable=True),
-    Field(
-        "expires_at",
-        Kind.TIME,
-        "When the activity expires (timezone-aware).",
-        settable=True,
-        unsettable=True,
-    ),
-    Field(
-        "mentioned_user_ids",
-        Kind.STRING_LIST,
-        "Users mentioned in the activity.",
-        max_items=MAX_MENTIONS,
-        item_max_length=MAX_ID,
-        default=(),
-        settable=True,
-        unsettable=True,
-    ),
-    Field(
-        "parent_id", Kind.STRING, "The activity this one shares or replies to.", max_length=MAX_ID
-    ),
-    Field(
-        "poll_id",
-        Kind.STRING,
-        "A poll attached to the activity.",
-        max_length=MAX_ID,
-        settable=True,
-        unsettable=True,
-    ),
-    Field(
-        "search_data",
-        Kind.OBJECT,
-        "Free-form JSON object indexed for search.",
-        default=None,
-        settable=True,
-        unsettable=True,
-    ),
-    Field(
-        "filter_tags",
-        Kind.STRING_LIST,
-        "Tags to filter on.",
-        max_items=MAX_FILTER_TAGS,
-        default=(),
-        settable=True,
-        unsettable=True,
-    ),
-    Field(
-        "interest_tags",
-        Kind.STRING_LIST,
-        "Tags describing interests.",
-        default=(),
-        settable=True,
-        unsettable=True,
-    ),
-)
-
-FIELDS: dict[str, Field] = {f.name: f for f in ACTIVITY_FIELDS}
-
-ATTACHMENT_FIELDS: tuple[Field, ...] = (
-    Field("type", Kind.STRING, "image, video, file, url, ..."),
-    Field("asset_url", Kind.STRING, "URL of a video or file."),
-    Field("image_url", Kind.STRING, "URL of an image."),
-    Field("thumb_url", Kind.STRING, "URL of a thumbnail."),
-    Field("title", Kind.STRING, "A title."),
-    Field("text", Kind.STRING, "A description."),
-    Field("custom", Kind.OBJECT, "Free-form JSON object.", default=None),
-)
-ATTACHMENT_FIELD_NAMES = frozenset(f.name for f in ATTACHMENT_FIELDS)
-
-PARTIAL_SET_FIELDS = frozenset(f.name for f in ACTIVITY_FIELDS if f.settable)
-PARTIAL_UNSET_FIELDS = frozenset(f.name for f in ACTIVITY_FIELDS if f.unsettable)
-
-# Request options the protocol accepts beside the activity fields; they are not stored.
-REQUEST_OPTIONS = frozenset(
-    {
-        "create_notification_activity",
-        "copy_custom_to_notification",
-        "skip_push",
-        "skip_enrich_url",
-        "collection_refs",
-        "collections",
-        "create_users",
-        "enrich_own_fields",
-        "force_moderation",
-        "handle_mention_notifications",
-        "run_activity_processors",
-        "user",
-    }
-)
-
-# Whitespace as Python's str.isspace() sees it, spelled out so that Python's re and Arrow's
-# RE2 (whose \s is ASCII only) refuse exactly the same feed ids.
-_SPACE_RANGES = ((0x09, 0x0D), (0x1C, 0x20), (0x85, 0x85), (0xA0, 0xA0), (0x1680, 0x1680),
-                 (0x2000, 0x200A), (0x2028, 0x2029), (0x202F, 0x202F), (0x205F, 0x205F),
-                 (0x3000, 0x3000))  # fmt: skip
-
-
-def _space_class(fmt: str) -> str:
-    return "".join(fmt.format(a) if a == b else fmt.format(a) + "-" + fmt.format(b)
-                   for a, b in _SPACE_RANGES)  # fmt: skip
-
-
-FEED_ID = re.compile(r"^[A-Za-z0-9_\-]+:[^:" + _space_class("\\U{:08x}") + r"]+\Z")
-FEED_ID_RE2 = r"^[A-Za-z0-9_\-]+:[^:" + _space_class("\\x{{{:x}}}") + "]+$"
-_ISO_TZ = re.compile(r"(Z|[+-]\d{2}:?\d{2})$", re.IGNORECASE)
-
-
-def parse_time(value: Any) -> int:
-    """Nanoseconds since the epoch for a timezone-aware time.
-
-    Accepts an aware :class:`datetime` (or pandas Timestamp), an ISO 8601 / RFC 3339 string
-    with an offset, or an integer of nanoseconds (what responses carry). Raises ``ValueError``
-    with a :class:`Reason` value as its second argument.
-    """
-    if isinstance(value, bool):
-        raise ValueError("must be a time, not a boolean", Reason.TYPE)
-    if isinstance(value, int):
-        return value
-    if isinstance(value, datetime):
-        if value.tzinfo is None or value.utcoffset() is None:
-            raise ValueError("must be timezone-aware (add tzinfo, e.g. UTC)", Reason.TIMEZONE)
-        ns = getattr(value, "value", None)  # pandas.Timestamp keeps nanoseconds
-        if isinstance(ns, int):
-            return ns
-        return (value - _EPOCH) // timedelta(microseconds=1) * 1000
-    if isinstance(value, str):
-        text = value.strip()
-        frac = re.search(r"\.(\d+)", text)
-        try:
-            parsed = datetime.fromisoformat(re.sub(r"\.\d+", "", text).replace("z", "Z"))
-        except ValueError:
-            raise ValueError(
-                f"{value!r} is not an ISO 8601 time; write e.g. 2030-01-01T00:00:00Z",
-                Reason.TIME_FORMAT,
-            ) from None
-        if parsed.tzinfo is None or not _ISO_TZ.search(text):
-            raise ValueError(
-                f"{value!r} has no timezone offset; write e.g. 2030-01-01T00:00:00Z",
-                Reason.TIMEZONE,
-            )
-        ns = (parsed - _EPOCH) // timedelta(seconds=1) * 1_000_000_000
-        if frac:
-            ns += int(frac.group(1)[:9].ljust(9, "0"))
-        return ns
-    raise ValueError(f"must be a time, not {type(value).__name__}", Reason.TYPE)
-
-
-def format_time(ns: int) -> str:
-    """RFC 3339 in UTC with nanoseconds, the inverse of :func:`parse_time` for strings."""
-    seconds, rest = divmod(ns, 1_000_000_000)
-    stamp = datetime.fromtimestamp(seconds, tz=_UTC).strftime("%Y-%m-%dT%H:%M:%S")
-    return f"{stamp}.{rest:09d}Z" if rest else f"{stamp}Z"
-
-
-def _type_name(value: Any) -> str:
-    return "null" if value is None else type(value).__name__
-
-
-def _check_string(f: Field, path: str, value: Any) -> list[FieldError]:
-    if not isinstance(value, str):
-        return [FieldError(path, Reason.TYPE, f"must be a string, not {_type_name(value)}", value)]
-    errors = []
-    if f.max_length is not None and len(value) > f.max_length:
-        errors.append(
-            FieldError(
-                path,
-                Reason.TOO_LONG,
-                f"is {len(value)} characters; at most {f.max_length} allowed",
-                value,
-            )
-        )
-    if f.name in ("id", "type", "user_id", "parent_id") and path == f.name and not value:
-        errors.append(FieldError(path, Reason.EMPTY, "must not be empty", value))
-    return errors
-
-
-def _check_string_list(f: Field, path: str, value: Any) -> list[FieldError]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        return [
-            FieldError(
-                path, Reason.TYPE, f"must be a list of strings, not {_type_name(value)}", value
-            )
-        ]
-    errors = []
-    if f.min_items is not None and len(value) < f.min_items:
-        errors.append(
-            FieldError(path, Reason.TOO_FEW, f"needs at least {f.min_items} item(s)", value)
-        )
-    if f.max_items is not None and len(value) > f.max_items:
-        errors.append(
-            FieldError(
-                path,
-                Reason.TOO_MANY,
-                f"has {len(value)} items; at most {f.max_items} allowed",
-                value,
-            )
-        )
-    for i, item in enumerate(value):
-        where = f"{path}[{i}]"
-        if not isinstance(item, str):
-            errors.append(
-                FieldError(where, Reason.TYPE, f"must be a string, not {_type_name(item)}", item)
-            )
-        elif f.name == "feeds" and not FEED_ID.match(item):
-            errors.append(
-                FieldError(
-                    where,
-                    Reason.FEED_FORMAT,
-                    f"{item!r} is not a feed id of the form 'group:id'",
-                    item,
-                )
-            )
-        elif f.item_max_length is not None and len(item) > f.item_max_length:
-            errors.append(
-                FieldError(
-                    where,
-                    Reason.TOO_LONG,
-                    f"is {len(item)} characters; at most {f.item_max_length} allowed",
-                    item,
-                )
-            )
-    return errors
-
-
-def _check_location(path: str, value: Any) -> list[FieldError]:
-    if not isinstance(value, Mapping):
-        return [
-            FieldError(
-                path, Reason.TYPE, f"must be an object {{lat, lng}}, not {_type_name(value)}", value
-            )
-        ]
-    errors = []
-    for key, bound in LOCATION_BOUNDS.items():
-        where = f"{path}.{key}"
-        v = value.get(key)
-        if v is None:
-            errors.append(FieldError(where, Reason.REQUIRED, "is required", v))
-        elif isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v):
-            errors.append(FieldError(where, Reason.TYPE, "must be a finite number", v))
-        elif not -bound <= v <= bound:
-            errors.append(
-                FieldError(
-                    where, Reason.RANGE, f"is {v}; must be within [-{bound:g}, {bound:g}]", v
-                )
-            )
-    return errors
-
-
-def _check_attachments(path: str, value: Any) -> list[FieldError]:
-    if isinstance(value, (str, bytes)) or not isinstance(value, (list, tuple)):
-        return [
-            FieldError(
-                path, Reason.TYPE, f"must be a list of objects, not {_type_name(value)}", value
-            )
-        ]
-    errors: list[FieldError] = []
-    for i, item in enumerate(value):
-        where = f"{path}[{i}]"
-        if not isinstance(item, Mapping):
-            errors.append(
-                FieldError(where, Reason.TYPE, f"must be an object, not {_type_name(item)}", item)
-            )
-            continue
-        for af in ATTACHMENT_FIELDS:
-            if af.name in item and item[af.name] is not None:
-                errors += _check_value(af, f"{where}.{af.name}", item[af.name])
-    return errors
-
-
-def _check_value(f: Field, path: str, value: Any) -> list[FieldError]:
-    """Errors for one present, non-null value of field ``f``."""
-    if f.kind is Kind.STRING:
-        return _check_string(f, path, value)
-    if f.kind is Kind.STRING_LIST:
-        return _check_string_list(f, path, value)
-    if f.kind is Kind.CHOICE:
-        if value not in f.choices:
-            return [
-                FieldError(
-                    path,
-                    Reason.CHOICE,
-                    f"is {value!r}; must be one of {', '.join(f.choices)}",
-                    value,
-                )
-            ]
-        return []
-    if f.kind is Kind.OBJECT:
-        if not isinstance(value, Mapping):
-            return [
-                FieldError(
-                    path, Reason.TYPE, f"must be a JSON object, not {_type_name(value)}", value
-                )
-            ]
-        return [
-            FieldError(f"{path}.{k}", Reason.TYPE, "keys must be strings", k)
-            for k in value
-            if not isinstance(k, str)
-        ]
-    if f.kind is Kind.LOCATION:
-        return _check_location(path, value)
-    if f.kind is Kind.TIME:
-        try:
-            ns = parse_time(value)
-        except ValueError as exc:
-            return [FieldError(path, exc.args[1], f"{exc.args[0]}", value)]
-        if not MIN_TIME_NS <= ns <= MAX_TIME_NS:
-            return [FieldError(path, Reason.RANGE, OUT_OF_TIME, value)]
-        return []
-    if f.kind is Kind.ATTACHMENTS:
-        return _check_attachments(path, value)
-    raise AssertionError(f.kind)  # pragma: no cover
-
-
-def _check_visibility_tag(data: Mapping[str, Any]) -> list[FieldError]:
-    if data.get("visibility") == "tag" and not data.get("visibility_tag"):
-        return [
-            FieldError(
-                "visibility_tag",
-                Reason.DEPENDENCY,
-                "is required when visibility is 'tag'",
-                data.get("visibility_tag"),
-            )
-        ]
-    return []
-
-
-def validate_activity(
-    data: Mapping[str, Any], *, strict: bool = True, require: Iterable[str] | None = None
-) -> list[FieldError]:
-    """Every error in an activity request, or ``[]``.
-
-    ``strict`` refuses keys that are neither activity fields nor protocol request options
-    (a typo such as ``txt`` is caught); the server is lenient, as the hosted service is.
-    ``require`` overrides which fields must be present (a full update requires none).
-    """
-    if not isinstance(data, Mapping):
-        return [
-            FieldError(
-                "", Reason.TYPE, f"an activity must be an object, not {_type_name(data)}", data
-            )
-        ]
-    required = (
-        set(require) if require is not None else {f.name for f in ACTIVITY_FIELDS if f.required}
-    )
-    errors: list[FieldError] = []
-    for f in ACTIVITY_FIELDS:
-        value = data.get(f.name)
-        if value is None:
-            if f.name in required:
-                errors.append(FieldError(f.name, Reason.REQUIRED, "is required", None))
-            continue
-        errors += _check_value(f, f.name, value)
-    errors += _check_visibility_tag(data)
-    if not errors:
-        errors += check_encoded(data)
-    if strict:
-        for key in data:
-            if key not in FIELDS and key not in REQUEST_OPTIONS:
-                errors.append(
-                    FieldError(
-                        str(key), Reason.UNKNOWN_FIELD, "is not an activity field", data[key]
-                    )
-                )
-    return errors
-
-
-def json_depth(value: Any, limit: int) -> int:
-    """Levels of nesting of a parsed JSON value (1 for a flat object), counted a level at a
-    time without recursion and no further than ``limit + 1``."""
-    level, depth = [value], 0
-    while level and depth <= limit:
-        depth += 1
-        below = []
-        for node in level:
-            for child in node.values() if isinstance(node, Mapping) else node:
-                if isinstance(child, (Mapping, list, tuple)):
-                    below.append(child)
-        level = below
-    return depth
-
-
-_LENIENT = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
-
-
-def check_encoded(activity: Mapping[str, Any]) -> list[FieldError]:
-    """What stops an activity from travelling as JSON: nesting past ``MAX_ACTIVITY_DEPTH``,
-    a string that is not Unicode text (a lone surrogate), more than ``MAX_ACTIVITY_BYTES``."""
-    if json_depth(activity, MAX_ACTIVITY_DEPTH) > MAX_ACTIVITY_DEPTH:
-        return [
-            FieldError(
-                _deepest_member(activity),
-                Reason.TOO_DEEP,
-                f"is nested more than {MAX_ACTIVITY_DEPTH} levels deep",
-                None,
-            )
-        ]
-    try:  # the size is near enough: the client writes times and numpy scalars its own way
-        size = len(orjson.dumps(activity, default=str, option=_LENIENT))
-    except (orjson.JSONEncodeError, TypeError):
-        lone = [
-            FieldError(path, Reason.ENCODING, "holds a lone surrogate, not Unicode text", text)
-            for path, text in _unencodable(activity, "")
-        ]
-        if lone:
-            return lone
-        size = len(json.dumps(activity, default=str, ensure_ascii=False).encode())  # big ints
-    if size > MAX_ACTIVITY_BYTES:
-        return [
-            FieldError(
-                "activity", Reason.TOO_LARGE, f"is {size:,} bytes of JSON; at most "
-                f"{MAX_ACTIVITY_BYTES:,} bytes per activity", None
-            )
-        ]  # fmt: skip
-    return []
-
-
-def _deepest_member(activity: Mapping[str, Any]) -> str:
-    return max(
-        (k for k, v in activity.items() if isinstance(v, (Mapping, list))),
-        key=lambda k: json_depth(activity[k], MAX_ACTIVITY_DEPTH),
-        default="",
-    )
-
-
-def _unencodable(value: Any, path: str) -> Iterable[tuple[str, str]]:
-    """(path, text) of every string (key or value) that UTF-8 cannot encode."""
-    stack = [(value, path)]
-    while stack:
-        node, where = stack.pop()
-        if isinstance(node, str):
-            try:
-                node.encode("utf-8")
-            except UnicodeEncodeError:
-                yield where, node.encode("utf-8", "backslashreplace").decode()
-        elif isinstance(node, Mapping):
-            for k, v in node.items():
-                key = str(k).encode("utf-8", "backslashreplace").decode()
-                sub = f"{where}.{key}" if where else key
-                stack.append((k, sub) if isinstance(k, str) and not _encodes(k) else (v, sub))
-        elif isinstance(node, (list, tuple)):
-            stack.extend((v, f"{where}[{i}]") for i, v in enumerate(node))
-
-
-def _encodes(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return False
-    return True
-
-
-def validate_limit(limit: Any, field: str = "limit") -> list[FieldError]:
-    """Errors in a page size: an integer from 0 to 100 (0 asks for the server's default)."""
-    if isinstance(limit, bool) or not isinstance(limit, int):
-        return [
-            FieldError(field, Reason.TYPE, f"must be an integer, not {_type_name(limit)}", limit)
-        ]
-    if not 0 <= limit <= MAX_PAGE:
-        message = f"is {limit}; must be from 0 to {MAX_PAGE}"
-        return [FieldError(field, Reason.RANGE, message, limit)]
-    return []
-
-
-def validate_partial(
-    set_: Mapping[str, Any] | None, unset: Iterable[str] | None
-) -> list[FieldError]:
-    """Every error in a partial update: fields outside the allowed lists, and bad values.
-
-    Dotted paths into ``custom`` (``custom.color``) are allowed in both ``set`` and ``unset``.
-    """
-    errors: list[FieldError] = []
-    if set_ is not None and not isinstance(set_, Mapping):
-        return [FieldError("set", Reason.TYPE, "must be an object", set_)]
-    if unset is not None and (isinstance(unset, (str, bytes)) or not isinstance(unset, Iterable)):
-        return [FieldError("unset", Reason.TYPE, "must be a list of field names", unset)]
-    for key, value in (set_ or {}).items():
-        if isinstance(key, str) and key.startswith("custom.") and len(key) > 7:
-            if key.count(".") > MAX_NESTING:
-                errors.append(
-                    FieldError(
-                        f"set.{key}",
-                        Reason.TOO_DEEP,
-                        f"a dotted path has at most {MAX_NESTING} segments",
-                        key,
-                    )
-                )
-            continue
-        if key not in PARTIAL_SET_FIELDS:
-            errors.append(
-                FieldError(
-                    f"set.{key}",
-                    Reason.NOT_SETTABLE,
-                    f"{key!r} cannot be set by a partial update; settable: "
-                    f"{', '.join(sorted(PARTIAL_SET_FIELDS))}, custom.*",
-                    value,
-                )
-            )
-        elif value is None:
-            errors.append(
-                FieldError(
-                    f"set.{key}", Reason.TYPE, "cannot be set to null; unset it instead", value
-                )
-            )
-        else:
-            errors += [
-                FieldError(f"set.{e.field}", e.code, e.message, e.value)
-                for e in _check_value(FIELDS[key], key, value)
-            ]
-    for i, key in enumerate(unset or ()):
-        if not isinstance(key, str):  # a list or object here is unhashable: not a crash
-            errors.append(FieldError(f"unset[{i}]", Reason.TYPE, "must be a field name", key))
-            continue
-        if key.startswith("custom.") and len(key) > 7:
-            continue
-        if key not in PARTIAL_UNSET_FIELDS:
-            errors.append(
-                FieldError(
-                    f"unset.{key}",
-                    Reason.NOT_UNSETTABLE,
-                    f"{key!r} cannot be unset; unsettable: "
-                    f"{', '.join(sorted(PARTIAL_UNSET_FIELDS))}, custom.*",
-                    key,
-                )
-            )
-    return errors
-
-
-def apply_partial(
-    activity: dict[str, Any], set_: Mapping[str, Any] | None, unset: Iterable[str] | None
-) -> dict[str, Any]:
-    """A copy of ``activity`` (request-side names) with a validated partial update applied."""
-    out = dict(activity)
-    custom = dict(out.get("custom") or {})
-    for key, value in (set_ or {}).items():
-        if key.startswith("custom."):
-            _set_path(custom, key[7:].split("."), value)
-        elif key == "custom":
-            custom = dict(value)
-        else:
-            out[key] = value
-    for key in unset or ():
-        if key.startswith("custom."):
-            _unset_path(custom, key[7:].split("."))
-        elif key == "custom":
-            custom = {}
-        else:
-            out.pop(key, None)
-    out["custom"] = custom
-    return out
-
-
-def _set_path(obj: dict[str, Any], parts: list[str], value: Any) -> None:
-    for part in parts[:-1]:
-        nxt = obj.get(part)
-        if not isinstance(nxt, dict):
-            nxt = {}
-        nxt = dict(nxt)
-        obj[part] = nxt
-        obj = nxt
-    obj[parts[-1]] = value
-
-
-def _unset_path(obj: dict[str, Any], parts: list[str]) -> None:
-    for part in parts[:-1]:
-        nxt = obj.get(part)
-        if not isinstance(nxt, dict):
-            return
-        nxt = dict(nxt)
-        obj[part] = nxt
-        obj = nxt
-    obj.pop(parts[-1], None)

@@ -18,8 +18,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from feedkit.schema import MAX_ID, FieldError, Reason, check_encoded
-from feedkit.schema.user import UserField
+from feedkit.schema import MAX_ID, Field, FieldError, Kind, Reason, check_encoded
 
 __all__ = [
     "BOOKMARK_FIELDS",
@@ -37,30 +36,56 @@ MAX_FOLDER_NAME = 255  # characters of a folder's name (the spec's maxLength)
 ID_OPERATORS = ("$eq", "$in")
 TIME_OPERATORS = ("$eq", "$gt", "$gte", "$lt", "$lte")
 
-BOOKMARK_FIELDS: dict[str, UserField] = {
+BOOKMARK_FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
-        UserField(
-            "folder_id", str, "The folder the bookmark is in (or is found in).", max_length=MAX_ID
+        Field(
+            "folder_id",
+            Kind.STRING,
+            "The folder the bookmark is in (or is found in).",
+            max_length=MAX_ID,
+            settable=True,
+            unsettable=True,
         ),
-        UserField(
+        Field(
             "new_folder_id",
-            str,
+            Kind.STRING,
             "The folder to move the bookmark to; '' for none.",
             max_length=MAX_ID,
+            settable=True,
+            unsettable=True,
         ),
-        UserField("custom", dict, "Any data of the bookmark."),
-        UserField(
-            "user_id", str, "The user the bookmark is of (server-side requests).", max_length=MAX_ID
+        Field("custom", Kind.OBJECT, "Any data of the bookmark.", settable=True, unsettable=True),
+        Field(
+            "user_id",
+            Kind.STRING,
+            "The user the bookmark is of (server-side requests).",
+            max_length=MAX_ID,
+            settable=True,
+            unsettable=True,
         ),
     )
 }
-FOLDER_FIELDS: dict[str, UserField] = {
+FOLDER_FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
-        UserField("name", str, "The folder's name.", max_length=MAX_FOLDER_NAME),
-        UserField("custom", dict, "Any data of the folder."),
-        UserField("user_id", str, "The user acting (server-side requests).", max_length=MAX_ID),
+        Field(
+            "name",
+            Kind.STRING,
+            "The folder's name.",
+            max_length=MAX_FOLDER_NAME,
+            settable=True,
+            unsettable=True,
+        ),
+        Field("custom", Kind.OBJECT, "Any data of the folder.", settable=True, unsettable=True),
+        Field(
+            "user_id",
+            Kind.STRING,
+            "The user acting (server-side requests).",
+            max_length=MAX_ID,
+            settable=True,
+            unsettable=True,
+        ),
     )
 }
 
@@ -84,7 +109,7 @@ SORT_FIELDS = ("created_at", "updated_at")
 
 
 def _fields_errors(
-    data: Mapping[str, Any], fields: Mapping[str, UserField], prefix: str
+    data: Mapping[str, Any], fields: Mapping[str, Field], prefix: str
 ) -> list[FieldError]:
     errors: list[FieldError] = []
     for name, f in fields.items():

@@ -26,7 +26,6 @@ from feedkit.schema import (
     FieldError,
     Kind,
     Reason,
-    _check_value,
     check_encoded,
 )
 
@@ -104,7 +103,7 @@ def validate_comment(
     for name, f in COMMENT_FIELDS.items():
         value = data.get(name)
         if value is not None:
-            errors += _check_value(f, name, value)
+            errors += f.errors(value, name)
     if new and data.get("object_id") is None and data.get("parent_id") is None:
         errors.append(
             FieldError("object_id", Reason.REQUIRED, "is required unless parent_id is given")
@@ -140,7 +139,7 @@ def validate_comment_partial(set_: Any, unset: Any) -> list[FieldError]:
             f = COMMENT_FIELDS["comment" if key == "text" else key]
             errors += [
                 FieldError(f"set.{e.field}", e.code, e.message, e.value)
-                for e in _check_value(f, key, value)
+                for e in f.errors(value, key)
             ]
     for i, key in enumerate(unset or ()):
         if not isinstance(key, str):

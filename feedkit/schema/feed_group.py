@@ -21,8 +21,7 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-from feedkit.schema import MAX_ID, FieldError, Reason, check_encoded, parse_time
-from feedkit.schema.user import UserField
+from feedkit.schema import MAX_ID, Field, FieldError, Kind, Reason, check_encoded, parse_time
 
 __all__ = [
     "DEFAULT_FEED_GROUPS",
@@ -48,41 +47,113 @@ MAX_SETTING = 1000  # characters of a role, a format, a score formula, a window
 # A feed group id is the group part of a feed id ("user" of "user:ann").
 GROUP_ID = re.compile(r"^[A-Za-z0-9_\-]+\Z")
 
-FEED_VIEW_FIELDS: dict[str, UserField] = {
+FEED_VIEW_FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
-        UserField("id", str, "The view's id.", max_length=MAX_ID, settable=False),
-        UserField("activity_selectors", list, "Where the activities of a read come from."),
-        UserField("aggregation", dict, "How activities are grouped (format, sort, score)."),
-        UserField("ranking", dict, "How activities are scored: type and score formula."),
+        Field("id", Kind.STRING, "The view's id.", max_length=MAX_ID, settable=False),
+        Field(
+            "activity_selectors",
+            Kind.LIST,
+            "Where the activities of a read come from.",
+            settable=True,
+            unsettable=True,
+        ),
+        Field(
+            "aggregation",
+            Kind.OBJECT,
+            "How activities are grouped (format, sort, score).",
+            settable=True,
+            unsettable=True,
+        ),
+        Field(
+            "ranking",
+            Kind.OBJECT,
+            "How activities are scored: type and score formula.",
+            settable=True,
+            unsettable=True,
+        ),
     )
 }
-FEED_GROUP_FIELDS: dict[str, UserField] = {
+FEED_GROUP_FIELDS: dict[str, Field] = {
     **FEED_VIEW_FIELDS,
     **{
         f.name: f
         for f in (
-            UserField("id", str, "The group's id, e.g. user.", max_length=MAX_ID, settable=False),
-            UserField("default_visibility", str, "The visibility a new feed starts at."),
-            UserField(
+            Field(
+                "id", Kind.STRING, "The group's id, e.g. user.", max_length=MAX_ID, settable=False
+            ),
+            Field(
+                "default_visibility",
+                Kind.STRING,
+                "The visibility a new feed starts at.",
+                settable=True,
+                unsettable=True,
+            ),
+            Field(
                 "default_follower_role",
-                str,
+                Kind.STRING,
                 "The role new followers are given.",
                 max_length=MAX_SETTING,
+                settable=True,
+                unsettable=True,
             ),
-            UserField(
+            Field(
                 "activity_processors",
-                list,
+                Kind.LIST,
                 "Processors run on each new activity.",
                 max_items=MAX_ACTIVITY_PROCESSORS,
+                settable=True,
+                unsettable=True,
             ),
-            UserField("activity_filter", dict, "Activities left out of reads (the owner's)."),
-            UserField("activity_marks", dict, "Read and seen tracking of content feeds."),
-            UserField("activity_processing", dict, "Tags the AI processors may write."),
-            UserField("custom", dict, "Any other data of the group."),
-            UserField("notification", dict, "Notification feed settings: read, seen, dedupe."),
-            UserField("push_notification", dict, "Whether and for what pushes are sent."),
-            UserField("stories", dict, "Story feed settings: track and skip watched."),
+            Field(
+                "activity_filter",
+                Kind.OBJECT,
+                "Activities left out of reads (the owner's).",
+                settable=True,
+                unsettable=True,
+            ),
+            Field(
+                "activity_marks",
+                Kind.OBJECT,
+                "Read and seen tracking of content feeds.",
+                settable=True,
+                unsettable=True,
+            ),
+            Field(
+                "activity_processing",
+                Kind.OBJECT,
+                "Tags the AI processors may write.",
+                settable=True,
+                unsettable=True,
+            ),
+            Field(
+                "custom",
+                Kind.OBJECT,
+                "Any other data of the group.",
+                settable=True,
+                unsettable=True,
+            ),
+            Field(
+                "notification",
+                Kind.OBJECT,
+                "Notification feed settings: read, seen, dedupe.",
+                settable=True,
+                unsettable=True,
+            ),
+            Field(
+                "push_notification",
+                Kind.OBJECT,
+                "Whether and for what pushes are sent.",
+                settable=True,
+                unsettable=True,
+            ),
+            Field(
+                "stories",
+                Kind.OBJECT,
+                "Story feed settings: track and skip watched.",
+                settable=True,
+                unsettable=True,
+            ),
         )
     },
 }
@@ -202,7 +273,7 @@ def _selector_errors(selector: Mapping[str, Any], where: str) -> list[FieldError
     return errors
 
 
-def _validate(data: Any, fields: dict[str, UserField], *, require_id: bool) -> list[FieldError]:
+def _validate(data: Any, fields: dict[str, Field], *, require_id: bool) -> list[FieldError]:
     if not isinstance(data, Mapping):
         return [FieldError("", Reason.TYPE, "must be an object", data)]
     errors: list[FieldError] = []
@@ -242,7 +313,7 @@ def validate_feed_view(data: Any, *, require_id: bool = True) -> list[FieldError
     return _validate(data, FEED_VIEW_FIELDS, require_id=require_id)
 
 
-def stored_settings(data: Mapping[str, Any], fields: dict[str, UserField]) -> dict[str, Any]:
+def stored_settings(data: Mapping[str, Any], fields: dict[str, Field]) -> dict[str, Any]:
     """The settings of a checked request as they are stored and answered: its declared
     members only (unknown ones dropped, as the hosted service ignores them), each selector's
     ``cutoff_time`` as nanoseconds (a response carries it as a timestamp)."""

@@ -19,8 +19,16 @@ from typing import Any
 
 import orjson
 
-from feedkit.schema import FEED_ID, MAX_FEEDS, MAX_ID, FieldError, Reason, check_encoded
-from feedkit.schema.user import UserField
+from feedkit.schema import (
+    FEED_ID,
+    MAX_FEEDS,
+    MAX_ID,
+    Field,
+    FieldError,
+    Kind,
+    Reason,
+    check_encoded,
+)
 
 __all__ = [
     "LATEST_REACTIONS",
@@ -45,23 +53,62 @@ _LENIENT = orjson.OPT_NON_STR_KEYS  # a client's custom may have keys JSON write
 
 # The members of an AddReactionRequest (AddCommentReactionRequest has the same, less
 # create_users) that feedkit reads; the notification and push flags are accepted and unused.
-REACTION_FIELDS: dict[str, UserField] = {
+REACTION_FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
-        UserField("type", str, "The reaction's type, e.g. like.", max_length=MAX_REACTION_TYPE),
-        UserField("custom", dict, "Any data of the reaction."),
-        UserField("user_id", str, "The reacting user (server-side requests).", max_length=MAX_ID),
-        UserField("enforce_unique", bool, "Replace the user's reactions of other types."),
-        UserField("create_users", bool, "Create the reacting user if it does not exist."),
-        UserField("skip_push", bool, "Send no push notification."),
-        UserField("create_notification_activity", bool, "Add a notification activity."),
-        UserField("copy_custom_to_notification", bool, "Copy custom into the notification."),
-        UserField(
+        Field(
+            "type",
+            Kind.STRING,
+            "The reaction's type, e.g. like.",
+            max_length=MAX_REACTION_TYPE,
+            settable=True,
+            unsettable=True,
+        ),
+        Field("custom", Kind.OBJECT, "Any data of the reaction.", settable=True, unsettable=True),
+        Field(
+            "user_id",
+            Kind.STRING,
+            "The reacting user (server-side requests).",
+            max_length=MAX_ID,
+            settable=True,
+            unsettable=True,
+        ),
+        Field(
+            "enforce_unique",
+            Kind.BOOL,
+            "Replace the user's reactions of other types.",
+            settable=True,
+            unsettable=True,
+        ),
+        Field(
+            "create_users",
+            Kind.BOOL,
+            "Create the reacting user if it does not exist.",
+            settable=True,
+            unsettable=True,
+        ),
+        Field("skip_push", Kind.BOOL, "Send no push notification.", settable=True, unsettable=True),
+        Field(
+            "create_notification_activity",
+            Kind.BOOL,
+            "Add a notification activity.",
+            settable=True,
+            unsettable=True,
+        ),
+        Field(
+            "copy_custom_to_notification",
+            Kind.BOOL,
+            "Copy custom into the notification.",
+            settable=True,
+            unsettable=True,
+        ),
+        Field(
             "target_feeds",
-            list,
+            Kind.STRING_LIST,
             "Feeds given an activity sharing the reacted one.",
             max_items=MAX_FEEDS,
-            values=str,
+            settable=True,
+            unsettable=True,
         ),
     )
 }

@@ -13,69 +13,82 @@ A user is written whole (UpdateUsers: fields left out are cleared) or in part (U
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 from typing import Any
 
-from feedkit.schema import MAX_ID, FieldError, Reason, check_encoded
+from feedkit.schema import MAX_ID, Field, FieldError, Kind, Reason, check_encoded
 
-__all__ = ["USER_FIELDS", "UserField", "validate_user", "validate_user_partial"]
+__all__ = ["USER_FIELDS", "validate_user", "validate_user_partial"]
 
 MAX_USER_NAME = 1000  # characters of a name, a role, an image URL or a language
 MAX_TEAMS = 100
 
 
-@dataclass(frozen=True)
-class UserField:
-    """One user field: its JSON type, ``kind`` (``str``, ``bool``, ``list`` of strings,
-    ``dict``; a ``dict`` with ``values=str`` maps strings to strings), and its limits."""
-
-    name: str
-    kind: type
-    doc: str
-    max_length: int | None = None
-    max_items: int | None = None
-    values: type | None = None  # the type of each item of a list or value of a dict
-    settable: bool = True
-
-    def errors(self, value: Any, path: str | None = None) -> list[FieldError]:
-        where = path or self.name
-        what = {str: "a string", bool: "true or false", list: "a list", dict: "an object"}
-        if not isinstance(value, self.kind):
-            return [FieldError(where, Reason.TYPE, f"must be {what[self.kind]}", value)]
-        sized: Any = value
-        out: list[FieldError] = []
-        if self.max_length is not None and len(sized) > self.max_length:
-            out.append(
-                FieldError(
-                    where, Reason.TOO_LONG, f"is longer than {self.max_length} characters", value
-                )
-            )
-        if self.max_items is not None and len(sized) > self.max_items:
-            out.append(
-                FieldError(where, Reason.TOO_MANY, f"has more than {self.max_items} items", value)
-            )
-        if self.values is not None:
-            items = sized.items() if isinstance(sized, dict) else enumerate(sized)
-            for key, item in items:
-                if not isinstance(item, self.values):
-                    sub = f"{where}.{key}" if isinstance(value, dict) else f"{where}[{key}]"
-                    out.append(FieldError(sub, Reason.TYPE, "must be a string", item))
-        return out
-
-
-USER_FIELDS: dict[str, UserField] = {
+USER_FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
-        UserField("id", str, "The user's id.", max_length=MAX_ID, settable=False),
-        UserField("name", str, "The name shown for the user.", max_length=MAX_USER_NAME),
-        UserField("image", str, "The URL of the user's picture.", max_length=MAX_USER_NAME),
-        UserField("role", str, "The user's role, e.g. user or admin.", max_length=MAX_USER_NAME),
-        UserField("language", str, "The user's language, e.g. en.", max_length=MAX_USER_NAME),
-        UserField("invisible", bool, "Whether the user's presence is hidden."),
-        UserField("teams", list, "The teams the user belongs to.", max_items=MAX_TEAMS, values=str),
-        UserField("teams_role", dict, "The user's role in each team: team -> role.", values=str),
-        UserField("privacy_settings", dict, "Typing indicators, read and delivery receipts."),
-        UserField("custom", dict, "Any other data of the user."),
+        Field("id", Kind.STRING, "The user's id.", max_length=MAX_ID, settable=False),
+        Field(
+            "name",
+            Kind.STRING,
+            "The name shown for the user.",
+            max_length=MAX_USER_NAME,
+            settable=True,
+            unsettable=True,
+        ),
+        Field(
+            "image",
+            Kind.STRING,
+            "The URL of the user's picture.",
+            max_length=MAX_USER_NAME,
+            settable=True,
+            unsettable=True,
+        ),
+        Field(
+            "role",
+            Kind.STRING,
+            "The user's role, e.g. user or admin.",
+            max_length=MAX_USER_NAME,
+            settable=True,
+            unsettable=True,
+        ),
+        Field(
+            "language",
+            Kind.STRING,
+            "The user's language, e.g. en.",
+            max_length=MAX_USER_NAME,
+            settable=True,
+            unsettable=True,
+        ),
+        Field(
+            "invisible",
+            Kind.BOOL,
+            "Whether the user's presence is hidden.",
+            settable=True,
+            unsettable=True,
+        ),
+        Field(
+            "teams",
+            Kind.STRING_LIST,
+            "The teams the user belongs to.",
+            max_items=MAX_TEAMS,
+            settable=True,
+            unsettable=True,
+        ),
+        Field(
+            "teams_role",
+            Kind.STRING_MAP,
+            "The user's role in each team: team -> role.",
+            settable=True,
+            unsettable=True,
+        ),
+        Field(
+            "privacy_settings",
+            Kind.OBJECT,
+            "Typing indicators, read and delivery receipts.",
+            settable=True,
+            unsettable=True,
+        ),
+        Field("custom", Kind.OBJECT, "Any other data of the user.", settable=True, unsettable=True),
     )
 }
 
