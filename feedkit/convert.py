@@ -199,7 +199,9 @@ def convert(
     text_source = isinstance(source, (str, bytes)) or hasattr(source, "__fspath__")
 
     def one(sb: SourceBatch) -> ConvertedBatch:
-        return convert_batch(sb, mapping, types, text_source, history)
+        converted = convert_batch(sb, mapping, types, text_source, history)
+        converted.errors = sb.locate(converted.errors)  # a source of several files: name it
+        return converted
 
     return opened, _in_order(iter(opened), one, workers)
 
