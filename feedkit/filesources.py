@@ -65,11 +65,11 @@ class _Part:
     format: str
     opener: Opener | None = None  # text formats
     names: list[str] | None = None  # a CSV header (None: an empty file)
-    parquet: pq.ParquetFile | None = None
+    parquet_rows: int | None = None  # a Parquet file's row count (from its footer)
 
     def batches(self, columns: Sequence[str], batch_rows: int) -> Iterator[SourceBatch]:
-        if self.parquet is not None:
-            return parquet_batches(self.parquet, columns, batch_rows)
+        if self.parquet_rows is not None:
+            return self._parquet(columns, batch_rows)
         assert self.opener is not None
         if self.format == "jsonl":
             return jsonl_batches(self.opener, columns, batch_rows)
@@ -78,6 +78,11 @@ class _Part:
 
     def position(self) -> int:
         return self.opener.position() if self.opener is not None else 0
+
+    def _parquet(self, columns: Sequence[str], batch_rows: int) -> Iterator[SourceBatch]:
+        # Opened again here, so that a set of many files holds one open at a time.
+        with _parquet_file(self.ref) as pf:
+            yield from parquet_batches(pf, columns, batch_rows)
 
 
 def open_files(source: Any, columns: Sequence[str], batch_rows: int) -> Source:
@@ -125,14 +130,18 @@ def _open(ref: FileRef, fmt: str, columns: Sequence[str], keys: list[str]) -> _P
 def _open_parquet(
     ref: FileRef, columns: Sequence[str], file_columns: list[str], keys: list[str]
 ) -> _Part:
+    with _parquet_file(ref) as pf:
+        _check(ref, columns, file_columns, pf.schema_arrow.names, keys)
+        return _Part(ref, "parquet", parquet_rows=pf.metadata.num_rows)
+
+
+def _parquet_file(ref: FileRef) -> pq.ParquetFile:
     try:
-        pf = pq.ParquetFile(ref.random_access())
+        return pq.ParquetFile(ref.random_access())
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceError(f"{ref.name}: not a readable Parquet file: {exc}") from None
     except LocationError as exc:
         raise SourceError(f"{ref.name}: cannot read it as Parquet: {exc}") from None
-    _check(ref, columns, file_columns, pf.schema_arrow.names, keys)
-    return _Part(ref, "parquet", parquet=pf)
 
 
 def _check(
@@ -153,7 +162,7 @@ def _source(
     found: Files, parts: list[_Part], columns: Sequence[str], keys: list[str], batch_rows: int
 ) -> Source:
     text = any(p.opener is not None for p in parts)
-    total = None if text else sum(p.parquet.metadata.num_rows for p in parts if p.parquet)
+    total = None if text else sum(p.parquet_rows or 0 for p in parts)
     done = [0]  # bytes of the files already read
     current: list[_Part] = []
 

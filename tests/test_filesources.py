@@ -8,6 +8,7 @@ hold exactly ``p0..p{n-1}`` with their text, and an error's row says which recor
 from __future__ import annotations
 
 import bz2
+import fnmatch
 import gzip
 import http.server
 import json
@@ -21,73 +22,15 @@ from typing import Any
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+from _sources import MAPPING, assert_imported, csv_text, drain, jsonl_text, rows, stored
+from hypothesis import given
+from hypothesis import strategies as st
 
 import feedkit
 from feedkit.errors import UsageError
+from feedkit.locations import _glob_regex
 from feedkit.mapping import MappingError
-from feedkit.sources import Source, SourceError, SourceNotFoundError, open_source
-
-MAPPING = feedkit.Mapping.build(
-    {"id": "{pid}", "type": "post", "user_id": "{who}", "feeds": ["user:{who}"], "text": "{text}"}
-)
-
-
-def rows(start: int, stop: int) -> dict[str, list[Any]]:
-    ids = range(start, stop)
-    return {
-        "pid": [f"p{i}" for i in ids],
-        "who": ["ann" if i % 2 else "bob" for i in ids],
-        "text": [f"r{i}" for i in ids],
-    }
-
-
-def csv_text(start: int, stop: int, sep: str = ",") -> str:
-    data = rows(start, stop)
-    lines = [sep.join(data)] + [sep.join(values) for values in zip(*data.values(), strict=True)]
-    return "\n".join(lines) + "\n"
-
-
-def jsonl_text(start: int, stop: int) -> str:
-    data = rows(start, stop)
-    return "".join(
-        json.dumps(dict(zip(data, values, strict=True))) + "\n"
-        for values in zip(*data.values(), strict=True)
-    )
-
-
-def stored(client: feedkit.Client) -> dict[str, Any]:
-    return {a["id"]: a for a in client.iter_activities(include_expired_activities=True)}
-
-
-def assert_imported(source: Any, ids: range, **options: Any) -> feedkit.ImportReport:
-    """Validate then import ``source``: the store holds exactly the rows ``ids``, field for
-    field; returns the import's report."""
-    checked = feedkit.validate_source(source, MAPPING, progress=False, **options)
-    assert (checked.rows_read, checked.valid, checked.invalid) == (len(ids), len(ids), 0)
-    with feedkit.connect(":memory:") as client:
-        report = feedkit.import_activities(client, source, MAPPING, progress=False, **options)
-        got = stored(client)
-    assert report.ok and report.acknowledged == len(ids)
-    assert sorted(got) == sorted(f"p{i}" for i in ids)
-    for i in ids:
-        a = got[f"p{i}"]
-        assert a["text"] == f"r{i}" and a["type"] == "post"
-        assert a["feeds"] == [f"user:{'ann' if i % 2 else 'bob'}"]
-    return report
-
-
-def drain(source: Source, batch_rows: int) -> tuple[list[int], list[Any]]:
-    """Every row index (each batch no larger than ``batch_rows``, each row's text its own)
-    and every error."""
-    seen, errors = [], []
-    for sb in source:
-        assert sb.batch.num_rows <= batch_rows
-        for row, text in zip(sb.rows.tolist(), sb.batch.column("text").to_pylist(), strict=True):
-            assert text == f"r{row}"
-        seen += sb.rows.tolist()
-        errors += sb.errors
-    return seen, errors
-
+from feedkit.sources import SourceError, SourceNotFoundError, open_source
 
 # -- directories of Parquet files, hive partitions ------------------------------------------
 
@@ -546,3 +489,42 @@ def test_os_pathlike_and_relative_paths(tmp_path: Path, monkeypatch: pytest.Monk
     source = open_source("d/*.csv", ["pid", "text"])
     assert [sb.file for sb in source] == ["d/a.csv", "d/b.csv"]
     assert_imported("d", range(3))
+
+
+def test_files_are_read_one_batch_at_a_time(tmp_path: Path) -> None:
+    # Bounded memory: no batch beyond batch_rows, and the first batch comes before the later
+    # files are read (the source streams; it does not load the set first).
+    for n in range(4):
+        (tmp_path / f"part-{n}.jsonl").write_text(jsonl_text(n * 500, n * 500 + 500))
+    source = open_source(tmp_path, ["pid", "text"], batch_rows=100)
+    batches = iter(source)
+    first = next(batches)
+    assert first.batch.num_rows == 100 and first.file == f"{tmp_path}/part-0.jsonl"
+    assert 0 < source.position() <= (tmp_path / "part-0.jsonl").stat().st_size
+    seen, _ = drain(source, 100)
+    assert seen == list(range(100, 2000))
+
+
+@given(
+    pattern=st.text(alphabet="ab.*?", min_size=1, max_size=6),
+    name=st.text(alphabet="ab.", max_size=6),
+)
+def test_a_glob_within_a_folder_matches_as_fnmatch_does(pattern: str, name: str) -> None:
+    assert bool(_glob_regex(pattern).fullmatch(name)) == fnmatch.fnmatchcase(name, pattern)
+
+
+@pytest.mark.parametrize(
+    ("pattern", "path", "matches"),
+    [
+        ("*.csv", "a/b.csv", False),  # * stays within a folder
+        ("*/*.csv", "a/b.csv", True),
+        ("**/*.csv", "b.csv", True),
+        ("**/*.csv", "a/b/c.csv", True),
+        ("a/**", "a/b/c.csv", True),
+        ("[ab].csv", "b.csv", True),
+        ("[!ab].csv", "b.csv", False),
+        ("p?.csv", "p1.csv", True),
+    ],
+)
+def test_glob_folders(pattern: str, path: str, matches: bool) -> None:
+    assert bool(_glob_regex(pattern).fullmatch(path)) == matches
