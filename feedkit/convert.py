@@ -196,7 +196,7 @@ def convert(
     """
     opened = open_source(source, mapping.columns, batch_rows=batch_rows)
     types = ColumnTypes(dict(mapping.column_types))
-    text_source = isinstance(source, (str, bytes)) or hasattr(source, "__fspath__")
+    text_source = opened.text  # CSV: numbers and times are inferred from the text
 
     def one(sb: SourceBatch) -> ConvertedBatch:
         converted = convert_batch(sb, mapping, types, text_source, history)

@@ -189,6 +189,7 @@ def _source(
         _fingerprint(found),
         size=sum(p.ref.size for p in parts) if text else None,
         position=position if text else None,
+        text=parts[0].format in ("csv", "tsv"),
     )
 
 

@@ -109,8 +109,10 @@ class Source:
         fingerprint: str | None,
         size: int | None = None,
         position: Callable[[], int] | None = None,
+        text: bool = False,
     ) -> None:
         self.name = name
+        self.text = text  # every column is text (CSV): the converter infers numbers and times
         self._batches = batches
         self.total_rows = total_rows
         self.fingerprint = fingerprint

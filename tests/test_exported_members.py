@@ -12,6 +12,7 @@ def test_all_is_sorted_and_complete() -> None:
         "activity_table", "arrowjson", "bulk", "checkpoint", "cli", "client", "convert",
         "dedupe", "demo", "errors", "export", "files", "importfile", "keypath", "mapping", "paging",
         "protocol", "results", "schema", "serve", "server", "sources", "transport", "widgets",
+        "csvsource", "filesources", "jsonlsource", "locations",
     }  # fmt: skip
     assert public - modules - {"annotations"} == set(feedkit.__all__)
     for name in feedkit.__all__:

@@ -299,6 +299,20 @@ def test_jsonl_column_mixing_types_is_text(tmp_path: Path) -> None:
     assert sb.batch.column("x").to_pylist() == ["1", "one", None]
 
 
+def test_jsonl_text_stays_text(tmp_path: Path) -> None:
+    # JSON says what is a number: "007" is text, not 7 as a CSV cell's type inference would
+    # have it (the same holds for a Parquet file's string columns).
+    path = tmp_path / "t.jsonl"
+    path.write_text('{"pid": "p0", "who": "ann", "text": "r0", "zip": "007", "n": 7}\n')
+    pq.write_table(pa.table({"pid": ["p1"], "who": ["ann"], "text": ["r1"], "zip": ["007"],
+                             "n": [7]}), tmp_path / "t.parquet")  # fmt: skip
+    mapping = feedkit.Mapping.build({"id": "{pid}", "type": "post", "user_id": "{who}",
+                                     "feeds": ["user:{who}"], "custom": ["zip", "n"]})  # fmt: skip
+    for name in ("t.jsonl", "t.parquet"):
+        (activity,) = feedkit.to_activities(tmp_path / name, mapping).activities
+        assert activity["custom"] == {"zip": "007", "n": 7}
+
+
 def test_json_documents_are_not_json_lines(tmp_path: Path) -> None:
     path = tmp_path / "t.json"
     path.write_text(jsonl_text(0, 1))
