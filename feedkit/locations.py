@@ -170,7 +170,9 @@ def _filesystem(base: str, scheme: str) -> tuple[pafs.FileSystem, str]:
     try:
         fs, root = pafs.FileSystem.from_uri(base)
     except (pa.ArrowInvalid, OSError, ValueError) as exc:
-        raise LocationError(f"{shown(base)}: cannot reach it: {exc}") from None
+        query = urlsplit(base).query  # may hold a key: never in a message
+        why = str(exc).replace(query, "...") if query else str(exc)
+        raise LocationError(f"{shown(base)}: cannot reach it: {why}") from None
     return fs, root.rstrip("/")
 
 

@@ -18,7 +18,7 @@ from moto.server import ThreadedMotoServer
 
 import feedkit
 from feedkit.errors import UsageError
-from feedkit.sources import SourceNotFoundError, open_source
+from feedkit.sources import SourceError, SourceNotFoundError, open_source
 
 BUCKET = "feeds-export"
 KEY = "testing"  # moto takes any credentials; these are no one's
@@ -137,3 +137,12 @@ def test_s3_nothing_there_is_a_usage_error(s3: pafs.S3FileSystem, where: str) ->
     with pytest.raises(SourceNotFoundError) as caught:
         open_source(f"s3://{BUCKET}/{where}", ["pid"])
     assert isinstance(caught.value, UsageError)
+
+
+def test_s3_keys_in_a_url_never_reach_a_message(s3: pafs.S3FileSystem) -> None:
+    # Arrow refuses keys in an S3 URL's query, naming the parameter: the value stays out.
+    url = f"s3://{BUCKET}/x.csv?access_key=AKIDSECRET&secret_key=SHHH"
+    with pytest.raises(SourceError) as caught:
+        open_source(url, ["pid"])
+    assert "SHHH" not in str(caught.value) and "AKIDSECRET" not in str(caught.value)
+    assert str(caught.value).startswith(f"s3://{BUCKET}/x.csv: ")
