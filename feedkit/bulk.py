@@ -50,7 +50,7 @@ from feedkit.errors import APIError, FeedkitError
 from feedkit.mapping import Mapping, spec_columns
 from feedkit.progress import Progress
 from feedkit.schema import DEFAULT_CONCURRENCY, MAX_BATCH, MAX_REQUEST_BYTES, Reason
-from feedkit.sources import RowError
+from feedkit.sources import RowError, is_stream, stream_reader
 
 __all__ = [
     "ImportInterrupted",
@@ -370,8 +370,9 @@ def _identity(source_name: str, mapping: Mapping) -> dict[str, str]:
 def _rereadable(source: Any, stack: ExitStack) -> Callable[[], Any]:
     """A way to open ``source`` again for each pass: a stream (a RecordBatchReader) is first
     spooled to a temporary Arrow file, read back memory-mapped; anything else as it is."""
-    if not isinstance(source, pa.RecordBatchReader):
+    if not is_stream(source):
         return lambda: source
+    source = stream_reader(source)  # a one-shot __arrow_c_stream__ object too
     folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="feedkit-spool-"))
     path = Path(folder) / "source.arrow"
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, source.schema) as writer:

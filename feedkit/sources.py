@@ -177,17 +177,43 @@ def open_source(source: Any, columns: Sequence[str], *, batch_rows: int = 10_000
         unique_columns(columns, names, "the DataFrame")
         return Source("DataFrame", _frame(source, columns, batch_rows), len(source), None)
     if hasattr(source, "__arrow_c_stream__"):
-        kind = f"{type(source).__module__.split('.')[0]}.{type(source).__name__}"
-        try:
-            reader = pa.RecordBatchReader.from_stream(source)
-        except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
-            raise SourceError(f"cannot read the {kind} as an Arrow stream: {exc}") from None
-        return _stream(reader, kind, columns, batch_rows)
+        return _stream(stream_reader(source), _kind(source), columns, batch_rows)
     raise SourceError(
         f"cannot read a {type(source).__name__}: pass a DataFrame (pandas, polars), a pyarrow "
         "Table or RecordBatchReader, an object with __arrow_c_stream__, or a path or URL of "
         ".csv/.tsv/.jsonl/.parquet files"
     )
+
+
+# Objects whose Arrow stream starts afresh each time it is asked for (a second read of any
+# other stream may find it consumed: empty).
+REREADABLE_STREAMS = frozenset(
+    {"pyarrow.Table", "pyarrow.RecordBatch", "polars.DataFrame", "duckdb.DuckDBPyRelation"}
+)
+
+
+def _kind(source: Any) -> str:
+    return f"{type(source).__module__.split('.')[0]}.{type(source).__name__}"
+
+
+def is_stream(source: Any) -> bool:
+    """Whether reading ``source`` may consume it: a RecordBatchReader, or an object exporting
+    an Arrow stream not known to start afresh each time (see ``REREADABLE_STREAMS``)."""
+    if isinstance(source, pa.RecordBatchReader):
+        return True
+    if isinstance(source, (str, os.PathLike, pa.Table)):
+        return False
+    return hasattr(source, "__arrow_c_stream__") and _kind(source) not in REREADABLE_STREAMS
+
+
+def stream_reader(source: Any) -> pa.RecordBatchReader:
+    """A RecordBatchReader over an object's Arrow stream (``__arrow_c_stream__``), no copy."""
+    if isinstance(source, pa.RecordBatchReader):
+        return source
+    try:
+        return pa.RecordBatchReader.from_stream(source)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, TypeError, ValueError) as exc:
+        raise SourceError(f"cannot read the {_kind(source)} as an Arrow stream: {exc}") from None
 
 
 def _stream(

@@ -342,6 +342,27 @@ def test_any_arrow_stream_object(tmp_path: Path) -> None:
     assert_imported(Capsule(table), range(9))
 
 
+class OneShot:
+    """An Arrow stream that can be read once (a reader's export): a second read is empty."""
+
+    def __init__(self, reader: pa.RecordBatchReader) -> None:
+        self.reader = reader
+
+    def __arrow_c_stream__(self, requested_schema: Any = None) -> Any:
+        return self.reader.__arrow_c_stream__(requested_schema)
+
+
+def test_a_stream_read_once_is_spooled_for_the_imports_two_passes() -> None:
+    # A real import reads its source twice (duplicates first): a one-shot stream is spooled
+    # to a temporary Arrow file, or the second pass would find it empty.
+    table = pa.table(rows(0, 7))
+    with feedkit.connect(":memory:") as client:
+        reader = pa.RecordBatchReader.from_batches(table.schema, table.to_batches(3))
+        report = feedkit.import_activities(client, OneShot(reader), MAPPING, progress=False)
+        assert (report.rows_read, report.acknowledged) == (7, 7)
+        assert sorted(stored(client)) == sorted(f"p{i}" for i in range(7))
+
+
 def test_polars_dataframe_without_pandas(monkeypatch: pytest.MonkeyPatch) -> None:
     import polars as pl
 
