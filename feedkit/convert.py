@@ -164,8 +164,9 @@ def to_activities(
 ) -> Conversion:
     """Map and validate a whole source: the valid activities (dicts) and the error table.
 
-    ``source`` is a pandas DataFrame, a pyarrow Table or RecordBatchReader, or a path to a
-    CSV or Parquet file. For sources too big for memory, iterate :func:`convert` instead.
+    ``source`` is anything :func:`feedkit.sources.open_source` reads: a DataFrame, an Arrow
+    table, reader or stream, or a path or URL of CSV, TSV, JSON lines or Parquet files (a
+    directory, a glob). For sources too big for memory, iterate :func:`convert` instead.
     """
     activities: list[dict[str, Any]] = []
     rows: list[int] = []
