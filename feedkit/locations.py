@@ -254,17 +254,24 @@ def _glob_regex(pattern: str) -> re.Pattern[str]:
 
 
 def _http_ref(url: str) -> FileRef:
+    """The size and version of an http(s) file: from a HEAD, or, where HEAD is refused (a
+    URL signed for GET only), from a GET of its first byte."""
     import httpx
 
     try:
         answer = httpx.head(url, follow_redirects=True, timeout=HTTP_TIMEOUT)
+        if answer.status_code in (403, 405, 501):
+            with httpx.stream("GET", url, headers={"Range": "bytes=0-0"},
+                              follow_redirects=True, timeout=HTTP_TIMEOUT) as answer:  # fmt: skip
+                pass  # the headers say all; the body is not read
     except httpx.HTTPError as exc:
         raise LocationError(f"{shown(url)}: cannot reach it: {type(exc).__name__}") from None
     if answer.status_code == 404:
         raise LocationNotFoundError(f"{shown(url)}: no such file (HTTP 404)")
     if answer.status_code >= 400:
         raise LocationError(f"{shown(url)}: the server answered HTTP {answer.status_code}")
-    size = int(answer.headers.get("content-length") or 0)
+    total = answer.headers.get("content-range", "").rpartition("/")[2]
+    size = int(total if total.isdigit() else answer.headers.get("content-length") or 0)
     version = answer.headers.get("etag") or answer.headers.get("last-modified") or ""
     return FileRef(shown(url), url, size, None, version=version)
 

@@ -491,6 +491,37 @@ def test_http_parquet_needs_byte_ranges(tmp_path: Path) -> None:
             list(open_source(f"{url}/posts.parquet", ["pid"]))
 
 
+class NoHeadHandler(RangeHandler):
+    """A server that refuses HEAD, as a URL signed for GET only does."""
+
+    def do_HEAD(self) -> None:
+        self.send_error(403)
+
+    def do_GET(self) -> None:
+        wanted = self.headers.get("Range")
+        path = Path(self.translate_path(self.path))
+        if wanted == "bytes=0-0" and path.is_file():
+            self.send_response(206)
+            self.send_header("Content-Length", "1")
+            self.send_header("Content-Range", f"bytes 0-0/{path.stat().st_size}")
+            self.end_headers()
+            self.wfile.write(path.read_bytes()[:1])
+            return
+        super().do_GET()
+
+
+def test_http_without_head(tmp_path: Path) -> None:
+    pq.write_table(pa.table(rows(0, 4)), tmp_path / "posts.parquet", row_group_size=3)
+    (tmp_path / "posts.jsonl").write_text(jsonl_text(0, 3))
+    with serving(tmp_path, NoHeadHandler) as url:
+        source = open_source(f"{url}/posts.jsonl", ["pid"])
+        assert source.size == (tmp_path / "posts.jsonl").stat().st_size
+        assert_imported(f"{url}/posts.jsonl", range(3))
+        assert_imported(f"{url}/posts.parquet", range(4))
+        with pytest.raises(SourceNotFoundError):
+            open_source(f"{url}/nope.jsonl", ["pid"])
+
+
 # -- the command line ---------------------------------------------------------------------------
 
 
