@@ -197,8 +197,14 @@ class ImportInterrupted(KeyboardInterrupt):
 class _Errors:
     """Failures: counted, kept up to a limit, and all streamed to a CSV file if asked."""
 
-    def __init__(self, path: str | PathLike[str] | None, keep: int) -> None:
+    def __init__(
+        self,
+        path: str | PathLike[str] | None,
+        keep: int,
+        locate: Callable[[list[RowError]], list[RowError]] | None = None,
+    ) -> None:
         self.keep = keep
+        self._locate = locate  # names the file of each row, in a source of several files
         self.kept: list[RowError] = []
         self.total = 0
         self._lock = threading.Lock()
@@ -210,6 +216,8 @@ class _Errors:
     def add(self, errors: list[RowError]) -> None:
         if not errors:
             return
+        if self._locate is not None:
+            errors = self._locate(errors)
         with self._lock:
             self.total += len(errors)
             room = self.keep - len(self.kept)
@@ -496,7 +504,7 @@ def _import(
                 "sent again"
             )
         _spot_check(client, journal, report)
-    errors = _Errors(opts.errors_path, opts.keep_errors)
+    errors = _Errors(opts.errors_path, opts.keep_errors, opened.locate)
     sender = _Sender(client, journal, errors, report) if client is not None else None
     index = IdIndex() if superseded is None else None
     bar = Progress(opts.progress, opened, "validate" if opts.dry_run else "import", rows_total)

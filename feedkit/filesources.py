@@ -175,6 +175,8 @@ def _source(
             current[:] = [part]
             read = 0
             file = None if found.single else part.ref.name
+            if file is not None:
+                source.file_starts.append((start, file))
             for sb in part.batches([c for c in columns if c not in keys], batch_rows):
                 read += sb.rows_read
                 yield _placed(sb, start, file, part.ref, columns, keys)
@@ -182,7 +184,7 @@ def _source(
             done[0] += part.ref.size
         current.clear()
 
-    return Source(
+    source = Source(
         found.name if not found.single else _single_name(found),
         batches(),
         total,
@@ -191,6 +193,7 @@ def _source(
         position=position if text else None,
         text=parts[0].format in ("csv", "tsv"),
     )
+    return source
 
 
 def _placed(

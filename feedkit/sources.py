@@ -24,6 +24,7 @@ errors names the file and the record within it as well::
 
 from __future__ import annotations
 
+import bisect
 import os
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
@@ -118,6 +119,20 @@ class Source:
         self.fingerprint = fingerprint
         self.size = size  # bytes of the file, where the row count is not known beforehand
         self._position = position
+        # (first record, file) of each file begun so far, in a source of several files
+        self.file_starts: list[tuple[int, str]] = []
+
+    def locate(self, errors: list[RowError]) -> list[RowError]:
+        """``errors`` naming the file of their row, in a source of several files (for errors
+        made after the read, such as duplicates: their rows are in files already begun)."""
+        if not self.file_starts or all(e.file is not None for e in errors):
+            return errors
+        out = []
+        for e in errors:
+            at = bisect.bisect_right(self.file_starts, e.row, key=lambda x: x[0]) - 1
+            start, file = self.file_starts[max(at, 0)]
+            out += located([e], file, start) if at >= 0 else [e]
+        return out
 
     def position(self) -> int:
         """Bytes of the file read so far (0 where ``size`` is None): progress in bytes."""
@@ -187,9 +202,10 @@ def open_source(source: Any, columns: Sequence[str], *, batch_rows: int = 10_000
 
 # Objects whose Arrow stream starts afresh each time it is asked for (a second read of any
 # other stream may find it consumed: empty).
-REREADABLE_STREAMS = frozenset(
-    {"pyarrow.Table", "pyarrow.RecordBatch", "polars.DataFrame", "duckdb.DuckDBPyRelation"}
-)
+REREADABLE_STREAMS = frozenset({
+    "pandas.DataFrame", "pyarrow.Table", "pyarrow.RecordBatch", "polars.DataFrame",
+    "duckdb.DuckDBPyRelation",
+})  # fmt: skip
 
 
 def _kind(source: Any) -> str:

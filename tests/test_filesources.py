@@ -171,6 +171,20 @@ def test_glob_errors_name_the_file_end_to_end(tmp_path: Path) -> None:
         assert sorted(stored(client)) == sorted(f"p{i}" for i in range(14) if i not in (5, 13))
 
 
+def test_a_duplicate_id_across_files_names_the_file_of_each(tmp_path: Path) -> None:
+    (tmp_path / "a.csv").write_text(csv_text(0, 3))
+    (tmp_path / "b.csv").write_text(csv_text(3, 5).replace("p4,", "p1,"))  # row 4 repeats p1
+    for client in (None, feedkit.connect(":memory:")):
+        report = feedkit.import_activities(client, tmp_path, MAPPING, progress=False,
+                                           dry_run=client is None)  # fmt: skip
+        (error,) = report.errors.itertuples()
+        assert (error.row, error.code) == (1, "duplicate_id")
+        assert error.message.startswith(f"{tmp_path}/a.csv, row 1: ")
+        if client is not None:
+            assert stored(client)["p1"]["text"] == "r4"  # the last row wins
+            client.close()
+
+
 def test_glob_of_tsv_across_folders(tmp_path: Path) -> None:
     for n, start in enumerate((0, 3, 6)):
         folder = tmp_path / f"day{n}"
