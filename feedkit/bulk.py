@@ -50,7 +50,7 @@ from feedkit.errors import APIError, FeedkitError
 from feedkit.mapping import Mapping, spec_columns
 from feedkit.progress import Progress
 from feedkit.schema import DEFAULT_CONCURRENCY, MAX_BATCH, MAX_REQUEST_BYTES, Reason
-from feedkit.sources import RowError
+from feedkit.sources import RowError, is_stream, stream_reader
 
 __all__ = [
     "ImportInterrupted",
@@ -197,8 +197,14 @@ class ImportInterrupted(KeyboardInterrupt):
 class _Errors:
     """Failures: counted, kept up to a limit, and all streamed to a CSV file if asked."""
 
-    def __init__(self, path: str | PathLike[str] | None, keep: int) -> None:
+    def __init__(
+        self,
+        path: str | PathLike[str] | None,
+        keep: int,
+        locate: Callable[[list[RowError]], list[RowError]] | None = None,
+    ) -> None:
         self.keep = keep
+        self._locate = locate  # names the file of each row, in a source of several files
         self.kept: list[RowError] = []
         self.total = 0
         self._lock = threading.Lock()
@@ -210,6 +216,8 @@ class _Errors:
     def add(self, errors: list[RowError]) -> None:
         if not errors:
             return
+        if self._locate is not None:
+            errors = self._locate(errors)
         with self._lock:
             self.total += len(errors)
             room = self.keep - len(self.kept)
@@ -370,8 +378,9 @@ def _identity(source_name: str, mapping: Mapping) -> dict[str, str]:
 def _rereadable(source: Any, stack: ExitStack) -> Callable[[], Any]:
     """A way to open ``source`` again for each pass: a stream (a RecordBatchReader) is first
     spooled to a temporary Arrow file, read back memory-mapped; anything else as it is."""
-    if not isinstance(source, pa.RecordBatchReader):
+    if not is_stream(source):
         return lambda: source
+    source = stream_reader(source)  # a one-shot __arrow_c_stream__ object too
     folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="feedkit-spool-"))
     path = Path(folder) / "source.arrow"
     with pa.OSFile(str(path), "wb") as sink, pa.ipc.new_file(sink, source.schema) as writer:
@@ -495,7 +504,7 @@ def _import(
                 "sent again"
             )
         _spot_check(client, journal, report)
-    errors = _Errors(opts.errors_path, opts.keep_errors)
+    errors = _Errors(opts.errors_path, opts.keep_errors, opened.locate)
     sender = _Sender(client, journal, errors, report) if client is not None else None
     index = IdIndex() if superseded is None else None
     bar = Progress(opts.progress, opened, "validate" if opts.dry_run else "import", rows_total)

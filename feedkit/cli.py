@@ -234,7 +234,8 @@ def _mapping(path: str) -> Any:
     return Mapping.from_toml(path)
 
 
-source_argument = click.argument("source", type=click.Path(dir_okay=False))
+# A file, a directory, a glob (quoted) or a URL: feedkit.sources says what exists.
+source_argument = click.argument("source")
 mapping_option = click.option(
     "--mapping",
     "mapping_path",

@@ -170,8 +170,9 @@ def to_activities(
 ) -> Conversion:
     """Map and validate a whole source: the valid activities (dicts) and the error table.
 
-    ``source`` is a pandas DataFrame, a pyarrow Table or RecordBatchReader, or a path to a
-    CSV or Parquet file. For sources too big for memory, iterate :func:`convert` instead.
+    ``source`` is anything :func:`feedkit.sources.open_source` reads: a DataFrame, an Arrow
+    table, reader or stream, or a path or URL of CSV, TSV, JSON lines or Parquet files (a
+    directory, a glob). For sources too big for memory, iterate :func:`convert` instead.
     """
     activities: list[dict[str, Any]] = []
     rows: list[int] = []
@@ -202,10 +203,12 @@ def convert(
     """
     opened = open_source(source, mapping.columns, batch_rows=batch_rows)
     types = ColumnTypes(dict(mapping.column_types))
-    text_source = isinstance(source, (str, bytes)) or hasattr(source, "__fspath__")
+    text_source = opened.text  # CSV: numbers and times are inferred from the text
 
     def one(sb: SourceBatch) -> ConvertedBatch:
-        return convert_batch(sb, mapping, types, text_source, history)
+        converted = convert_batch(sb, mapping, types, text_source, history)
+        converted.errors = sb.locate(converted.errors)  # a source of several files: name it
+        return converted
 
     return opened, _in_order(iter(opened), one, workers)
 
