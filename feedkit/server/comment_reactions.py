@@ -58,7 +58,8 @@ def comment_scores(upvotes: int, downvotes: int) -> dict[str, Any]:
     if votes:
         share, z2 = upvotes / votes, _Z * _Z
         spread = _Z * math.sqrt((share * (1 - share) + z2 / (4 * votes)) / votes)
-        confidence = (share + z2 / (2 * votes) - spread) / (1 + z2 / votes)
+        # never below 0 (it is 0 for no upvotes), whatever the rounding
+        confidence = max(0.0, (share + z2 / (2 * votes) - spread) / (1 + z2 / votes))
     controversy = 0.0
     if upvotes and downvotes:
         controversy = float(votes) ** (min(upvotes, downvotes) / max(upvotes, downvotes))
