@@ -19,7 +19,6 @@ import math
 import sqlite3
 from typing import Any
 
-from feedkit.schema import MAX_BATCH
 from feedkit.schema.reaction import COMMENT_REACTION_FILTER_FIELDS, DOWNVOTE, UPVOTE
 from feedkit.server import comment_store as cs
 from feedkit.server.auth import Principal
@@ -166,18 +165,5 @@ class CommentReactionsService:
                                  [COMMENT, comment["id"], *params], body)  # fmt: skip
 
     def batch_query_comment_reactions(self, principal: Principal, body: Any) -> dict[str, Any]:
-        """BatchQueryCommentReactions: one user's reactions on up to 100 comments, filtered on
-        reaction_type and created_at; ids that name no comment find none."""
-        body = body_object(body)
-        ids = body.get("comment_ids")
-        if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_BATCH:
-            raise Problem.invalid({"comment_ids": f"is required: a list of 1 to {MAX_BATCH} "
-                                   "comment ids"})  # fmt: skip
-        clean = [checked_id(x, f"comment_ids[{i}]") for i, x in enumerate(ids)]
-        actor = self.reactions._actor(principal, body)
-        where, params = reaction_filter(body.get("filter"), ("reaction_type", "created_at"))
-        marks = ",".join("?" * len(clean))
-        with self.store.reading() as db:
-            return reaction_page(db, f"object_type = ? AND object_id IN ({marks}) AND "
-                                 f"user_id = ? AND {where}",
-                                 [COMMENT, *clean, actor, *params], body)  # fmt: skip
+        """BatchQueryCommentReactions: one user's reactions on up to 100 comments."""
+        return self.reactions.batch_query(principal, body, COMMENT, "comment_ids")

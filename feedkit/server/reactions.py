@@ -514,19 +514,25 @@ class ReactionsService:
             return reaction_page(db, f"object_type = ? AND object_id = ? AND {where}",
                                  [ACTIVITY, rec["id"], *params], body)  # fmt: skip
 
-    def batch_query_activity_reactions(self, principal: Principal, body: Any) -> dict[str, Any]:
-        """BatchQueryActivityReactions: one user's reactions on up to 100 activities,
-        filtered on reaction_type and created_at; ids that name no activity find none."""
+    def batch_query(
+        self, principal: Principal, body: Any, object_type: str, key: str
+    ) -> dict[str, Any]:
+        """One user's reactions on up to 100 objects of ``object_type`` (their ids under
+        ``key``), filtered on reaction_type and created_at; ids that name none find none."""
         body = body_object(body)
-        ids = body.get("activity_ids")
+        ids = body.get(key)
         if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_BATCH:
-            raise Problem.invalid({"activity_ids": f"is required: a list of 1 to {MAX_BATCH} "
-                                   "activity ids"})  # fmt: skip
-        clean = [checked_id(x, f"activity_ids[{i}]") for i, x in enumerate(ids)]
+            raise Problem.invalid({key: f"is required: a list of 1 to {MAX_BATCH} "
+                                   f"{object_type} ids"})  # fmt: skip
+        clean = [checked_id(x, f"{key}[{i}]") for i, x in enumerate(ids)]
         actor = self._actor(principal, body)
         where, params = reaction_filter(body.get("filter"), ("reaction_type", "created_at"))
         marks = ",".join("?" * len(clean))
         with self.store.reading() as db:
             return reaction_page(db, f"object_type = ? AND object_id IN ({marks}) AND "
                                  f"user_id = ? AND {where}",
-                                 [ACTIVITY, *clean, actor, *params], body)  # fmt: skip
+                                 [object_type, *clean, actor, *params], body)  # fmt: skip
+
+    def batch_query_activity_reactions(self, principal: Principal, body: Any) -> dict[str, Any]:
+        """BatchQueryActivityReactions: one user's reactions on up to 100 activities."""
+        return self.batch_query(principal, body, ACTIVITY, "activity_ids")
