@@ -1265,6 +1265,67 @@ class Client:
     def reject_follow(self, source: str, target: str) -> dict[str, Any]:
         return dict(self.call("RejectFollow", json={"source": source, "target": target})["follow"])
 
+    # -- comment reactions ------------------------------------------------------------------
+
+    def add_comment_reaction(
+        self,
+        comment_id: str,
+        type: str,
+        *,
+        user_id: str | None = None,
+        custom: Mapping[str, Any] | None = None,
+        enforce_unique: bool | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """React to a comment (``type`` upvote and downvote also score it); the answer:
+        ``reaction`` and ``comment`` (with its counts and scores after the change)."""
+        body = {"type": type, "user_id": user_id, "custom": custom,
+                "enforce_unique": enforce_unique, **fields}  # fmt: skip
+        if self.validate:
+            _check(validate_reaction({k: v for k, v in body.items() if v is not None}),
+                   what="reaction")  # fmt: skip
+        return dict(self.call("AddCommentReaction", {"id": comment_id}, json=body))
+
+    def delete_comment_reaction(
+        self, comment_id: str, type: str, *, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Remove the user's reaction of ``type``; the answer holds the ``reaction`` that was
+        and the ``comment`` as it is after."""
+        path = {"id": comment_id, "type": type}
+        return dict(self.call("DeleteCommentReaction", path, params={"user_id": user_id}))
+
+    def query_comment_reactions(
+        self,
+        comment_id: str,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = DEFAULT_PAGE,
+        next: str | None = None,
+        prev: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of a comment's reactions, newest first unless sorted (``filter`` on
+        reaction_type, user_id, created_at): ``reactions`` and the ``next`` / ``prev``."""
+        body = self._reactions_body(filter, sort, limit, next, prev)
+        return dict(self.call("QueryCommentReactions", {"id": comment_id}, json=body))
+
+    def batch_query_comment_reactions(
+        self,
+        comment_ids: Iterable[str],
+        filter: Mapping[str, Any] | None = None,
+        *,
+        user_id: str | None = None,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = DEFAULT_PAGE,
+        next: str | None = None,
+        prev: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of one user's reactions on up to 100 comments (``filter`` on
+        reaction_type, created_at): ``reactions`` and the ``next`` / ``prev``."""
+        body = self._reactions_body(filter, sort, limit, next, prev)
+        body.update(comment_ids=list(comment_ids), user_id=user_id)
+        return dict(self.call("BatchQueryCommentReactions", json=body))
+
 
 def store_exists(path: str) -> bool:
     """Whether an embedded store path names something that exists (a memory store always)."""

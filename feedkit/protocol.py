@@ -173,6 +173,24 @@ OPERATIONS: tuple[Operation, ...] = (
     Operation("DeleteFeedView", "DELETE", f"{FEEDS}/feed_views/{{id}}", "feed_view"),
     Operation("AcceptFollow", "POST", f"{FEEDS}/follows/accept", "follow"),
     Operation("RejectFollow", "POST", f"{FEEDS}/follows/reject", "follow"),
+    Operation("AddCommentReaction", "POST", f"{FEEDS}/comments/{{id}}/reactions", "reaction"),
+    Operation(
+        "DeleteCommentReaction", "DELETE", f"{FEEDS}/comments/{{id}}/reactions/{{type}}", "reaction"
+    ),
+    Operation(
+        "QueryCommentReactions",
+        "POST",
+        f"{FEEDS}/comments/{{id}}/reactions/query",
+        "reaction",
+        read=True,
+    ),
+    Operation(
+        "BatchQueryCommentReactions",
+        "POST",
+        f"{FEEDS}/comments/reactions/query",
+        "reaction",
+        read=True,
+    ),
     Operation("GetTask", "GET", "/api/v2/tasks/{id}", "task", read=True),
 )
 OPS: dict[str, Operation] = {op.id: op for op in OPERATIONS}

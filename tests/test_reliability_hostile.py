@@ -35,7 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from urllib.parse import quote, urlsplit
+from urllib.parse import quote, unquote, urlsplit
 
 import httpx
 import jsonschema
@@ -315,6 +315,25 @@ def _steer(case: Any, rng: random.Random) -> None:
     if name in ("AcceptFollow", "RejectFollow"):
         case.body = {**body, "source": rng.choice(FEED_IDS),
                      "target": f"club:fz-{rng.randrange(10**12)}"}  # fmt: skip
+    if "CommentReaction" in name:  # comment reactions: on pooled comments, by pooled users
+        query = case.query if isinstance(case.query, dict) else {}
+        if "type" in params:
+            params["type"] = params["type"] or "upvote"
+            case.query = {**query, "user_id": rng.choice(USERS)}
+        kind = body.get("type")
+        if name == "AddCommentReaction":
+            case.body = {**body, "user_id": rng.choice(USERS),
+                         "type": kind if isinstance(kind, str) and kind else "upvote"}
+            if "target_feeds" in body:
+                case.body["target_feeds"] = rng.sample(FEED_IDS, rng.randint(0, 2))
+        elif name == "QueryCommentReactions":
+            case.body = {k: v for k, v in body.items() if k == "limit"}
+            if rng.random() < 0.5:
+                case.body["filter"] = {"reaction_type": rng.choice(("upvote", "like"))}
+        elif name == "BatchQueryCommentReactions":
+            case.body = {k: v for k, v in body.items() if k == "limit"}
+            case.body.update(comment_ids=rng.sample(COMMENT_POOL, rng.randint(1, 4)),
+                             user_id=rng.choice(USERS))
     _steer_comments(case, rng)
     if name in BOOKMARK_OPS or name in PIN_OPS:  # bookmarks and pins: the pool, user:alice
         _steer_saved(case, name, body, rng)
@@ -423,6 +442,12 @@ def _prepare(admin: httpx.Client, case: Any) -> None:
                      f"{quote(follow['target'], safe='')}")  # a request once answered is gone
         assert admin.post(f"{FEEDS}/follows", json=follow).json()["follow"]["status"] == "pending"
     _prepare_comments(admin, case)
+    if name == "DeleteCommentReaction":  # the reaction to delete, on the pooled comment
+        path = f"{FEEDS}/comments/{quote(params['id'], safe='')}/reactions"
+        # schemathesis generates path parameters percent-encoded: the type is what they decode to
+        reaction = {"type": unquote(params["type"]), "user_id": case.query["user_id"]}
+        added = admin.post(path, json=reaction)
+        assert added.status_code == 201, added.text
     if name in BOOKMARK_OPS or name in PIN_OPS:
         _prepare_saved(admin, name, params)
 

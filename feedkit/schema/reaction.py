@@ -1,5 +1,5 @@
 """The reaction fields, their JSON types and limits: one declaration, read by the client and
-the server's reactions module, for reactions on activities and (later) on comments.
+the server's reactions modules, for reactions on activities and on comments.
 
 A reaction is one user's reaction of one ``type`` (like, love, ...) to one object; a user
 holds at most one reaction of each type on an object, and with ``enforce_unique`` only one
@@ -31,6 +31,8 @@ from feedkit.schema import (
 )
 
 __all__ = [
+    "COMMENT_REACTION_FILTER_FIELDS",
+    "DOWNVOTE",
     "LATEST_REACTIONS",
     "MAX_REACTION_BYTES",
     "MAX_REACTION_TYPE",
@@ -38,6 +40,7 @@ __all__ = [
     "REACTION_FIELDS",
     "REACTION_FILTER_FIELDS",
     "REACTION_SORT_FIELDS",
+    "UPVOTE",
     "validate_reaction",
 ]
 
@@ -49,6 +52,14 @@ LATEST_REACTIONS = 15
 OBJECT_TYPES = ("activity", "comment")  # what a reaction can be on
 REACTION_FILTER_FIELDS = ("reaction_type", "user_id", "created_at")
 REACTION_SORT_FIELDS = ("created_at",)
+# A query of one comment's reactions also filters on the comment and its activity (the spec's
+# x-stream-filter-fields of QueryCommentReactionsRequest).
+COMMENT_REACTION_FILTER_FIELDS = (*REACTION_FILTER_FIELDS, "activity_id", "comment_id")
+# The reaction types that vote on a comment, giving it its upvote_count, downvote_count and
+# scores. The spec names no types ("The type of reaction, eg upvote, like, ..."): feedkit's
+# choice, the words its example uses.
+UPVOTE = "upvote"
+DOWNVOTE = "downvote"
 _LENIENT = orjson.OPT_NON_STR_KEYS  # a client's custom may have keys JSON writes as strings
 
 # The members of an AddReactionRequest (AddCommentReactionRequest has the same, less

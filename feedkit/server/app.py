@@ -156,6 +156,18 @@ HANDLERS: dict[str, Handler] = {
     "DeleteFeedView": lambda s, p, a, b, q: s.feed_views.delete_feed_view(p, a["id"]),
     "AcceptFollow": lambda s, p, a, b, q: s.follows.answer_request(p, b, accept=True),
     "RejectFollow": lambda s, p, a, b, q: s.follows.answer_request(p, b, accept=False),
+    "AddCommentReaction": lambda s, p, a, b, q: s.comment_reactions.add_comment_reaction(
+        p, a["id"], b
+    ),
+    "DeleteCommentReaction": lambda s, p, a, b, q: s.comment_reactions.delete_comment_reaction(
+        p, a["id"], a["type"], q.get("user_id")
+    ),
+    "QueryCommentReactions": lambda s, p, a, b, q: s.comment_reactions.query_comment_reactions(
+        p, a["id"], b
+    ),
+    "BatchQueryCommentReactions": lambda s, p, a, b, q: (
+        s.comment_reactions.batch_query_comment_reactions(p, b)
+    ),
     "GetTask": lambda s, p, a, b, q: s.users.get_task(p, a["id"]),
 }
 ROUTES: tuple[Operation, ...] = tuple(op for op in OPERATIONS if op.id in HANDLERS)

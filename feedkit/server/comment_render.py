@@ -14,6 +14,7 @@ from typing import Any
 
 from feedkit.schema.comment import LATEST_COMMENTS
 from feedkit.server import comment_store as cs
+from feedkit.server.reactions import comment_reactions
 from feedkit.server.store import now_ns
 
 __all__ = [
@@ -32,7 +33,9 @@ COMMENT_ENGAGEMENT_DEFAULTS: dict[str, Any] = {
 CommentLoader = Callable[[sqlite3.Connection, Sequence[str], str | None], dict[str, dict[str, Any]]]
 # One loader per resource that engages with comments (reactions, bookmarks): given the comment
 # ids of an answer and the viewer, the members it knows for each, for the whole page at once.
-COMMENT_LOADERS: list[CommentLoader] = []
+COMMENT_LOADERS: list[CommentLoader] = [
+    comment_reactions,
+]
 _SCORES = ("score", "upvote_count", "downvote_count", "confidence_score", "controversy_score")
 
 

@@ -2,9 +2,8 @@
 
 A comment is a row of indexed columns (its object, parent, author, times and the scores its
 reactions give it) and a JSON ``doc`` with the rest (``text``, ``attachments``, ``custom``,
-``mentioned_user_ids``). The table is declared in :data:`feedkit.server.store.SCHEMA`; the
-trigger that removes the comments of a hard-deleted activity is made here (:func:`prepare`),
-because SCHEMA is run statement by statement and a trigger body holds statements of its own.
+``mentioned_user_ids``). The table is declared in :data:`feedkit.server.store.SCHEMA`; what
+goes with a hard-deleted activity or comment is listed in :mod:`feedkit.server.dependents`.
 
 A soft-deleted comment keeps its row (``deleted_at`` set): threaded reads still show it while
 it has replies that are not deleted, so a thread keeps its shape; counts leave it out.
@@ -22,11 +21,11 @@ __all__ = [
     "COLUMNS",
     "ORDERS",
     "comment_counts",
+    "delete_on",
     "delete_tree",
     "get_comments",
     "insert_comment",
     "latest_comments",
-    "prepare",
     "replies_of",
     "reply_counts",
     "select_comments",
@@ -53,17 +52,6 @@ SHOWN = (
     "(c.deleted_at IS NULL OR EXISTS (SELECT 1 FROM comments r WHERE r.parent_id = c.id "
     "AND r.deleted_at IS NULL))"
 )
-_TRIGGER = """
-CREATE TRIGGER IF NOT EXISTS activity_comments_go_with_it AFTER DELETE ON activities
-BEGIN
-    DELETE FROM comments WHERE object_type = 'activity' AND object_id = OLD.id;
-END
-"""
-
-
-def prepare(db: sqlite3.Connection) -> None:
-    """Make the trigger that removes an activity's comments when it is hard-deleted."""
-    db.execute(_TRIGGER)
 
 
 def _comment(row: Sequence[Any]) -> dict[str, Any]:
@@ -189,6 +177,15 @@ def delete_tree(db: sqlite3.Connection, comment_id: str) -> list[str]:
         "DELETE FROM comments WHERE id IN (SELECT value FROM json_each(?))",
         (orjson.dumps(ids).decode(),),
     )
+    return ids
+
+
+def delete_on(db: sqlite3.Connection, object_type: str, object_ids: Sequence[str]) -> list[str]:
+    """Remove every comment on these objects (replies included); the ids removed."""
+    on = (object_type, orjson.dumps(list(object_ids)).decode())
+    where = "object_type = ? AND object_id IN (SELECT value FROM json_each(?))"
+    ids = [r[0] for r in db.execute(f"SELECT id FROM comments WHERE {where}", on)]
+    db.execute(f"DELETE FROM comments WHERE {where}", on)
     return ids
 
 

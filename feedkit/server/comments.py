@@ -34,6 +34,7 @@ from feedkit.server.activities import ActivitiesService
 from feedkit.server.auth import Principal
 from feedkit.server.comment_filter import compile_comment_filter
 from feedkit.server.comment_render import render_comments
+from feedkit.server.dependents import forget_comments
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.requests import body_list, body_object, checked_id, page_limit
 from feedkit.server.store import Store
@@ -89,8 +90,6 @@ class CommentsService:
     def __init__(self, store: Store, activities: ActivitiesService) -> None:
         self.store = store
         self.activities = activities
-        with store.transaction() as db:
-            cs.prepare(db)
 
     # -- helpers ----------------------------------------------------------------------------
 
@@ -262,7 +261,7 @@ class CommentsService:
             now = self.store.tick()
             if hard:
                 answer = self._one(db, comment, principal.user_id)
-                cs.delete_tree(db, comment_id)
+                forget_comments(db, cs.delete_tree(db, comment_id))
                 answer.update(status="deleted", deleted_at=now)
             else:
                 if comment.get("deleted_at") is None:

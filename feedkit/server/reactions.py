@@ -6,8 +6,10 @@ Reactions on activities and on comments share one table, keyed by (object_type, 
 user_id, type): a user holds one reaction of each type on an object. The functions over a
 connection take the ``object_type``, so comment reactions use them as they are:
 :func:`put_reaction`, :func:`delete_reaction`, :func:`select_reactions`,
-:func:`reaction_response` (how a reaction is answered) and :func:`reaction_summary` (what an
-object answers of its reactions, for a whole page of objects in four indexed queries).
+:func:`reaction_response` (how a reaction is answered), :func:`reaction_summary` (what an
+object answers of its reactions, for a whole page of objects in four indexed queries),
+:func:`reaction_page` (a query's page) and :func:`forget_reactions` (those of hard-deleted
+objects). :mod:`feedkit.server.comment_reactions` serves the reactions on comments with them.
 """
 
 from __future__ import annotations
@@ -45,18 +47,27 @@ if TYPE_CHECKING:
     from feedkit.server.activities import ActivitiesService
 
 __all__ = [
+    "ACTIVITY",
+    "COMMENT",
     "REACTION_DEFAULTS",
     "ReactionsService",
     "activity_reactions",
+    "checked_reaction",
+    "checked_type",
+    "comment_reactions",
     "delete_reaction",
+    "forget_reactions",
     "put_reaction",
     "reaction_filter",
+    "reaction_page",
     "reaction_response",
     "reaction_summary",
+    "render_reactions",
     "select_reactions",
 ]
 
 ACTIVITY = "activity"
+COMMENT = "comment"
 # What an object no one reacted to answers.
 REACTION_DEFAULTS: dict[str, Any] = {
     "reaction_count": 0, "reaction_groups": {}, "latest_reactions": [], "own_reactions": [],
@@ -65,7 +76,8 @@ _COLUMNS = ("object_type", "object_id", "user_id", "type", "activity_id", "custo
             "created_at", "updated_at")  # fmt: skip
 _SELECT = ", ".join(_COLUMNS)
 _CHUNK = 100  # objects one statement reads (a compound SELECT holds at most 500 parts)
-_FILTER_COLUMNS = {"reaction_type": "type", "user_id": "user_id", "created_at": "created_at"}
+_FILTER_COLUMNS = {"reaction_type": "type", "user_id": "user_id", "created_at": "created_at",
+                   "activity_id": "activity_id", "comment_id": "object_id"}  # fmt: skip
 _INT64 = 2**63  # SQLite's integers, and so every time and offset, are int64
 _COMPARE = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
@@ -133,6 +145,15 @@ def delete_reaction(
             (object_type, object_id, user_id, kind),
         )
     return found
+
+
+def forget_reactions(db: sqlite3.Connection, object_type: str, object_ids: Sequence[str]) -> None:
+    """Remove every reaction on these objects (they were hard-deleted)."""
+    db.execute(
+        "DELETE FROM reactions WHERE object_type = ? AND object_id IN "
+        "(SELECT value FROM json_each(?))",
+        (object_type, orjson.dumps(list(object_ids)).decode()),
+    )
 
 
 def select_reactions(
@@ -280,7 +301,37 @@ def activity_reactions(
     return reaction_summary(db, ACTIVITY, activity_ids, viewer)
 
 
+def comment_reactions(
+    db: sqlite3.Connection, comment_ids: Sequence[str], viewer: str | None
+) -> dict[str, dict[str, Any]]:
+    """The comment loader of reactions: :func:`reaction_summary` of comments."""
+    return reaction_summary(db, COMMENT, comment_ids, viewer)
+
+
 # -- requests ----------------------------------------------------------------------------------
+
+
+def checked_reaction(body: Any) -> dict[str, Any]:
+    """An AddActivityReaction or AddCommentReaction body, or one 400 naming every bad field
+    (an embedded ``user`` checked as a user)."""
+    body = body_object(body)
+    errors = validate_reaction(body)
+    user = body.get("user")
+    if isinstance(user, dict):
+        errors += [FieldError(f"user.{e.field}", e.code, e.message, e.value)
+                   for e in validate_user({"id": "-", **user})]  # fmt: skip
+    elif user is not None:
+        errors.append(FieldError("user", Reason.TYPE, "must be an object", user))
+    if errors:
+        raise Problem.from_field_errors(errors)
+    return dict(body)
+
+
+def checked_type(kind: str) -> str:
+    """A reaction type named in a path."""
+    if not kind or len(kind) > MAX_ID:
+        raise Problem.invalid({"type": f"must be 1 to {MAX_ID} characters"})
+    return kind
 
 
 def reaction_filter(
@@ -360,7 +411,7 @@ def _offset(body: dict[str, Any]) -> int:
         raise Problem.invalid({name: "is not a cursor this server gave"}) from None
 
 
-def _page(
+def reaction_page(
     db: sqlite3.Connection, where: str, params: list[Any], body: dict[str, Any]
 ) -> dict[str, Any]:
     """One page of reactions as answered, with its next and prev cursors."""
@@ -399,21 +450,23 @@ class ReactionsService:
             raise Problem.invalid({"user_id": "is required for server-side requests"})
         return actor
 
+    def share(
+        self, db: Any, principal: Principal, activity_id: str, body: dict[str, Any], actor: str
+    ) -> Any:
+        """The answered activity a reaction request's ``target_feeds`` get: of the reaction's
+        type, by the reacting user, sharing the activity."""
+        share = {"type": body["type"], "feeds": body["target_feeds"],
+                 "parent_id": activity_id, "user_id": actor}  # fmt: skip
+        pairs = self.activities._validate_new([share], principal, "target_feeds.")
+        written = self.activities._write(db, pairs, principal)
+        return self.activities._render(db, written, actor)[0]
+
     def add_activity_reaction(
         self, principal: Principal, activity_id: str, body: Any
     ) -> dict[str, Any]:
         """AddActivityReaction: the activity with its reactions after the change, and the
         reaction; ``target_feeds`` also get an activity of the reaction's type sharing it."""
-        body = body_object(body)
-        errors = validate_reaction(body)
-        user = body.get("user")
-        if isinstance(user, dict):
-            errors += [FieldError(f"user.{e.field}", e.code, e.message, e.value)
-                       for e in validate_user({"id": "-", **user})]  # fmt: skip
-        elif user is not None:
-            errors.append(FieldError("user", Reason.TYPE, "must be an object", user))
-        if errors:
-            raise Problem.from_field_errors(errors)
+        body = checked_reaction(body)
         actor = self._actor(principal, body)
         with self.store.transaction() as db:
             rec = self._activity(db, principal, activity_id)
@@ -425,11 +478,7 @@ class ReactionsService:
                                enforce_unique=bool(body.get("enforce_unique")))  # fmt: skip
             answer: dict[str, Any] = {"reaction": render_reactions(db, [row])[0]}
             if body.get("target_feeds"):
-                share = {"type": body["type"], "feeds": body["target_feeds"],
-                         "parent_id": rec["id"], "user_id": actor}  # fmt: skip
-                pairs = self.activities._validate_new([share], principal, "target_feeds.")
-                written = self.activities._write(db, pairs, principal)
-                answer["reference_activity"] = self.activities._render(db, written, actor)[0]
+                answer["reference_activity"] = self.share(db, principal, rec["id"], body, actor)
                 rec = self.activities._load(db, rec["id"])  # its share_count changed
             answer["activity"] = self.activities._render(db, [rec], actor)[0]
             return answer
@@ -440,8 +489,7 @@ class ReactionsService:
         """DeleteActivityReaction: the acting user's reaction of this type; the activity as
         it is after, and the reaction that was."""
         actor = self._actor(principal, {"user_id": user_id})
-        if not kind or len(kind) > MAX_ID:
-            raise Problem.invalid({"type": f"must be 1 to {MAX_ID} characters"})
+        checked_type(kind)
         with self.store.transaction() as db:
             rec = self._activity(db, principal, activity_id)
             row = delete_reaction(db, ACTIVITY, rec["id"], actor, kind)
@@ -463,21 +511,28 @@ class ReactionsService:
         where, params = reaction_filter(body.get("filter"))
         with self.store.reading() as db:
             rec = self._activity(db, principal, activity_id)
-            return _page(db, f"object_type = ? AND object_id = ? AND {where}",
-                         [ACTIVITY, rec["id"], *params], body)  # fmt: skip
+            return reaction_page(db, f"object_type = ? AND object_id = ? AND {where}",
+                                 [ACTIVITY, rec["id"], *params], body)  # fmt: skip
 
-    def batch_query_activity_reactions(self, principal: Principal, body: Any) -> dict[str, Any]:
-        """BatchQueryActivityReactions: one user's reactions on up to 100 activities,
-        filtered on reaction_type and created_at; ids that name no activity find none."""
+    def batch_query(
+        self, principal: Principal, body: Any, object_type: str, key: str
+    ) -> dict[str, Any]:
+        """One user's reactions on up to 100 objects of ``object_type`` (their ids under
+        ``key``), filtered on reaction_type and created_at; ids that name none find none."""
         body = body_object(body)
-        ids = body.get("activity_ids")
+        ids = body.get(key)
         if not isinstance(ids, list) or not 1 <= len(ids) <= MAX_BATCH:
-            raise Problem.invalid({"activity_ids": f"is required: a list of 1 to {MAX_BATCH} "
-                                   "activity ids"})  # fmt: skip
-        clean = [checked_id(x, f"activity_ids[{i}]") for i, x in enumerate(ids)]
+            raise Problem.invalid({key: f"is required: a list of 1 to {MAX_BATCH} "
+                                   f"{object_type} ids"})  # fmt: skip
+        clean = [checked_id(x, f"{key}[{i}]") for i, x in enumerate(ids)]
         actor = self._actor(principal, body)
         where, params = reaction_filter(body.get("filter"), ("reaction_type", "created_at"))
         marks = ",".join("?" * len(clean))
         with self.store.reading() as db:
-            return _page(db, f"object_type = ? AND object_id IN ({marks}) AND user_id = ? AND "
-                         f"{where}", [ACTIVITY, *clean, actor, *params], body)  # fmt: skip
+            return reaction_page(db, f"object_type = ? AND object_id IN ({marks}) AND "
+                                 f"user_id = ? AND {where}",
+                                 [object_type, *clean, actor, *params], body)  # fmt: skip
+
+    def batch_query_activity_reactions(self, principal: Principal, body: Any) -> dict[str, Any]:
+        """BatchQueryActivityReactions: one user's reactions on up to 100 activities."""
+        return self.batch_query(principal, body, ACTIVITY, "activity_ids")

@@ -22,7 +22,7 @@ import orjson
 __all__ = [
     "NO_FOLDER",
     "bookmark_engagement",
-    "forget_activity",
+    "forget_activities",
 ]
 
 NO_FOLDER = ""
@@ -164,10 +164,14 @@ def pin_count(db: sqlite3.Connection, fid: str) -> int:
     )
 
 
-def forget_activity(db: sqlite3.Connection, activity_id: str) -> None:
-    """Remove the bookmarks and pins of a hard-deleted activity."""
-    db.execute("DELETE FROM bookmarks WHERE activity_id = ?", (activity_id,))
-    db.execute("DELETE FROM pins WHERE activity_id = ?", (activity_id,))
+def forget_activities(db: sqlite3.Connection, activity_ids: Sequence[str]) -> None:
+    """Remove the bookmarks and pins of hard-deleted activities (a dependent of activities:
+    :mod:`feedkit.server.dependents`)."""
+    ids = orjson.dumps(list(activity_ids)).decode()
+    for table in ("bookmarks", "pins"):
+        db.execute(
+            f"DELETE FROM {table} WHERE activity_id IN (SELECT value FROM json_each(?))", (ids,)
+        )
 
 
 # -- engagement ------------------------------------------------------------------------------

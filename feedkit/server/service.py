@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from feedkit.server.activities import ActivitiesService
 from feedkit.server.bookmarks import BookmarksService
+from feedkit.server.comment_reactions import CommentReactionsService
 from feedkit.server.comments import CommentsService
 from feedkit.server.feed_groups import FeedGroupsService
 from feedkit.server.feed_views import FeedViewsService
@@ -38,3 +39,4 @@ class AppService:
         self.pins = PinsService(store, self.activities)
         self.feed_groups = FeedGroupsService(store)
         self.feed_views = FeedViewsService(store)
+        self.comment_reactions = CommentReactionsService(self.reactions)

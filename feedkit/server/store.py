@@ -32,7 +32,7 @@ from feedkit.errors import StoreError
 from feedkit.schema import DEFAULT_PAGE
 from feedkit.schema.feed_group import DEFAULT_FEED_GROUPS
 from feedkit.server.feed_groups import ensure_groups, seed_groups
-from feedkit.server.saved import forget_activity, pin_count
+from feedkit.server.saved import pin_count
 
 log = logging.getLogger("feedkit.server")
 
@@ -103,8 +103,8 @@ CREATE TABLE IF NOT EXISTS reactions (
     PRIMARY KEY (object_type, object_id, user_id, type)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS reactions_latest ON reactions (object_type, object_id, created_at);
--- Comments (feedkit.server.comment_store, which also makes the trigger that removes the
--- comments of a hard-deleted activity): the scores are those the comment's reactions give it.
+-- Comments (feedkit.server.comment_store): the scores are those the comment's reactions give
+-- it (feedkit.server.comment_reactions).
 CREATE TABLE IF NOT EXISTS comments (
     rid INTEGER PRIMARY KEY AUTOINCREMENT,
     id TEXT NOT NULL UNIQUE,
@@ -173,6 +173,9 @@ CREATE TABLE IF NOT EXISTS feed_views (
     last_used_at INTEGER,
     doc BLOB NOT NULL
 );
+-- Comment reactions: a hard-deleted activity's comments go by feedkit.server.dependents, which
+-- also removes their reactions. The trigger an earlier layout made for them goes.
+DROP TRIGGER IF EXISTS activity_comments_go_with_it;
 CREATE TABLE IF NOT EXISTS tasks (
     id TEXT PRIMARY KEY,
     created_at INTEGER NOT NULL,
@@ -542,13 +545,20 @@ class Store:
             r["share_count"] = r["popularity"] = shares.get(r["id"], 0)
 
     def hard_delete(self, db: sqlite3.Connection, records: Iterable[dict[str, Any]]) -> None:
+        """Remove activities and what goes with them (their reactions, comments, bookmarks,
+        pins: :data:`feedkit.server.dependents.ACTIVITY_DEPENDENTS`)."""
+        # Imported here: the dependents are the resource modules, which import the store.
+        from feedkit.server.dependents import forget_activities
+
+        gone = []
         for rec in records:
             db.executemany(
                 "DELETE FROM activity_keys WHERE k = ? AND created_at = ? AND rid = ?",
                 [(k, rec["created_at"], rec["rid"]) for k in activity_keys(rec)],
             )
             db.execute("DELETE FROM activities WHERE rid = ?", (rec["rid"],))
-            forget_activity(db, rec["id"])  # its bookmarks and pins
+            gone.append(rec["id"])
+        forget_activities(db, gone)
 
     def set_deleted(self, db: sqlite3.Connection, rids: Iterable[int], at: int | None) -> None:
         db.executemany(
