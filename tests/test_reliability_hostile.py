@@ -421,7 +421,7 @@ def _prepare(admin: httpx.Client, case: Any) -> None:
                 assert added.status_code == 201, added.text
     if name == "DeleteActivityReaction":
         path = f"{ACTIVITIES}/{quote(params['activity_id'], safe='')}/reactions"
-        reaction = {"type": params["type"], "user_id": case.query["user_id"]}
+        reaction = {"type": unquote(params["type"]), "user_id": case.query["user_id"]}
         added = admin.post(path, json=reaction)
         assert added.status_code == 201, added.text
     if name in GROUP_OPS and name != "CreateFeedGroup":  # the group exists, not deleted...
