@@ -110,6 +110,7 @@ class Field:
     default: Any = None
     settable: bool = False
     unsettable: bool = False
+    members: tuple[Field, ...] = ()  # of an object with a declared shape: each member's field
 
     def errors(self, value: Any, path: str | None = None) -> list[FieldError]:
         """Errors of one present, non-null value of this field, at ``path`` (its name)."""
@@ -343,11 +344,20 @@ def _check_value(f: Field, path: str, value: Any) -> list[FieldError]:
                     path, Reason.TYPE, f"must be a JSON object, not {type_name(value)}", value
                 )
             ]
-        return [
+        errors = [
             FieldError(f"{path}.{k}", Reason.TYPE, "keys must be strings", k)
             for k in value
             if not isinstance(k, str)
         ]
+        for member in f.members:
+            inner = value.get(member.name)
+            where = f"{path}.{member.name}"
+            if inner is None:
+                if member.required:
+                    errors.append(FieldError(where, Reason.REQUIRED, "is required", inner))
+            else:
+                errors += member.errors(inner, where)
+        return errors
     if f.kind is Kind.LOCATION:
         return _check_location(path, value)
     if f.kind is Kind.TIME:

@@ -23,6 +23,18 @@ MAX_USER_NAME = 1000  # characters of a name, a role, an image URL or a language
 MAX_TEAMS = 100
 
 
+# The spec's PrivacySettings: each setting an object whose ``enabled`` is true or false.
+PRIVACY_SETTINGS = tuple(
+    Field(
+        name, Kind.OBJECT, doc, members=(Field("enabled", Kind.BOOL, "On or off.", required=True),)
+    )
+    for name, doc in (
+        ("typing_indicators", "Whether the user's typing is shown."),
+        ("read_receipts", "Whether the user's reads are shown."),
+        ("delivery_receipts", "Whether deliveries to the user are shown."),
+    )
+)
+
 USER_FIELDS: dict[str, Field] = {
     f.name: f
     for f in (
@@ -87,6 +99,7 @@ USER_FIELDS: dict[str, Field] = {
             "Typing indicators, read and delivery receipts.",
             settable=True,
             unsettable=True,
+            members=PRIVACY_SETTINGS,
         ),
         Field("custom", Kind.OBJECT, "Any other data of the user.", settable=True, unsettable=True),
     )
