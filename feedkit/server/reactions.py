@@ -45,6 +45,7 @@ if TYPE_CHECKING:
     from feedkit.server.activities import ActivitiesService
 
 __all__ = [
+    "COLUMNS",
     "REACTION_DEFAULTS",
     "ReactionsService",
     "activity_reactions",
@@ -56,14 +57,15 @@ __all__ = [
     "select_reactions",
 ]
 
-ACTIVITY = "activity"
+ACTIVITY = "activity"  # the object_type of a reaction on an activity
 # What an object no one reacted to answers.
 REACTION_DEFAULTS: dict[str, Any] = {
     "reaction_count": 0, "reaction_groups": {}, "latest_reactions": [], "own_reactions": [],
 }  # fmt: skip
-_COLUMNS = ("object_type", "object_id", "user_id", "type", "activity_id", "custom",
+# The columns of the reactions table, in the order every read and write names them.
+COLUMNS = ("object_type", "object_id", "user_id", "type", "activity_id", "custom",
             "created_at", "updated_at")  # fmt: skip
-_SELECT = ", ".join(_COLUMNS)
+_SELECT = ", ".join(COLUMNS)
 _CHUNK = 100  # objects one statement reads (a compound SELECT holds at most 500 parts)
 _FILTER_COLUMNS = {"reaction_type": "type", "user_id": "user_id", "created_at": "created_at"}
 _INT64 = 2**63  # SQLite's integers, and so every time and offset, are int64
@@ -74,7 +76,7 @@ _COMPARE = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 
 def _row(values: Sequence[Any]) -> dict[str, Any]:
-    row = dict(zip(_COLUMNS, values, strict=True))
+    row = dict(zip(COLUMNS, values, strict=True))
     row["custom"] = orjson.loads(row["custom"])
     return row
 
