@@ -443,7 +443,7 @@ def cached_store(rows: int, cache_dir: Path) -> tuple[Path, str]:
 
 # -- the engaged stores: the same activities, with reactions and comments -------------------
 
-ENGAGEMENT_VERSION = "1"  # bump when the generated engagement changes
+ENGAGEMENT_VERSION = "2"  # bump when the generated engagement changes
 REACTION_TYPES = ("like",) * 6 + ("love",) * 2 + ("haha", "wow", "sad")
 REACTION_WEIGHTS = (40, 20, 15, 10, 8, 7)  # of 0, 1, ... 5 reactions on a usual activity
 COMMENT_WEIGHTS = (55, 25, 12, 8)  # of 0, 1, 2, 3 comments on a usual activity
@@ -484,15 +484,17 @@ def generate_engagement(
         else:
             n_reactions = rng.choices(range(len(REACTION_WEIGHTS)), REACTION_WEIGHTS)[0]
             n_comments = rng.choices(range(len(COMMENT_WEIGHTS)), COMMENT_WEIGHTS)[0]
+        # One draw per time, whatever the span (randrange draws more for some spans), so the
+        # same seed makes the same reactions and comments in every build.
         span = max(2, until - created)
         reactions = []
         for user in sorted(rng.sample(range(reactors), n_reactions)):
-            at = created + rng.randrange(1, span)
+            at = created + 1 + int(rng.random() * (span - 1))
             record = dict(zip(REACTION_COLUMNS, (ACTIVITY, aid, f"u{user}", rng.choice(
                 REACTION_TYPES), aid, empty, at, at), strict=True))  # fmt: skip
             reactions.append(tuple(record[c] for c in REACTION_COLUMNS))
         comments: list[dict[str, Any]] = []
-        for at in sorted(created + rng.randrange(1, span) for _ in range(n_comments)):
+        for at in sorted(created + 1 + int(rng.random() * (span - 1)) for _ in range(n_comments)):
             parent = rng.choice(comments)["id"] if comments and rng.random() < (
                 HOT_REPLIES if hot else 0) else None  # fmt: skip
             comments.append({
@@ -790,6 +792,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: the smaller defaults shown above"
     )
+    parser.add_argument(
+        "--only", choices=("ingest", "reads"), help="run one part only (default: both)"
+    )
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:
@@ -814,13 +819,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory(prefix="feedkit-bench-") as tmp:
         work_dir = Path(tmp)
-        for line in bench_ingest(args.rows, args.concurrency, work_dir):
-            print(line, flush=True)
-        print(flush=True)
-        for line in bench_reads(
-            args.small, args.big, args.requests, args.warmup, args.cache_dir, work_dir
-        ):
-            print(line, flush=True)
+        if args.only != "reads":
+            for line in bench_ingest(args.rows, args.concurrency, work_dir):
+                print(line, flush=True)
+            print(flush=True)
+        if args.only != "ingest":
+            for line in bench_reads(
+                args.small, args.big, args.requests, args.warmup, args.cache_dir, work_dir
+            ):
+                print(line, flush=True)
     return 0
 
 

@@ -336,7 +336,7 @@ def _order(sort: Any) -> str:
         if item.get("direction", 1) not in (1, -1):
             raise Problem.invalid({f"sort[{i}].direction": "must be 1 or -1"})
         direction = "DESC" if item.get("direction", 1) == -1 else "ASC"
-    # every term one way, so an object's reactions are read in index order (reactions_latest)
+    # every term one way, so an object's reactions are read in index order (reactions_newest)
     return ", ".join(f"{c} {direction}" for c in ("created_at", "object_id", "user_id", "type"))
 
 
