@@ -9,7 +9,9 @@ measured in the same run, and targets are judged on the ratio:
 2. Read latency at a small and a big store (10k and 1M activities by default): a feed page,
    two filtered queries, a second page and a timeline feed that follows other feeds, through
    HTTP, both servers measured side by side with requests interleaved. Target: the big store
-   within 2x of the small one (median).
+   within 2x of the small one (median). Then, at both sizes, the feed page read as a user on
+   an engaged store (the same activities with reactions and comments, a hot few with hundreds)
+   against the plain store. Target: engaged within 2x of plain (median).
 
 Run ``python benchmarks/bench_server.py`` (``--quick`` for a smoke run, ``--help`` for options).
 """
@@ -21,11 +23,13 @@ import hashlib
 import os
 import platform
 import random
+import shutil
 import sqlite3
 import statistics
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack, contextmanager
@@ -35,8 +39,15 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
+import orjson
+
 import feedkit
 from feedkit.serve import ServerProcess, spawn
+from feedkit.server.comment_store import DOC_DEFAULTS as COMMENT_DOC_DEFAULTS
+from feedkit.server.comment_store import INSERTED as COMMENT_INSERTED
+from feedkit.server.comment_store import encode_doc as encode_comment_doc
+from feedkit.server.reactions import ACTIVITY
+from feedkit.server.reactions import COLUMNS as REACTION_COLUMNS
 from feedkit.server.store import COLUMNS, DOC_FIELDS, SCHEMA, activity_keys, row_values
 
 API_KEY = "bench-key"
@@ -430,6 +441,152 @@ def cached_store(rows: int, cache_dir: Path) -> tuple[Path, str]:
     return path, f"built in {build_store(path, rows):.1f}s"
 
 
+# -- the engaged stores: the same activities, with reactions and comments -------------------
+
+ENGAGEMENT_VERSION = "2"  # bump when the generated engagement changes
+REACTION_TYPES = ("like",) * 6 + ("love",) * 2 + ("haha", "wow", "sad")
+REACTION_WEIGHTS = (40, 20, 15, 10, 8, 7)  # of 0, 1, ... 5 reactions on a usual activity
+COMMENT_WEIGHTS = (55, 25, 12, 8)  # of 0, 1, 2, 3 comments on a usual activity
+HOT_SHARE = 0.003  # activities with hundreds of reactions and comments
+HOT_REACTIONS = (100, 600)
+HOT_COMMENTS = (50, 300)
+HOT_REPLIES = 0.3  # of a hot activity's comments, the share that answer an earlier one
+REACTORS = 1_000  # at least this many users react and comment, whatever the store's size
+
+
+def engaged_key(rows: int) -> str:
+    """Cache key of an engaged store: its plain store's key, and everything the engagement
+    written over it depends on."""
+    digest = hashlib.sha256(
+        "\n".join([ENGAGEMENT_VERSION, store_key(rows), *REACTION_COLUMNS, *COMMENT_INSERTED,
+                   *COMMENT_DOC_DEFAULTS]).encode()
+    ).hexdigest()[:12]  # fmt: skip
+    return f"engaged-{rows}-{digest}.db"
+
+
+def generate_engagement(
+    activities: Iterable[tuple[str, int]], users: int, until: int, seed: int
+) -> Iterator[tuple[list[tuple[Any, ...]], list[tuple[Any, ...]]]]:
+    """For each ``(id, created_at)`` activity, its reactions and comments as rows of the
+    server's tables (``reactions`` in ``REACTION_COLUMNS`` order, comments in
+    ``COMMENT_INSERTED`` order then the doc), made between its creation and ``until``: most
+    activities get 0-5 reactions of a few types and 0-3 comments, a hot ``HOT_SHARE`` hundreds
+    of each, some of their comments replies."""
+    rng = random.Random(seed)
+    reactors = max(users, REACTORS)
+    texts = [" ".join(rng.choices(WORDS, k=rng.randrange(4, 14))) for _ in range(TEXT_POOL)]
+    empty = orjson.dumps({})
+    for aid, created in activities:
+        hot = rng.random() < HOT_SHARE
+        if hot:
+            n_reactions = rng.randrange(*HOT_REACTIONS)
+            n_comments = rng.randrange(*HOT_COMMENTS)
+        else:
+            n_reactions = rng.choices(range(len(REACTION_WEIGHTS)), REACTION_WEIGHTS)[0]
+            n_comments = rng.choices(range(len(COMMENT_WEIGHTS)), COMMENT_WEIGHTS)[0]
+        # One draw per time, whatever the span (randrange draws more for some spans), so the
+        # same seed makes the same reactions and comments in every build.
+        span = max(2, until - created)
+        reactions = []
+        for user in sorted(rng.sample(range(reactors), n_reactions)):
+            at = created + 1 + int(rng.random() * (span - 1))
+            record = dict(zip(REACTION_COLUMNS, (ACTIVITY, aid, f"u{user}", rng.choice(
+                REACTION_TYPES), aid, empty, at, at), strict=True))  # fmt: skip
+            reactions.append(tuple(record[c] for c in REACTION_COLUMNS))
+        comments: list[dict[str, Any]] = []
+        for at in sorted(created + 1 + int(rng.random() * (span - 1)) for _ in range(n_comments)):
+            parent = rng.choice(comments)["id"] if comments and rng.random() < (
+                HOT_REPLIES if hot else 0) else None  # fmt: skip
+            comments.append({
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "object_type": ACTIVITY, "object_id": aid, "parent_id": parent,
+                "user_id": f"u{rng.randrange(reactors)}", "created_at": at, "updated_at": at,
+                "text": texts[rng.randrange(TEXT_POOL)],
+            })  # fmt: skip
+        yield (
+            reactions,
+            [(*(c[k] for k in COMMENT_INSERTED), encode_comment_doc(c)) for c in comments],
+        )
+
+
+def build_engaged_store(plain: Path, path: Path, rows: int) -> float:
+    """Copy the plain store of ``rows`` activities and write reactions and comments on its
+    activities straight into the server's tables (and the ``users`` rows of their authors,
+    as the server makes them); returns seconds taken. Built under a temporary name, like
+    :func:`build_store`."""
+    start = time.perf_counter()
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.building")
+    remove_db(tmp)
+    shutil.copyfile(plain, tmp)
+    db = sqlite3.connect(tmp, isolation_level=None)
+    done = False
+    try:
+        db.execute("PRAGMA journal_mode=OFF")
+        db.execute("PRAGMA synchronous=OFF")
+        db.execute("PRAGMA cache_size=-262144")
+        indexes = [name for (name,) in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND sql IS NOT NULL "
+            "AND tbl_name IN ('reactions', 'comments')"
+        )]  # fmt: skip
+        for name in indexes:  # cheaper built once at the end; SCHEMA recreates them
+            db.execute(f'DROP INDEX "{name}"')
+        until = time.time_ns()
+        activities = db.execute("SELECT id, created_at FROM activities ORDER BY rid").fetchall()
+        reaction_marks = ", ".join("?" * len(REACTION_COLUMNS))
+        comment_marks = ", ".join("?" * (len(COMMENT_INSERTED) + 1))
+        made: list[tuple[Any, ...]] = []
+        db.execute("BEGIN")
+        for batch in chunks(
+            generate_engagement(activities, users_for(rows), until, seed=6), 10_000
+        ):
+            db.executemany(
+                f"INSERT INTO reactions ({', '.join(REACTION_COLUMNS)}) VALUES ({reaction_marks})",
+                [r for reactions, _ in batch for r in reactions],
+            )
+            made += [c for _, comments in batch for c in comments]
+        made.sort(key=lambda c: c[COMMENT_INSERTED.index("created_at")])  # rids in write order
+        db.executemany(
+            f"INSERT INTO comments ({', '.join(COMMENT_INSERTED)}, doc) VALUES ({comment_marks})",
+            made,
+        )
+        db.execute(
+            "INSERT OR IGNORE INTO users (id, created_at, updated_at, doc) "
+            "SELECT user_id, min(created_at), min(created_at), '{}' FROM "
+            "(SELECT user_id, created_at FROM reactions UNION ALL "
+            "SELECT user_id, created_at FROM comments) GROUP BY user_id"
+        )
+        db.execute("COMMIT")
+        db.executescript(SCHEMA)
+        db.execute("PRAGMA journal_mode=WAL")
+        done = True
+    finally:
+        db.close()
+        if not done:
+            remove_db(tmp)
+    os.replace(tmp, path)
+    return time.perf_counter() - start
+
+
+def cached_engaged_store(rows: int, cache_dir: Path) -> tuple[Path, str]:
+    """The engaged store of ``rows`` activities in ``cache_dir``, built when missing (from
+    the plain store, built first when missing too)."""
+    path = cache_dir / engaged_key(rows)
+    if path.exists():
+        return path, "cached"
+    plain, _ = cached_store(rows, cache_dir)
+    return path, f"built in {build_engaged_store(plain, path, rows):.1f}s"
+
+
+def engagement_counts(path: Path) -> tuple[int, int]:
+    """Reactions and comments held by a store."""
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    try:
+        return (db.execute("SELECT count(*) FROM reactions").fetchone()[0],
+                db.execute("SELECT count(*) FROM comments").fetchone()[0])  # fmt: skip
+    finally:
+        db.close()
+
+
 @dataclass(frozen=True)
 class ReadCase:
     """One kind of read: ``prepare(client, users, n)`` returns ``n`` requests to time, for a
@@ -475,6 +632,16 @@ def _by_tag_page2(client: feedkit.Client, users: int, n: int) -> list[Callable[[
     return [partial(client.query_activities, _GREEN, limit=PAGE, next=cursor)] * n
 
 
+def _feed_page_as(client: feedkit.Client, users: int, n: int) -> list[Callable[[], feedkit.Page]]:
+    """Case (a)'s pages, each read as a user (the viewer's own reactions are read too)."""
+    rng = random.Random(3)
+    return [
+        partial(client.read_feed, f"user:u{rng.randrange(users)}", limit=PAGE,
+                user_id=f"u{rng.randrange(users)}")
+        for _ in range(n)
+    ]  # fmt: skip
+
+
 READ_CASES = (
     ReadCase("(a) read_feed user:u<N>", _feed_page),
     ReadCase("(b) query user_id=u<N>", _by_user),
@@ -482,6 +649,8 @@ READ_CASES = (
     ReadCase("(d) (c) page 2 via next", _by_tag_page2),
     ReadCase("(e) read_feed timeline:u<N>", _timeline),
 )
+# Read on an engaged store and on the plain store of the same size, side by side.
+ENGAGED_CASE = ReadCase("(f) (a) as user:u<M>", _feed_page_as)
 
 
 def _timed(request: Callable[[], feedkit.Page]) -> float:
@@ -497,50 +666,90 @@ def _p95(values: Sequence[float]) -> float:
     return statistics.quantiles(values, n=20, method="inclusive")[-1]
 
 
+def _interleaved(
+    clients: Sequence[feedkit.Client],
+    sizes: Sequence[int],
+    case: ReadCase,
+    requests: int,
+    warmup: int,
+) -> tuple[list[float], list[float]]:
+    """Milliseconds of ``requests`` timed reads of ``case`` on each of two servers, after
+    ``warmup``, alternating which goes first so neither always follows the other."""
+    total = warmup + requests
+    plans = [
+        case.prepare(client, users_for(size), total)
+        for client, size in zip(clients, sizes, strict=True)
+    ]
+    times: tuple[list[float], list[float]] = ([], [])
+    for i in range(total):
+        for k in (0, 1) if i % 2 == 0 else (1, 0):
+            elapsed = _timed(plans[k][i])
+            if i >= warmup:
+                times[k].append(elapsed * 1000)
+    return times
+
+
+def _ratio_line(label: str, times: tuple[list[float], list[float]], kind: str, name: str) -> str:
+    """One case's line: median and p95 of both, and the ratio of the second to the first."""
+    a50, b50 = statistics.median(times[0]), statistics.median(times[1])
+    a95, b95 = _p95(times[0]), _p95(times[1])
+    ratio = b50 / a50
+    return (
+        f"   {label:<30}{a50:>9.2f}{a95:>9.2f}{b50:>9.2f}{b95:>9.2f}   "
+        f"{kind} ratio {name} {ratio:.2f}x (p95 {b95 / a95:.2f}x) "
+        f"(target <= {READ_TARGET}x) {verdict(ratio <= READ_TARGET)}"
+    )
+
+
+def _head(first: str, second: str) -> list[str]:
+    head = (
+        f"   {'request':<30}{first + ' p50':>9}{first + ' p95':>9}{second + ' p50':>9}"
+        f"{second + ' p95':>9}   ratio of medians (of p95s)"
+    )
+    return [head, "   " + "-" * (len(head) - 3)]
+
+
 def bench_reads(
     small: int, big: int, requests: int, warmup: int, cache_dir: Path, work_dir: Path
 ) -> Iterator[str]:
-    """The read section's lines, one per case as it completes."""
+    """The read section's lines, one per case as it completes: the small store against the
+    big one, then each engaged store against the plain one of its size."""
     stores = {size: cached_store(size, cache_dir) for size in (small, big)}
+    engaged = {size: cached_engaged_store(size, cache_dir) for size in (small, big)}
     yield from [
         f"2. read latency through HTTP, limit {PAGE}: {requests} requests per case after "
-        f"{warmup} warmup, the two servers side by side with requests interleaved",
+        f"{warmup} warmup, two servers side by side with requests interleaved",
         *(
             f"   store of {size:,} activities, {users_for(size):,} users, {TOPICS} topics, "
             f"timelines following {FOLLOWS} user feeds: {how} ({path})"
             for size, (path, how) in stores.items()
         ),
     ]
+    for size, (path, how) in engaged.items():
+        reactions, comments = engagement_counts(path)
+        yield (
+            f"   engaged store of {size:,}: the same activities with {reactions:,} reactions "
+            f"and {comments:,} comments ({HOT_SHARE:.1%} hot): {how} ({path})"
+        )
     s_lbl, b_lbl = size_label(small), size_label(big)
-    head = (
-        f"   {'request':<30}{s_lbl + ' p50':>9}{s_lbl + ' p95':>9}{b_lbl + ' p50':>9}"
-        f"{b_lbl + ' p95':>9}   ratio of medians (of p95s)"
-    )
-    yield from [head, "   " + "-" * (len(head) - 3)]
+    yield from _head(s_lbl, b_lbl)
     with ExitStack() as stack:
-        urls = [stack.enter_context(serving(path, work_dir)) for path, _ in stores.values()]
-        clients = [stack.enter_context(connect(url)) for url in urls]
-        total = warmup + requests
+
+        def client(path: Path) -> feedkit.Client:
+            return stack.enter_context(connect(stack.enter_context(serving(path, work_dir))))
+
+        plain = {size: client(path) for size, (path, _) in stores.items()}
         for case in READ_CASES:
-            plans = [
-                case.prepare(client, users_for(size), total)
-                for client, size in zip(clients, (small, big), strict=True)
-            ]
-            times: list[list[float]] = [[], []]
-            for i in range(total):
-                # Alternate which store goes first, so neither always follows the other.
-                for k in (0, 1) if i % 2 == 0 else (1, 0):
-                    elapsed = _timed(plans[k][i])
-                    if i >= warmup:
-                        times[k].append(elapsed * 1000)
-            s50, b50 = statistics.median(times[0]), statistics.median(times[1])
-            s95, b95 = _p95(times[0]), _p95(times[1])
-            ratio = b50 / s50
-            yield (
-                f"   {case.label:<30}{s50:>9.2f}{s95:>9.2f}{b50:>9.2f}{b95:>9.2f}   "
-                f"read ratio {b_lbl}/{s_lbl} {ratio:.2f}x (p95 {b95 / s95:.2f}x) "
-                f"(target <= {READ_TARGET}x) {verdict(ratio <= READ_TARGET)}"
+            times = _interleaved((plain[small], plain[big]), (small, big), case, requests, warmup)
+            yield _ratio_line(case.label, times, "read", f"{b_lbl}/{s_lbl}")
+        yield "   a feed page with reactions and comments against the same page without"
+        yield from _head("pl", "eng")
+        for size, (path, _) in engaged.items():
+            times = _interleaved(
+                (plain[size], client(path)), (size, size), ENGAGED_CASE, requests, warmup
             )
+            label = f"{ENGAGED_CASE.label[:4]}{size_label(size)} {ENGAGED_CASE.label[4:]}"
+            yield _ratio_line(label, times, "engagement", "engaged/plain")
     yield "   (milliseconds per request, client call included)"
 
 
@@ -583,6 +792,9 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--quick", action="store_true", help="a smoke run: the smaller defaults shown above"
     )
+    parser.add_argument(
+        "--only", choices=("ingest", "reads"), help="run one part only (default: both)"
+    )
     args = parser.parse_args(argv)
     for name, value in (QUICK if args.quick else FULL).items():
         if getattr(args, name) is None:
@@ -607,13 +819,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     with tempfile.TemporaryDirectory(prefix="feedkit-bench-") as tmp:
         work_dir = Path(tmp)
-        for line in bench_ingest(args.rows, args.concurrency, work_dir):
-            print(line, flush=True)
-        print(flush=True)
-        for line in bench_reads(
-            args.small, args.big, args.requests, args.warmup, args.cache_dir, work_dir
-        ):
-            print(line, flush=True)
+        if args.only != "reads":
+            for line in bench_ingest(args.rows, args.concurrency, work_dir):
+                print(line, flush=True)
+            print(flush=True)
+        if args.only != "ingest":
+            for line in bench_reads(
+                args.small, args.big, args.requests, args.warmup, args.cache_dir, work_dir
+            ):
+                print(line, flush=True)
     return 0
 
 

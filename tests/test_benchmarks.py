@@ -33,9 +33,12 @@ def ratios(output: str, kinds: str) -> list[str]:
 
 
 def test_server_benchmark(tmp_path: Path) -> None:
-    found = ratios(run_quick("bench_server.py", tmp_path), "ingest|read")
-    assert [r.split()[0] for r in found] == ["ingest"] * 2 + ["read"] * 5, found
+    found = ratios(run_quick("bench_server.py", tmp_path), "ingest|read|engagement")
+    kinds = ["ingest"] * 2 + ["read"] * 5 + ["engagement"] * 2
+    assert [r.split()[0] for r in found] == kinds, found
+    assert found[-2:] == ["engagement engaged/plain"] * 2, found  # the small size, the big
     assert list((tmp_path / "c").glob("store-*.db")), "built stores are cached"
+    assert len(list((tmp_path / "c").glob("engaged-*.db"))) == 2, "engaged stores are cached"
 
 
 def test_import_benchmark(tmp_path: Path) -> None:

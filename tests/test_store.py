@@ -169,3 +169,27 @@ def test_a_file_without_feed_groups_gains_them_from_its_feeds(tmp_path: Path) ->
     with feedkit.connect(path) as client:  # opened again: a removed group stays removed
         assert "club" not in client.list_feed_groups()
         assert set(client.list_feed_views()) == {"hot"}
+
+
+def test_reactions_of_an_earlier_layout_are_read_from_the_covering_index(tmp_path: Path) -> None:
+    path = tmp_path / "old.db"
+    with feedkit.connect(path) as client:
+        client.add_activity(type="post", feeds=["user:ann"], user_id="ann", id="a1")
+        for user, kind in (("bob", "like"), ("cy", "love"), ("dee", "like")):
+            client.add_activity_reaction("a1", kind, user_id=user, custom={"by": user})
+        before = client.get_activity("a1", user_id="bob")
+    with sqlite3.connect(path) as db:  # back to the index the reactions table first had
+        db.execute("DROP INDEX reactions_newest")
+        db.execute("CREATE INDEX reactions_latest ON reactions (object_type, object_id, "
+                   "created_at)")  # fmt: skip
+    with feedkit.connect(path) as client:
+        assert client.get_activity("a1", user_id="bob") == before
+        assert before["reaction_count"] == 3 and len(before["own_reactions"]) == 1
+        client.add_activity_reaction("a1", "wow", user_id="eve")
+        after = client.get_activity("a1", user_id="bob")
+        assert [r["user"]["id"] for r in after["latest_reactions"]] == ["eve", "dee", "cy", "bob"]
+    with sqlite3.connect(path) as db:
+        indexes = {r[0] for r in db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'reactions'"
+        )}  # fmt: skip
+        assert "reactions_newest" in indexes and "reactions_latest" not in indexes

@@ -19,10 +19,12 @@ import orjson
 
 __all__ = [
     "COLUMNS",
+    "INSERTED",
     "ORDERS",
     "comment_counts",
     "delete_on",
     "delete_tree",
+    "encode_doc",
     "get_comments",
     "insert_comment",
     "latest_comments",
@@ -36,7 +38,8 @@ __all__ = [
 COLUMNS = ("rid", "id", "object_type", "object_id", "parent_id", "user_id", "created_at",
            "updated_at", "edited_at", "deleted_at", "score", "upvote_count", "downvote_count",
            "confidence_score", "controversy_score")  # fmt: skip
-_INSERTED = ("id", "object_type", "object_id", "parent_id", "user_id", "created_at", "updated_at")
+# The columns a new comment is written with (the others take their defaults), then its doc.
+INSERTED = ("id", "object_type", "object_id", "parent_id", "user_id", "created_at", "updated_at")
 DOC_DEFAULTS: dict[str, Any] = {"attachments": [], "custom": {}, "mentioned_user_ids": []}
 _SELECT = ", ".join(f"c.{c}" for c in (*COLUMNS, "doc"))
 # Each sort of the protocol as an ORDER BY over the table aliased ``c``.
@@ -60,7 +63,8 @@ def _comment(row: Sequence[Any]) -> dict[str, Any]:
     return out
 
 
-def _doc(comment: dict[str, Any]) -> bytes:
+def encode_doc(comment: dict[str, Any]) -> bytes:
+    """The JSON doc a comment is stored with: ``DOC_DEFAULTS`` filled in, and its text."""
     doc = {k: comment.get(k) or default for k, default in DOC_DEFAULTS.items()}
     if comment.get("text") is not None:
         doc["text"] = comment["text"]
@@ -72,7 +76,7 @@ def insert_comment(db: sqlite3.Connection, comment: dict[str, Any]) -> None:
     cursor = db.execute(
         "INSERT INTO comments (id, object_type, object_id, parent_id, user_id, created_at, "
         "updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [*(comment[k] for k in _INSERTED), _doc(comment)],
+        [*(comment[k] for k in INSERTED), encode_doc(comment)],
     )
     comment["rid"] = cursor.lastrowid
 
@@ -82,7 +86,7 @@ def update_comment(db: sqlite3.Connection, comment: dict[str, Any]) -> None:
     db.execute(
         "UPDATE comments SET updated_at = ?, edited_at = ?, deleted_at = ?, doc = ? WHERE id = ?",
         (comment["updated_at"], comment.get("edited_at"), comment.get("deleted_at"),
-         _doc(comment), comment["id"]),
+         encode_doc(comment), comment["id"]),
     )  # fmt: skip
 
 

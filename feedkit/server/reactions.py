@@ -48,6 +48,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "ACTIVITY",
+    "COLUMNS",
     "COMMENT",
     "REACTION_DEFAULTS",
     "ReactionsService",
@@ -66,15 +67,16 @@ __all__ = [
     "select_reactions",
 ]
 
-ACTIVITY = "activity"
-COMMENT = "comment"
+ACTIVITY = "activity"  # the object_type of a reaction on an activity
+COMMENT = "comment"  # and on a comment
 # What an object no one reacted to answers.
 REACTION_DEFAULTS: dict[str, Any] = {
     "reaction_count": 0, "reaction_groups": {}, "latest_reactions": [], "own_reactions": [],
 }  # fmt: skip
-_COLUMNS = ("object_type", "object_id", "user_id", "type", "activity_id", "custom",
+# The columns of the reactions table, in the order every read and write names them.
+COLUMNS = ("object_type", "object_id", "user_id", "type", "activity_id", "custom",
             "created_at", "updated_at")  # fmt: skip
-_SELECT = ", ".join(_COLUMNS)
+_SELECT = ", ".join(COLUMNS)
 _CHUNK = 100  # objects one statement reads (a compound SELECT holds at most 500 parts)
 _FILTER_COLUMNS = {"reaction_type": "type", "user_id": "user_id", "created_at": "created_at",
                    "activity_id": "activity_id", "comment_id": "object_id"}  # fmt: skip
@@ -86,7 +88,7 @@ _COMPARE = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
 
 
 def _row(values: Sequence[Any]) -> dict[str, Any]:
-    row = dict(zip(_COLUMNS, values, strict=True))
+    row = dict(zip(COLUMNS, values, strict=True))
     row["custom"] = orjson.loads(row["custom"])
     return row
 
@@ -385,7 +387,7 @@ def _order(sort: Any) -> str:
         if item.get("direction", 1) not in (1, -1):
             raise Problem.invalid({f"sort[{i}].direction": "must be 1 or -1"})
         direction = "DESC" if item.get("direction", 1) == -1 else "ASC"
-    # every term one way, so an object's reactions are read in index order (reactions_latest)
+    # every term one way, so an object's reactions are read in index order (reactions_newest)
     return ", ".join(f"{c} {direction}" for c in ("created_at", "object_id", "user_id", "type"))
 
 
