@@ -875,11 +875,7 @@ class Client:
         """React to an activity (``type`` like, love, ...); ``enforce_unique`` replaces the
         user's reactions of other types. The answer: ``reaction`` and ``activity`` (with its
         counts after the change)."""
-        body = {"type": type, "user_id": user_id, "custom": custom,
-                "enforce_unique": enforce_unique, **fields}  # fmt: skip
-        if self.validate:
-            _check(validate_reaction({k: v for k, v in body.items() if v is not None}),
-                   what="reaction")  # fmt: skip
+        body = self._reaction_body(type, user_id, custom, enforce_unique, fields)
         answer = self.call("AddActivityReaction", {"activity_id": activity_id}, json=body)
         return {**answer, "activity": Activity(answer["activity"])}
 
@@ -904,7 +900,7 @@ class Client:
     ) -> dict[str, Any]:
         """One page of an activity's reactions, newest first unless sorted (``filter`` on
         reaction_type, user_id, created_at): ``reactions`` and the ``next`` / ``prev``."""
-        body = self._reactions_body(filter, sort, limit, next, prev)
+        body = self._page_body(filter, sort, limit, next, prev)
         return self.call("QueryActivityReactions", {"activity_id": activity_id}, json=body)
 
     def iter_activity_reactions(
@@ -939,22 +935,97 @@ class Client:
     ) -> dict[str, Any]:
         """One page of one user's reactions on up to 100 activities (``filter`` on
         reaction_type, created_at): ``reactions`` and the ``next`` / ``prev``."""
-        body = self._reactions_body(filter, sort, limit, next, prev)
+        body = self._page_body(filter, sort, limit, next, prev)
         body.update(activity_ids=list(activity_ids), user_id=user_id)
         return self.call("BatchQueryActivityReactions", json=body)
 
-    def _reactions_body(
+    def _reaction_body(
+        self,
+        type: str,
+        user_id: str | None,
+        custom: Mapping[str, Any] | None,
+        enforce_unique: bool | None,
+        fields: Mapping[str, Any],
+    ) -> dict[str, Any]:
+        """The body that adds a reaction (to an activity or a comment), checked."""
+        body = {"type": type, "user_id": user_id, "custom": custom,
+                "enforce_unique": enforce_unique, **fields}  # fmt: skip
+        if self.validate:
+            _check(validate_reaction({k: v for k, v in body.items() if v is not None}),
+                   what="reaction")  # fmt: skip
+        return body
+
+    def _page_body(
         self,
         filter: Mapping[str, Any] | None,
         sort: Sequence[Mapping[str, Any]] | None,
         limit: int,
         next: str | None,
         prev: str | None,
+        **extra: Any,
     ) -> dict[str, Any]:
+        """The body of one page of a list query (reactions, bookmarks, folders, pins)."""
         if self.validate:
             _check(validate_limit(limit), what="query")
         return {"filter": dict(filter) if filter else None, "sort": list(sort or []) or None,
-                "limit": limit, "next": next, "prev": prev}  # fmt: skip
+                "limit": limit, "next": next, "prev": prev, **extra}  # fmt: skip
+
+    # -- comment reactions ------------------------------------------------------------------
+
+    def add_comment_reaction(
+        self,
+        comment_id: str,
+        type: str,
+        *,
+        user_id: str | None = None,
+        custom: Mapping[str, Any] | None = None,
+        enforce_unique: bool | None = None,
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """React to a comment (``type`` upvote and downvote also score it); the answer:
+        ``reaction`` and ``comment`` (with its counts and scores after the change)."""
+        body = self._reaction_body(type, user_id, custom, enforce_unique, fields)
+        return dict(self.call("AddCommentReaction", {"id": comment_id}, json=body))
+
+    def delete_comment_reaction(
+        self, comment_id: str, type: str, *, user_id: str | None = None
+    ) -> dict[str, Any]:
+        """Remove the user's reaction of ``type``; the answer holds the ``reaction`` that was
+        and the ``comment`` as it is after."""
+        path = {"id": comment_id, "type": type}
+        return dict(self.call("DeleteCommentReaction", path, params={"user_id": user_id}))
+
+    def query_comment_reactions(
+        self,
+        comment_id: str,
+        filter: Mapping[str, Any] | None = None,
+        *,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = DEFAULT_PAGE,
+        next: str | None = None,
+        prev: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of a comment's reactions, newest first unless sorted (``filter`` on
+        reaction_type, user_id, created_at): ``reactions`` and the ``next`` / ``prev``."""
+        body = self._page_body(filter, sort, limit, next, prev)
+        return dict(self.call("QueryCommentReactions", {"id": comment_id}, json=body))
+
+    def batch_query_comment_reactions(
+        self,
+        comment_ids: Iterable[str],
+        filter: Mapping[str, Any] | None = None,
+        *,
+        user_id: str | None = None,
+        sort: Sequence[Mapping[str, Any]] | None = None,
+        limit: int = DEFAULT_PAGE,
+        next: str | None = None,
+        prev: str | None = None,
+    ) -> dict[str, Any]:
+        """One page of one user's reactions on up to 100 comments (``filter`` on
+        reaction_type, created_at): ``reactions`` and the ``next`` / ``prev``."""
+        body = self._page_body(filter, sort, limit, next, prev)
+        body.update(comment_ids=list(comment_ids), user_id=user_id)
+        return dict(self.call("BatchQueryCommentReactions", json=body))
 
     # -- comments ---------------------------------------------------------------------------
 
@@ -1189,10 +1260,7 @@ class Client:
         **extra: Any,
     ) -> dict[str, Any]:
         """The answer of one page of a query of bookmarks, folders or pins."""
-        if self.validate:
-            _check(validate_limit(limit), what="query")
-        body = {"filter": dict(filter or {}), "sort": list(sort or []) or None, "limit": limit,
-                "next": next, "prev": prev, **extra}  # fmt: skip
+        body = self._page_body(filter, sort, limit, next, prev, **extra)
         return self.call(operation, path, json=body)
 
     # -- feed groups, feed views and follow requests ------------------------------------------
@@ -1264,67 +1332,6 @@ class Client:
 
     def reject_follow(self, source: str, target: str) -> dict[str, Any]:
         return dict(self.call("RejectFollow", json={"source": source, "target": target})["follow"])
-
-    # -- comment reactions ------------------------------------------------------------------
-
-    def add_comment_reaction(
-        self,
-        comment_id: str,
-        type: str,
-        *,
-        user_id: str | None = None,
-        custom: Mapping[str, Any] | None = None,
-        enforce_unique: bool | None = None,
-        **fields: Any,
-    ) -> dict[str, Any]:
-        """React to a comment (``type`` upvote and downvote also score it); the answer:
-        ``reaction`` and ``comment`` (with its counts and scores after the change)."""
-        body = {"type": type, "user_id": user_id, "custom": custom,
-                "enforce_unique": enforce_unique, **fields}  # fmt: skip
-        if self.validate:
-            _check(validate_reaction({k: v for k, v in body.items() if v is not None}),
-                   what="reaction")  # fmt: skip
-        return dict(self.call("AddCommentReaction", {"id": comment_id}, json=body))
-
-    def delete_comment_reaction(
-        self, comment_id: str, type: str, *, user_id: str | None = None
-    ) -> dict[str, Any]:
-        """Remove the user's reaction of ``type``; the answer holds the ``reaction`` that was
-        and the ``comment`` as it is after."""
-        path = {"id": comment_id, "type": type}
-        return dict(self.call("DeleteCommentReaction", path, params={"user_id": user_id}))
-
-    def query_comment_reactions(
-        self,
-        comment_id: str,
-        filter: Mapping[str, Any] | None = None,
-        *,
-        sort: Sequence[Mapping[str, Any]] | None = None,
-        limit: int = DEFAULT_PAGE,
-        next: str | None = None,
-        prev: str | None = None,
-    ) -> dict[str, Any]:
-        """One page of a comment's reactions, newest first unless sorted (``filter`` on
-        reaction_type, user_id, created_at): ``reactions`` and the ``next`` / ``prev``."""
-        body = self._reactions_body(filter, sort, limit, next, prev)
-        return dict(self.call("QueryCommentReactions", {"id": comment_id}, json=body))
-
-    def batch_query_comment_reactions(
-        self,
-        comment_ids: Iterable[str],
-        filter: Mapping[str, Any] | None = None,
-        *,
-        user_id: str | None = None,
-        sort: Sequence[Mapping[str, Any]] | None = None,
-        limit: int = DEFAULT_PAGE,
-        next: str | None = None,
-        prev: str | None = None,
-    ) -> dict[str, Any]:
-        """One page of one user's reactions on up to 100 comments (``filter`` on
-        reaction_type, created_at): ``reactions`` and the ``next`` / ``prev``."""
-        body = self._reactions_body(filter, sort, limit, next, prev)
-        body.update(comment_ids=list(comment_ids), user_id=user_id)
-        return dict(self.call("BatchQueryCommentReactions", json=body))
 
 
 def store_exists(path: str) -> bool:

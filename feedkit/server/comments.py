@@ -10,7 +10,6 @@ GetCommentReplies) nest ``replies`` and their ``meta`` down to the depth asked.
 
 from __future__ import annotations
 
-import base64
 import sqlite3
 import uuid
 from collections.abc import Mapping, Sequence
@@ -30,6 +29,7 @@ from feedkit.schema.comment import (
     validate_comment_partial,
 )
 from feedkit.server import comment_store as cs
+from feedkit.server import listing
 from feedkit.server.activities import ActivitiesService
 from feedkit.server.auth import Principal
 from feedkit.server.comment_filter import compile_comment_filter
@@ -42,26 +42,6 @@ from feedkit.server.store import Store
 __all__ = ["CommentsService"]
 
 _CURSOR = "comments"
-
-
-def _token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"{_CURSOR}:{offset}".encode()).decode()
-
-
-def _offset(options: Mapping[str, Any]) -> int:
-    """The offset a ``next`` or ``prev`` cursor of this server holds, or 0."""
-    for name in ("next", "prev"):
-        token = options.get(name)
-        if token is None or token == "":
-            continue
-        try:
-            kind, _, number = base64.urlsafe_b64decode(str(token)).decode().partition(":")
-            if kind != _CURSOR or not number.isdigit():
-                raise ValueError
-            return int(number)
-        except (ValueError, UnicodeDecodeError):
-            raise Problem.invalid({name: "is not a cursor this server gave"}) from None
-    return 0
 
 
 def _number(query: Mapping[str, Any], name: str, low: int, high: int, default: int) -> int:
@@ -329,7 +309,7 @@ class CommentsService:
                 "depth_truncated": truncated,
             }
             if meta["has_more"]:
-                meta["next_cursor"] = _token(len(replies))
+                meta["next_cursor"] = listing.page_token(_CURSOR, len(replies))
             out["meta"] = meta
             return out
 
@@ -348,7 +328,7 @@ class CommentsService:
         limit = _number(query, "limit", 0, MAX_PAGE, DEFAULT_PAGE) or DEFAULT_PAGE
         depth = _number(query, "depth", 0, MAX_DEPTH, DEFAULT_DEPTH)
         replies_limit = _number(query, "replies_limit", 0, replies_max, DEFAULT_REPLIES_LIMIT)
-        offset = _offset(query)
+        offset = listing.page_offset(query, _CURSOR)
         rows = cs.select_comments(
             db, f"{where} AND {cs.SHOWN}", params, cs.ORDERS[sort], limit + 1, offset
         )
@@ -357,11 +337,7 @@ class CommentsService:
                                      DEFAULT_REPLIES_LIMIT, viewer),
             "sort": sort,
         }  # fmt: skip
-        if len(rows) > limit:
-            out["next"] = _token(offset + limit)
-        if offset:
-            out["prev"] = _token(max(0, offset - limit))
-        return out
+        return listing.paged(out, _CURSOR, offset, limit, len(rows) > limit)
 
     def get_comments(self, principal: Principal, query: Mapping[str, str]) -> dict[str, Any]:
         """GetComments: the top-level comments of an object, threaded."""
@@ -400,13 +376,9 @@ class CommentsService:
             where = f"({where}) AND c.deleted_at IS NULL"
         sort = _sort(body.get("sort"))
         limit = page_limit(body, DEFAULT_PAGE)
-        offset = _offset(body)
+        offset = listing.page_offset(body, _CURSOR)
         with self.store.reading() as db:
             rows = cs.select_comments(db, where, params, cs.ORDERS[sort], limit + 1, offset)
             answers = render_comments(db, rows[:limit], viewer)
         out: dict[str, Any] = {"comments": [answers[c["id"]] for c in rows[:limit]]}
-        if len(rows) > limit:
-            out["next"] = _token(offset + limit)
-        if offset:
-            out["prev"] = _token(max(0, offset - limit))
-        return out
+        return listing.paged(out, _CURSOR, offset, limit, len(rows) > limit)

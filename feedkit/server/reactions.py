@@ -14,7 +14,6 @@ objects). :mod:`feedkit.server.comment_reactions` serves the reactions on commen
 
 from __future__ import annotations
 
-import base64
 import functools
 import sqlite3
 from collections.abc import Callable, Iterable, Mapping, Sequence
@@ -26,10 +25,8 @@ from feedkit.schema import (
     DEFAULT_PAGE,
     MAX_BATCH,
     MAX_ID,
-    OUT_OF_TIME,
     FieldError,
     Reason,
-    parse_time,
 )
 from feedkit.schema.reaction import (
     LATEST_REACTIONS,
@@ -38,9 +35,10 @@ from feedkit.schema.reaction import (
     validate_reaction,
 )
 from feedkit.schema.user import validate_user
+from feedkit.server import listing
 from feedkit.server.auth import Principal
 from feedkit.server.problems import Problem
-from feedkit.server.requests import body_object, checked_id, page_cursor, page_limit
+from feedkit.server.requests import body_object, checked_id, page_limit
 from feedkit.server.store import Store, now_ns
 
 if TYPE_CHECKING:
@@ -78,10 +76,11 @@ COLUMNS = ("object_type", "object_id", "user_id", "type", "activity_id", "custom
             "created_at", "updated_at")  # fmt: skip
 _SELECT = ", ".join(COLUMNS)
 _CHUNK = 100  # objects one statement reads (a compound SELECT holds at most 500 parts)
-_FILTER_COLUMNS = {"reaction_type": "type", "user_id": "user_id", "created_at": "created_at",
-                   "activity_id": "activity_id", "comment_id": "object_id"}  # fmt: skip
-_INT64 = 2**63  # SQLite's integers, and so every time and offset, are int64
-_COMPARE = {"$eq": "=", "$gt": ">", "$gte": ">=", "$lt": "<", "$lte": "<="}
+_FILTER_COLUMNS = {"reaction_type": "type", "comment_id": "object_id"}
+_STRING_OPERATORS = ("$eq", "$in")
+_FILTER_OPERATORS = {"reaction_type": _STRING_OPERATORS, "user_id": _STRING_OPERATORS,
+                     "activity_id": _STRING_OPERATORS, "comment_id": _STRING_OPERATORS,
+                     "created_at": ("$eq", "$gt", "$gte", "$lt", "$lte")}  # fmt: skip
 
 
 # -- the table ---------------------------------------------------------------------------------
@@ -339,40 +338,11 @@ def checked_type(kind: str) -> str:
 def reaction_filter(
     conditions: Any, fields: Sequence[str] = REACTION_FILTER_FIELDS
 ) -> tuple[str, list[Any]]:
-    """A reactions filter (``reaction_type``, ``user_id``: a string or ``{"$in": [...]}``;
-    ``created_at``: ``$eq $gt $gte $lt $lte``) as SQL over the reactions table."""
-    if conditions is None:
-        return "1", []
-    if not isinstance(conditions, dict):
-        raise Problem.invalid({"filter": "must be an object"})
-    parts: list[str] = []
-    params: list[Any] = []
-    for key, value in conditions.items():
-        name = f"filter.{key}"
-        if key not in fields:
-            raise Problem.invalid({name: f"filter on {', '.join(fields)}"})
-        column = _FILTER_COLUMNS[key]
-        ops = value if isinstance(value, dict) and value else {"$eq": value}
-        for op, operand in ops.items():
-            if key == "created_at" and op in _COMPARE:
-                try:
-                    at = parse_time(operand)
-                except ValueError as exc:
-                    raise Problem.invalid({name: str(exc.args[0])}) from None
-                if not -_INT64 <= at < _INT64:
-                    raise Problem.invalid({name: OUT_OF_TIME})
-                params.append(at)
-                parts.append(f"{column} {_COMPARE[op]} ?")
-            elif key != "created_at" and op == "$eq" and isinstance(operand, str):
-                parts.append(f"{column} = ?")
-                params.append(operand)
-            elif (key != "created_at" and op == "$in" and isinstance(operand, list)
-                  and operand and all(isinstance(x, str) for x in operand)):  # fmt: skip
-                parts.append(f"{column} IN ({','.join('?' * len(operand))})")
-                params += operand
-            else:
-                raise Problem.invalid({name: f"{op} with this value is not supported"})
-    return " AND ".join(parts) or "1", params
+    """A reactions filter (``reaction_type``, ``user_id``, ``activity_id``, ``comment_id``: a
+    string or ``{"$in": [...]}``; ``created_at``: ``$eq $gt $gte $lt $lte``) of the ``fields``
+    an operation allows, as SQL over the reactions table."""
+    allowed = {name: _FILTER_OPERATORS[name] for name in fields}
+    return listing.conditions_sql(conditions, allowed, _FILTER_COLUMNS)
 
 
 def _order(sort: Any) -> str:
@@ -391,42 +361,16 @@ def _order(sort: Any) -> str:
     return ", ".join(f"{c} {direction}" for c in ("created_at", "object_id", "user_id", "type"))
 
 
-def _token(offset: int) -> str:
-    return base64.urlsafe_b64encode(f"reactions:{offset}".encode()).decode()
-
-
-def _offset(body: dict[str, Any]) -> int:
-    """The offset a next or prev cursor of this server holds, or 0."""
-    nxt, prv = page_cursor(body, "next"), page_cursor(body, "prev")
-    if nxt and prv:
-        raise Problem.invalid({"prev": "send either next or prev, not both"})
-    token = nxt or prv
-    if not token:
-        return 0
-    try:
-        kind, _, number = base64.urlsafe_b64decode(token).decode().partition(":")
-        if kind != "reactions" or not number.isdigit() or int(number) >= _INT64:
-            raise ValueError
-        return int(number)
-    except (ValueError, UnicodeDecodeError):
-        name = "next" if nxt else "prev"
-        raise Problem.invalid({name: "is not a cursor this server gave"}) from None
-
-
 def reaction_page(
     db: sqlite3.Connection, where: str, params: list[Any], body: dict[str, Any]
 ) -> dict[str, Any]:
     """One page of reactions as answered, with its next and prev cursors."""
     order = _order(body.get("sort"))
     limit = page_limit(body, DEFAULT_PAGE)
-    offset = _offset(body)
+    offset = listing.page_offset(body, "reactions")
     rows = select_reactions(db, where, params, order, limit + 1, offset)
     out: dict[str, Any] = {"reactions": render_reactions(db, rows[:limit])}
-    if len(rows) > limit:
-        out["next"] = _token(offset + limit)
-    if offset:
-        out["prev"] = _token(max(0, offset - limit))
-    return out
+    return listing.paged(out, "reactions", offset, limit, len(rows) > limit)
 
 
 class ReactionsService:
