@@ -10,6 +10,7 @@ from feedkit.bulk import (
     ImportOptions,
     ImportReport,
     import_activities,
+    import_rows,
     validate_source,
 )
 from feedkit.client import Client, Retry, connect
@@ -61,6 +62,7 @@ __all__ = [
     "connect",
     "feed_to_dataframe",
     "import_activities",
+    "import_rows",
     "query_to_dataframe",
     "show",
     "to_activities",

@@ -1,16 +1,20 @@
 """The bulk import: stream, validate, send in batches, journal, resume, report.
 
-``import_activities(client, "posts.csv", mapping)`` reads the source in bounded batches
-(memory stays flat), converts them with :mod:`feedkit.convert`, and upserts the valid
-activities in requests of at most 100 (and ``MAX_REQUEST_BYTES``) from a few worker threads.
-The client retries transport errors, 429 (with one rate budget for all workers) and 5xx.
+``import_rows(client, "posts.csv", mapping)`` reads the source in bounded batches (memory
+stays flat), converts them with :mod:`feedkit.convert` into the mapping's kind (activities,
+users, follows, comments, reactions, bookmarks, feed groups), and stores the valid rows in
+requests of at most 100 (and ``MAX_REQUEST_BYTES``), or one a row for kinds without a batch
+operation (:mod:`feedkit.senders`), from a few worker threads. The client retries transport
+errors, 429 (with one rate budget for all workers) and 5xx. ``import_activities`` is
+``import_rows`` for activity mappings.
 
 Exactly once, whatever happens:
 
-- Ids repeated within the source: the source is read twice; the first pass finds them
-  (:mod:`feedkit.dedupe`) and the last valid row of each id is the only one sent, the earlier
-  ones are reported (``duplicate_id``). So the store holds one activity per id, the source's
-  last word, and ``acknowledged`` counts activities.
+- Keys repeated within the source (an id; a follow's source and target; a reaction's object,
+  type and user...): the source is read twice; the first pass finds them (:mod:`feedkit.dedupe`)
+  and the last valid row of each key is the only one sent, the earlier ones are reported
+  (``duplicate_id``). So the store holds one row per key, the source's last word, and
+  ``acknowledged`` counts rows stored.
 - A request the server refuses for some items (400 naming them) is sent again without them; one
   it refuses as a whole (413, or a 400 naming no item) is split in halves until only the guilty
   rows fail. Rows over a limit of the server are row errors before anything is sent.
@@ -41,14 +45,16 @@ import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from feedkit import senders
 from feedkit.checkpoint import Journal, body_digest
 from feedkit.client import Client
-from feedkit.convert import ERROR_COLUMNS, ConvertedBatch, convert, errors_frame
+from feedkit.convert import ERROR_COLUMNS, KEY_SEPARATOR, ConvertedBatch, convert, errors_frame
 from feedkit.dedupe import IdIndex, Superseded
 from feedkit.display import report_html
 from feedkit.errors import APIError, FeedkitError
 from feedkit.mapping import Mapping, spec_columns
 from feedkit.progress import Progress
+from feedkit.resources import Resource
 from feedkit.schema import DEFAULT_CONCURRENCY, MAX_BATCH, MAX_REQUEST_BYTES, Reason
 from feedkit.sources import RowError, is_stream, stream_reader
 
@@ -57,10 +63,11 @@ __all__ = [
     "ImportOptions",
     "ImportReport",
     "import_activities",
+    "import_rows",
     "validate_source",
 ]
 
-_OPEN, _CLOSE = b'{"activities":[', b"]}"
+ENVELOPE_BYTES = 64  # a batch body's bytes besides its rows: '{"activities":[' ... ']}'
 SPOT_CHECK = 16  # acknowledged ids a resume looks for at the destination before skipping
 DERIVED_IDS_NOTE = (
     "ids are derived from each row's content (id = { derive = true }): a row edited after "
@@ -93,11 +100,12 @@ class ImportOptions:
 @dataclass
 class ImportReport:
     """What an import did, row by row accounted: read = valid + invalid (duplicates
-    included: rows whose id a later row repeats), and valid = skipped (acknowledged by an
+    included: rows whose key a later row repeats), and valid = skipped (acknowledged by an
     earlier run) + acknowledged + failed (+ unsent in a dry run or an interrupted run).
-    Every valid row is one activity."""
+    Every valid row is one row of ``kind`` (an activity, a user, a follow...)."""
 
     source: str
+    kind: str = "activity"
     rows_read: int = 0
     valid: int = 0
     invalid: int = 0
@@ -152,7 +160,7 @@ class ImportReport:
         ]
         if self.duplicates:
             out.append(("duplicates", self.duplicates,
-                        "of the invalid: a later row has the same id and wins"))  # fmt: skip
+                        "of the invalid: a later row has the same key and wins"))  # fmt: skip
         if not self.dry_run:
             if self.checkpoint:
                 out.append(("skipped", self.skipped, "acknowledged by an earlier run"))
@@ -166,7 +174,7 @@ class ImportReport:
 
     def summary(self) -> str:
         mode = " (dry run: nothing sent)" if self.dry_run else ""
-        lines = [f"import of {self.source}{mode}"]
+        lines = [f"import of {self.source}{self._what}{mode}"]
         for label, value, note in self.figures():
             shown = f"{value:>10,}" if isinstance(value, int) else f"{value:>12}"
             lines.append(f"  {label:<13} {shown}" + (f"  ({note})" if note else ""))
@@ -175,13 +183,17 @@ class ImportReport:
             lines.append(f"  {self.verdict}")
         return "\n".join(lines)
 
+    @property
+    def _what(self) -> str:
+        return "" if self.kind == "activity" else f" ({self.kind.replace('_', ' ')} rows)"
+
     def __str__(self) -> str:
         return self.summary()
 
     def _repr_html_(self) -> str:
         return report_html(
-            f"Import of {self.source}", self.ok, self.verdict, self.figures(), self.notes,
-            self.errors,
+            f"Import of {self.source}{self._what}", self.ok, self.verdict, self.figures(),
+            self.notes, self.errors,
         )  # fmt: skip
 
 
@@ -236,10 +248,11 @@ class _Errors:
 @dataclass(frozen=True)
 class _Slot:
     """One request as first planned: the valid source rows ``first``..``last`` it carries
-    (a checkpoint's unit), their activity JSON, and the first activity's id."""
+    (a checkpoint's unit), their JSON and keys, and the first row's key."""
 
     texts: pa.Array
     rows: np.ndarray
+    keys: pa.Array
     first_id: str | None
 
     @property
@@ -247,85 +260,109 @@ class _Slot:
         return int(self.rows[0]), int(self.rows[-1])
 
 
-def _body(texts: pa.Array) -> bytes:
-    return _OPEN + ",".join(texts.to_pylist()).encode() + _CLOSE
+def _body(resource: Resource, texts: pa.Array, keys: pa.Array) -> bytes:
+    """One request's body; empty for a kind sent one request a row."""
+    return (
+        senders.batch_body(resource, texts, keys)
+        if resource.items
+        else b"".join(t.encode() + b"\n" for t in texts.to_pylist())
+    )
 
 
 def _slots(
-    cb: ConvertedBatch, keep: np.ndarray, batch_size: int, max_bytes: int = MAX_REQUEST_BYTES
+    cb: ConvertedBatch,
+    keep: np.ndarray,
+    batch_size: int,
+    resource: Resource,
+    max_bytes: int = MAX_REQUEST_BYTES,
 ) -> Iterator[_Slot]:
-    """The requests a batch's kept rows go out in: at most ``batch_size`` activities and
-    ``max_bytes`` of body each (every activity fits one: the converter refuses larger ones)."""
+    """The requests a batch's kept rows go out in: at most ``batch_size`` rows and
+    ``max_bytes`` of body each (every row fits one: the converter refuses larger ones)."""
     texts = cb.json.filter(pa.array(keep))
     rows = cb.rows[keep]
     ids = cb.ids.filter(pa.array(keep))
     sizes = pc.binary_length(texts).to_numpy(zero_copy_only=False).astype(np.int64) + 1
+    if resource.keyed:  # each row also carries its key: "key":
+        sizes += pc.binary_length(ids).to_numpy(zero_copy_only=False).astype(np.int64) * 2 + 3
     ends = np.concatenate([[0], np.cumsum(sizes)])
-    room = max_bytes - len(_OPEN) - len(_CLOSE)
+    room = max_bytes - ENVELOPE_BYTES
     start, n = 0, len(rows)
     while start < n:
         fits = int(np.searchsorted(ends, ends[start] + room, side="right")) - 1
         end = max(start + 1, min(start + batch_size, n, fits))
-        yield _Slot(texts.slice(start, end - start), rows[start:end], ids[start].as_py())
+        yield _Slot(texts.slice(start, end - start), rows[start:end],
+                    ids.slice(start, end - start), ids[start].as_py())  # fmt: skip
         start = end
-
-
-def _rejected_items(exc: APIError) -> dict[int, str]:
-    """Items a batch's 400 names (``activities[3].text``), with the server's message."""
-    rejected: dict[int, str] = {}
-    for key, message in exc.exception_fields.items():
-        if key.startswith("activities[") and "]" in key:
-            index = key[len("activities[") : key.index("]")]
-            if index.isdigit():
-                rest = key[key.index("]") + 1 :].lstrip(".")
-                rejected.setdefault(int(index), f"{rest + ': ' if rest else ''}{message}")
-    return rejected
 
 
 class _Sender:
     """Sends planned requests, journals them, and accounts for every row."""
 
     def __init__(
-        self, client: Client, journal: Journal | None, errors: _Errors, report: ImportReport
+        self,
+        client: Client,
+        journal: Journal | None,
+        errors: _Errors,
+        report: ImportReport,
+        resource: Resource,
     ) -> None:
         self.client = client
         self.journal = journal
         self.errors = errors
         self.report = report
+        self.resource = resource
         self._lock = threading.Lock()
 
     def send(self, slot: _Slot, body: bytes, digest: str) -> None:
         first, last = slot.span
         if self.journal is not None:
             self.journal.sending(first, last, digest, slot.first_id)
-        failed = self._deliver(slot.texts, slot.rows, body)
+        failed = self._deliver(slot.texts, slot.rows, slot.keys, body)
         with self._lock:
             self.report.sent += len(slot.rows)
         if not failed and self.journal is not None:
             self.journal.acknowledge(first, last, digest, slot.first_id)
 
-    def _deliver(self, texts: pa.Array, rows: np.ndarray, body: bytes | None = None) -> int:
-        """Send these activities; the number that failed. A refusal naming items drops them
+    def _deliver(
+        self, texts: pa.Array, rows: np.ndarray, keys: pa.Array, body: bytes | None = None
+    ) -> int:
+        """Send these rows; the number that failed. A refusal naming rows drops them (or,
+        for rows that exist already, settles them: :func:`feedkit.senders.settle_existing`)
         and sends the rest; one naming none (413, a body refused whole) is split in halves
         until only the guilty rows fail."""
         if not len(rows):
             return 0
+        if self.resource.items is None:
+            return self._one_by_one(texts, rows)
         try:
-            content = body if body is not None else _body(texts)  # the planned body, built once
-            self.client.call("UpsertActivities", content=content, retry=True, decode=False)
+            content = body if body is not None else _body(self.resource, texts, keys)
+            self.client.call(self.resource.operation, content=content, retry=True, decode=False)
         except APIError as exc:
-            rejected = _rejected_items(exc) if exc.status == 400 else {}
+            rejected = (
+                senders.rejected_items(self.resource, exc, keys.to_pylist())
+                if exc.status == 400
+                else {}
+            )
             if rejected and all(0 <= i < len(rows) for i in rejected):
+                failed = 0
                 for index, message in rejected.items():
-                    self._failed(rows[index : index + 1], f"server refused: {message}")
+                    left = senders.settle_existing(self.client, self.resource,
+                                                   texts[index].as_py(), message)  # fmt: skip
+                    if left is None:
+                        with self._lock:
+                            self.report.acknowledged += 1
+                    else:
+                        self._failed(rows[index : index + 1], f"server refused: {left}")
+                        failed += 1
                 keep = np.ones(len(rows), dtype=bool)
                 keep[list(rejected)] = False
-                return len(rejected) + self._deliver(texts.filter(pa.array(keep)), rows[keep])
-            if exc.status in (400, 413) and len(rows) > 1:
+                mask = pa.array(keep)
+                return failed + self._deliver(texts.filter(mask), rows[keep], keys.filter(mask))
+            if exc.status in (400, 404, 413) and len(rows) > 1:
                 half = len(rows) // 2
-                return self._deliver(texts.slice(0, half), rows[:half]) + self._deliver(
-                    texts.slice(half), rows[half:]
-                )
+                return self._deliver(
+                    texts.slice(0, half), rows[:half], keys.slice(0, half)
+                ) + self._deliver(texts.slice(half), rows[half:], keys.slice(half))
             self._failed(rows, f"{exc}")
             return len(rows)
         except FeedkitError as exc:
@@ -335,6 +372,19 @@ class _Sender:
             self.report.acknowledged += len(rows)
         return 0
 
+    def _one_by_one(self, texts: pa.Array, rows: np.ndarray) -> int:
+        failed = 0
+        for text, row in zip(texts.to_pylist(), rows.tolist(), strict=True):
+            try:
+                senders.send_row(self.client, self.resource, text)
+            except FeedkitError as exc:
+                self._failed(np.array([row]), f"server refused: {exc}")
+                failed += 1
+                continue
+            with self._lock:
+                self.report.acknowledged += 1
+        return failed
+
     def _failed(self, rows: np.ndarray, message: str) -> None:
         self.errors.add(
             [RowError(int(r), "", "", Reason.SEND_FAILED.value, message) for r in rows.tolist()]
@@ -343,8 +393,8 @@ class _Sender:
             self.report.failed += len(rows)
 
 
-def _spot_check(client: Client, journal: Journal, report: ImportReport) -> None:
-    """Before a resume skips anything: are some of the activities the journal holds as
+def _spot_check(client: Client, journal: Journal, report: ImportReport, resource: Resource) -> None:
+    """Before a resume skips anything: are some of the rows the journal holds as
     acknowledged at the destination? If any is missing (a store replaced or emptied, another
     app behind the same URL), nothing in the journal is trusted and every row is sent again."""
     ids = journal.acknowledged_ids()
@@ -352,13 +402,12 @@ def _spot_check(client: Client, journal: Journal, report: ImportReport) -> None:
         return
     sample = random.sample(ids, min(SPOT_CHECK, len(ids)))
     try:
-        answer = client.query_answer({"id": {"$in": sample}}, limit=len(sample),
-                                     include_expired_activities=True)  # fmt: skip
-        found = {a.get("id") for a in answer.get("activities") or []}
+        found = senders.present(client, resource, sample)
     except FeedkitError as exc:
         found, why = set(), f"the check failed: {exc}"
     else:
-        why = f"{len(set(sample) - found)} of {len(sample)} sampled activities are missing"
+        missing = len(set(sample) - found)
+        why = f"{missing} of {len(sample)} sampled {resource.plural} are missing"
     if not set(sample) <= found:
         journal.forget()
         report.notes.append(
@@ -411,9 +460,26 @@ def _superseded(
     return index.superseded(), rows
 
 
+def _key_field(mapping: Mapping) -> str:
+    resource = mapping.resource
+    return "id" if resource.derivable else ",".join(k for k in resource.key if k in mapping.fields)
+
+
 def _id_columns(mapping: Mapping) -> str:
-    spec = mapping.fields.get("id")
-    return ",".join(spec_columns(spec)) if spec is not None else ""
+    names = _key_field(mapping).split(",")
+    return ",".join(dict.fromkeys(
+        c for n in names if n in mapping.fields for c in spec_columns(mapping.fields[n])
+    ))  # fmt: skip
+
+
+def key_text(mapping: Mapping, key: str) -> str:
+    """A row's key as people read it: ``id 'a1'``, ``source, target ('a', 'b')``."""
+    resource = mapping.resource
+    if resource.derivable or len(resource.key) == 1:
+        return f"{resource.key[0]} {key!r}"
+    parts = dict(zip(resource.key, key.split(KEY_SEPARATOR), strict=True))
+    named = {k: v for k, v in parts.items() if k in mapping.fields}
+    return f"{', '.join(named)} ({', '.join(repr(v) for v in named.values())})"
 
 
 def _duplicate_errors(
@@ -422,10 +488,10 @@ def _duplicate_errors(
     column = _id_columns(mapping)
     return [
         RowError(
-            row, column, "id", Reason.DUPLICATE_ID.value,
-            f"id {ident!r} appears again in row {superseded.winner[row]}: the last row wins, so"
-            " this one is not sent",
-            ident,
+            row, column, _key_field(mapping), Reason.DUPLICATE_ID.value,
+            f"{key_text(mapping, ident)} appears again in row {superseded.winner[row]}: the "
+            "last row wins, so this one is not sent",
+            ident.replace(KEY_SEPARATOR, ", "),
         )
         for row, ident, superseded_here in zip(rows.tolist(), ids, late.tolist(), strict=True)
         if superseded_here
@@ -437,7 +503,7 @@ def validate_source(
 ) -> ImportReport:
     """Check every row of ``source`` as an import would, sending nothing and needing no
     server: a dry run's :class:`ImportReport`, duplicates and derived ids included."""
-    return import_activities(None, source, mapping, options, **{**overrides, "dry_run": True})
+    return import_rows(None, source, mapping, options, **{**overrides, "dry_run": True})
 
 
 def import_activities(
@@ -447,7 +513,28 @@ def import_activities(
     options: ImportOptions | None = None,
     **overrides: Any,
 ) -> ImportReport:
-    """Import every valid row of ``source`` as an activity; return the :class:`ImportReport`.
+    """:func:`import_rows` of an activity mapping."""
+    if mapping.kind != "activity":
+        raise TypeError(f"this mapping fills {mapping.kind} rows: use feedkit.import_rows")
+    return import_rows(client, source, mapping, options, **overrides)
+
+
+Check = Callable[[ConvertedBatch], list[RowError]]  # a batch's rows refused beyond the mapping
+
+
+def import_rows(
+    client: Client | None,
+    source: Any,
+    mapping: Mapping,
+    options: ImportOptions | None = None,
+    *,
+    check: Check | None = None,
+    **overrides: Any,
+) -> ImportReport:
+    """Import every valid row of ``source`` as a row of the mapping's kind (an activity, a
+    user, a follow, a comment, a reaction, a bookmark, a feed group); return the
+    :class:`ImportReport`. ``check`` refuses more rows of each converted batch (a migration
+    plan's reference checks): its errors' rows are invalid and not sent.
 
     ``overrides`` are :class:`ImportOptions` fields: ``batch_size``, ``concurrency``,
     ``checkpoint``, ``dry_run``, ``progress``, ``errors_path``, ``keep_errors``, ``read_rows``.
@@ -467,7 +554,7 @@ def import_activities(
         reopen = _rereadable(source, stack)
         # A real import knows the duplicates before it sends; a dry run learns them as it reads.
         superseded, rows = (None, None) if opts.dry_run else _superseded(reopen, mapping, opts)
-        return _import(client, reopen(), mapping, opts, superseded, started, rows)
+        return _import(client, reopen(), mapping, opts, superseded, started, rows, check)
     finally:
         stack.close()
 
@@ -480,10 +567,13 @@ def _import(
     superseded: Superseded | None,
     started: float,
     rows_total: int | None = None,
+    check: Check | None = None,
 ) -> ImportReport:
     opened, batches = convert(source, mapping, batch_rows=opts.read_rows)
+    resource = mapping.resource
     report = ImportReport(
         source=opened.name,
+        kind=mapping.kind,
         dry_run=opts.dry_run,
         checkpoint=str(opts.checkpoint) if opts.checkpoint else None,
         errors_path=os.fspath(opts.errors_path) if opts.errors_path else None,
@@ -503,15 +593,17 @@ def _import(
                 f"{journal.damaged:,} damaged checkpoint lines were ignored: their rows were "
                 "sent again"
             )
-        _spot_check(client, journal, report)
+        _spot_check(client, journal, report, resource)
     errors = _Errors(opts.errors_path, opts.keep_errors, opened.locate)
-    sender = _Sender(client, journal, errors, report) if client is not None else None
+    sender = _Sender(client, journal, errors, report, resource) if client is not None else None
     index = IdIndex() if superseded is None else None
     bar = Progress(opts.progress, opened, "validate" if opts.dry_run else "import", rows_total)
     pool = ThreadPoolExecutor(max_workers=opts.concurrency, thread_name_prefix="feedkit-import")
     pending: set[Future[None]] = set()
     try:
         for cb in batches:
+            if check is not None:
+                cb = _checked(cb, check(cb))
             ids = cb.ids.to_pylist()
             report.rows_read += cb.rows_read
             late = np.zeros(len(cb.rows), dtype=bool)
@@ -529,8 +621,8 @@ def _import(
             report.invalid += len({e.row for e in cb.errors}) + int(late.sum())
             errors.add(cb.errors)
             if not opts.dry_run:
-                for slot in _slots(cb, ~late, opts.batch_size):
-                    body = _body(slot.texts)
+                for slot in _slots(cb, ~late, opts.batch_size, resource):
+                    body = _body(resource, slot.texts, slot.keys)
                     digest = body_digest(body)
                     if journal is not None and journal.acknowledged(*slot.span, digest):
                         report.skipped += len(slot.rows)
@@ -564,6 +656,18 @@ def _import(
     return report
 
 
+def _checked(cb: ConvertedBatch, refused: list[RowError]) -> ConvertedBatch:
+    """The batch without the rows ``refused`` names, its errors with theirs."""
+    if not refused:
+        return cb
+    bad = {e.row for e in refused}
+    ok = np.array([r not in bad for r in cb.rows.tolist()], dtype=bool)
+    mask = pa.array(ok)
+    refs = {k: v.filter(mask) for k, v in cb.refs.items()}
+    return ConvertedBatch(cb.json.filter(mask), cb.rows[ok], cb.errors + refused, cb.rows_read,
+                          cb.ids.filter(mask), refs)  # fmt: skip
+
+
 def _collisions(rows: list[int]) -> list[RowError]:
     return [
         RowError(row, "", "id", Reason.SEND_FAILED.value,
@@ -579,8 +683,9 @@ def _count_dry_run_duplicates(
     rows = np.array(sorted(superseded.winner), dtype=np.int64)
     column = _id_columns(mapping)
     errors.add([
-        RowError(row, column, "id", Reason.DUPLICATE_ID.value,
-                 f"a later row ({superseded.winner[row]}) has the same id: the last row wins, so"
+        RowError(row, column, _key_field(mapping), Reason.DUPLICATE_ID.value,
+                 f"a later row ({superseded.winner[row]}) has the same "
+                 f"{_key_field(mapping).replace(',', ', ')}: the last row wins, so"
                  " this one would not be sent")
         for row in rows.tolist()
     ])  # fmt: skip

@@ -19,6 +19,7 @@ Python touches only the failures: each becomes one row of the error table
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import threading
 from collections import deque
@@ -56,11 +57,11 @@ from feedkit.mapping import (
     ObjectSpec,
     SplitColumn,
     Template,
+    WholeColumn,
     spec_columns,
 )
 from feedkit.schema import (
     FEED_ID_RE2,
-    FIELDS,
     LOCATION_BOUNDS,
     MAX_ACTIVITY_BYTES,
     MAX_ACTIVITY_DEPTH,
@@ -68,6 +69,7 @@ from feedkit.schema import (
     MIN_TIME_NS,
     OUT_OF_TIME,
     Field,
+    FieldError,
     Kind,
     Reason,
     json_depth,
@@ -85,12 +87,7 @@ _FLOAT = r"^\s*[+-]?(\d+\.?\d*([eE][+-]?\d+)?|\.\d+([eE][+-]?\d+)?|[iI]nf(inity)
 _BOOL = r"^\s*(true|false|True|False|TRUE|FALSE)\s*$"
 _ISO = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*"
 _OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})\s*$"
-# Field order in the JSON written for each activity.
-_ORDER = ("id", "type", "user_id", "feeds", "text", "visibility", "visibility_tag",
-          "restrict_replies", "parent_id", "poll_id", "expires_at", "created_at", "updated_at",
-          "location",
-          "mentioned_user_ids", "filter_tags", "interest_tags", "attachments", "custom",
-          "search_data")  # fmt: skip
+KEY_SEPARATOR = "\x1f"  # joins the fields of a composite key (follows, reactions, ...)
 
 
 @dataclass
@@ -101,7 +98,8 @@ class ConvertedBatch:
     rows: np.ndarray  # record index of each valid row
     errors: list[RowError]
     rows_read: int
-    ids: pa.Array  # the id of each valid row (mapped, or derived from its content)
+    ids: pa.Array  # the key of each valid row: its id (mapped or derived), or its key fields
+    refs: dict[str, pa.Array] = dataclasses.field(default_factory=dict)  # referring fields
 
     def activities(self) -> list[dict[str, Any]]:
         return [orjson.loads(text) for text in self.json.to_pylist()]
@@ -440,18 +438,38 @@ class _Batch:
             return True
         return is_json_field(self.sb.batch.schema.field(name))
 
-    def json_column(self, name: str, path: str, depth: int) -> pa.Array:
-        """JSON fragments of a column of whole values (lists, structs, or JSON text)."""
+    def json_column(
+        self, name: str, path: str, depth: int, kind: Kind = Kind.ATTACHMENTS
+    ) -> pa.Array:
+        """JSON fragments of a column of whole values (lists, structs, or JSON text) for a
+        field of ``kind``: an object field takes objects, a list field lists."""
         arr = self.column(name)
+        want = dict if kind in (Kind.OBJECT, Kind.STRING_MAP) else list
         if pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type):
-            return self.json_text(name, path, depth)
+            return self.json_text(name, path, depth, want)
+        nested = pa.types.is_struct(arr.type) or pa.types.is_map(arr.type)
+        if nested != (want is dict) or not (nested or pa.types.is_list(arr.type)):
+            what = "objects" if want is dict else "lists"
+            self.fail(pc.is_valid(arr), arr, name, path, Reason.TYPE,
+                      f"needs {what}, but column {name!r} holds {arr.type}")  # fmt: skip
+            return pa.nulls(self.n, pa.string())
         fragments = json_value(arr)
         return pc.if_else(pc.equal(fragments, "[]"), _NULL, fragments)
 
+    def boolean(self, t: Template, path: str, column: str) -> pa.Array:
+        """True or false from a boolean column, or text that says so."""
+        if t.whole is not None and pa.types.is_boolean(self.column(t.whole).type):
+            return self.column(t.whole)
+        arr = self.template(t, path)
+        ok = pc.match_substring_regex(arr, _BOOL)
+        message = "must be true or false"
+        self.fail(pc.and_(pc.is_valid(arr), pc.invert(ok)), arr, column, path, Reason.TYPE, message)
+        return pc.equal(pc.utf8_lower(pc.utf8_trim_whitespace(pc.if_else(ok, arr, _NULL))), "true")
+
     def json_text(self, name: str, path: str, depth: int, want: type | None = None) -> pa.Array:
-        """A column of JSON text, each cell checked: valid JSON (``want``: a list of
-        strings), nested no deeper than ``depth``; a cell that is not is a row error at
-        ``path`` and null."""
+        """A column of JSON text, each cell checked: valid JSON (``want``: a list, or an
+        object; ``str``: a list of strings), nested no deeper than ``depth``; a cell that is
+        not is a row error at ``path`` and null."""
         text = self.text_of(name)
         out: list[str | None] = []
         for i, cell in enumerate(text.to_pylist()):
@@ -506,7 +524,7 @@ class _Batch:
             if pa.types.is_list(arr.type) or pa.types.is_large_list(arr.type):
                 lists = pc.cast(arr, pa.list_(pa.string()))
             elif self.is_json(spec.column):
-                lists = _parse_json_lists(self.json_text(spec.column, path, 2, list))
+                lists = _parse_json_lists(self.json_text(spec.column, path, 2, str))
             else:
                 text = self.text_of(spec.column)
                 lists = (
@@ -643,8 +661,10 @@ def _json_problem(cell: str, depth: int, want: type | None) -> tuple[Reason, str
         value = orjson.loads(cell)
     except orjson.JSONDecodeError as exc:
         return Reason.FORMAT, f"is not valid JSON: {exc}"
-    if want is list and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
+    if want is str and not (isinstance(value, list) and all(isinstance(v, str) for v in value)):
         return Reason.TYPE, "must be a JSON array of strings"
+    if want in (list, dict) and not isinstance(value, want):
+        return Reason.TYPE, f"must be a JSON {'array' if want is list else 'object'}"
     if isinstance(value, (dict, list)) and json_depth(value, depth) > depth:
         return Reason.TOO_DEEP, f"is nested more than {depth} levels deep here"
     return None
@@ -681,6 +701,15 @@ def _clean_list(lists: pa.Array) -> pa.Array:
 
 
 def _check_strings(b: _Batch, f: Field, arr: pa.Array, column: str) -> None:
+    if f.feed_id:
+        b.fail(
+            pc.invert(pc.match_substring_regex(arr, FEED_ID_RE2)),
+            arr,
+            column,
+            f.name,
+            Reason.FEED_FORMAT,
+            "is not a feed id of the form 'group:id'",
+        )
     if f.max_length is not None:
         b.fail(
             pc.greater(pc.utf8_length(arr), f.max_length),
@@ -723,7 +752,7 @@ def _check_list(b: _Batch, f: Field, lists: pa.Array, column: str) -> None:
         )
     values = lists.flatten()
     checks = []
-    if f.name == "feeds":
+    if f.feed_id:
         checks.append(
             (
                 pc.invert(pc.match_substring_regex(values, FEED_ID_RE2)),
@@ -765,17 +794,26 @@ def convert_batch(
 ) -> ConvertedBatch:
     """Map, validate and write one source batch."""
     b = _Batch(sb, mapping, types, text)
+    res = mapping.resource
     fragments: dict[str, Fragment] = {}
     values: dict[str, pa.Array] = {}
+    deep: list[Field] = []  # mapped fields whose values are checked one by one, in Python
     for name, spec in mapping.fields.items():
         column = _columns_of(mapping, name)
-        f = FIELDS.get(name)
+        f = res.fields.get(name)
         kind = f.kind if f is not None else Kind.TIME
-        if kind in (Kind.STRING, Kind.CHOICE):
+        if isinstance(spec, WholeColumn):
+            assert f is not None
+            fragments[name] = b.json_column(spec.column, name, MAX_ACTIVITY_DEPTH - 1, kind)
+            deep += [f] if f.members or kind is Kind.STRING_MAP else []
+        elif kind in (Kind.STRING, Kind.CHOICE):
             arr = b.template(spec, name)  # type: ignore[arg-type]
             assert f is not None
             _check_strings(b, f, arr, column)
             values[name], fragments[name] = arr, quoted(arr)
+        elif kind is Kind.BOOL:
+            arr = b.boolean(spec, name, column)  # type: ignore[arg-type]
+            values[name], fragments[name] = arr, json_fragment(arr)
         elif kind is Kind.TIME:
             t: Template = spec  # type: ignore[assignment]
             source = b.column(t.whole) if t.whole is not None else b.template(t, name)
@@ -788,8 +826,10 @@ def convert_batch(
             values[name], fragments[name] = lists, json_fragment(lists)
         elif kind is Kind.LOCATION:
             fragments[name] = b.location(spec)  # type: ignore[arg-type]
-        elif kind is Kind.OBJECT:
+        elif kind in (Kind.OBJECT, Kind.STRING_MAP):
             fragments[name] = b.obj(spec, name)  # type: ignore[arg-type]
+            assert f is not None
+            deep += [f] if f.members or kind is Kind.STRING_MAP else []
     if mapping.attachments:
         fragments["attachments"] = b.attachments(mapping.attachments)
     elif mapping.attachments_column:
@@ -798,28 +838,7 @@ def convert_batch(
     if not history:
         for name in EXTRA_FIELDS:
             fragments.pop(name, None)
-    for f in FIELDS.values():
-        if f.required and (f.name in mapping.fields or f.name in ("type", "feeds")):
-            arr = values.get(f.name)
-            column = _columns_of(mapping, f.name) if f.name in mapping.fields else ""
-            b.fail(
-                pc.is_null(arr) if arr is not None else pa.repeat(True, b.n),
-                None,
-                column,
-                f.name,
-                Reason.REQUIRED,
-                "is required"
-                + (f"; column {column!r} is empty here" if column else "; map it in the mapping"),
-            )
-    if "id" in mapping.fields:
-        b.fail(
-            pc.is_null(values["id"]),
-            None,
-            _columns_of(mapping, "id"),
-            "id",
-            Reason.REQUIRED,
-            "is mapped but empty here; a rerun could not recognise this row",
-        )
+    _check_presence(b, mapping, values)
     if "visibility" in values:
         tag = values.get("visibility_tag", pa.nulls(b.n, pa.string()))
         b.fail(
@@ -830,38 +849,117 @@ def convert_batch(
             Reason.DEPENDENCY,
             "is required when visibility is 'tag'",
         )
-    # Kept rows always have an id (mapped ones are required) and a type: they lead.
-    members = [(k, _kept(fragments[k], b.bad)) for k in _ORDER if k in fragments]
-    ids: pa.Array
-    if "id" in fragments:
-        ids = values["id"].filter(pa.array(~b.bad))
+    # Kept rows always carry the first member of the order (an id, a type, ...): it leads.
+    members = [(k, _kept(fragments[k], b.bad)) for k in res.order if k in fragments]
+    keep = pa.array(~b.bad)
+    keys: pa.Array
+    if not res.derivable:
+        parts = [pc.fill_null(values[k], "") if k in values else "" for k in res.key]
+        keys = pc.binary_join_element_wise(*parts, KEY_SEPARATOR).filter(keep)
+    elif "id" in fragments:
+        keys = values["id"].filter(keep)
     else:
-        ids = pa.array(_derived_ids(json_object(members, first_present=True)), pa.string())
-        members.insert(0, ("id", json_string(ids)))
-    text_json = json_object(members, first_present=True)
+        keys = pa.array(_derived_ids(json_object(members, first_present=True)), pa.string())
+        members.insert(0, ("id", json_string(keys)))
+    text_json = json_object(members, first_present=True) if members else pa.array([], pa.string())
     rows = sb.rows[~b.bad]
+    refs = {k: values[k].filter(keep) for k in res.references if k in values}
+    refused = _refused(mapping, rows, text_json, deep)
+    if refused:  # each refused by the field that made it so, and left out
+        b.errors += refused
+        bad = {e.row for e in refused}
+        ok = pa.array([r not in bad for r in rows.tolist()])
+        text_json, keys, rows = (
+            text_json.filter(ok),
+            keys.filter(ok),
+            rows[ok.to_numpy(zero_copy_only=False)],
+        )
+        refs = {k: v.filter(ok) for k, v in refs.items()}
+    return ConvertedBatch(text_json, rows, b.errors, sb.rows_read, keys, refs)
+
+
+def _check_presence(b: _Batch, mapping: Mapping, values: dict[str, pa.Array]) -> None:
+    """Required fields, ids, and the fields of which a row needs one (or exactly one)."""
+    res = mapping.resource
+    for name in res.required:
+        arr = values.get(name)
+        column = _columns_of(mapping, name) if name in mapping.fields else ""
+        b.fail(
+            pc.is_null(arr) if arr is not None else pa.repeat(True, b.n),
+            None,
+            column,
+            name,
+            Reason.REQUIRED,
+            "is required"
+            + (f"; column {column!r} is empty here" if column else "; map it in the mapping"),
+        )
+    if res.derivable and "id" in mapping.fields:
+        b.fail(
+            pc.is_null(values["id"]),
+            None,
+            _columns_of(mapping, "id"),
+            "id",
+            Reason.REQUIRED,
+            "is mapped but empty here; a rerun could not recognise this row",
+        )
+    if not res.one_of:
+        return
+    given = [pc.is_valid(values[k]) for k in res.one_of if k in values]
+    count = pa.array(np.sum([g.to_numpy(zero_copy_only=False) for g in given], axis=0)
+                     if given else np.zeros(b.n, dtype=np.int64))  # fmt: skip
+    mapped = [k for k in res.one_of if k in mapping.fields]
+    columns = ",".join(_columns_of(mapping, k) for k in mapped)
+    names = " or ".join(res.one_of)
+    b.fail(pc.equal(count, 0), None, columns, res.one_of[0], Reason.REQUIRED,
+           f"is required: a {res.kind} needs {names}")  # fmt: skip
+    if res.only_one:
+        b.fail(pc.greater(count, 1), None, columns, res.one_of[1], Reason.DEPENDENCY,
+               f"a {res.kind} is on one object: give {names}, not both")  # fmt: skip
+
+
+def _refused(
+    mapping: Mapping, rows: np.ndarray, text_json: pa.Array, deep: list[Field]
+) -> list[RowError]:
+    """Rows the vectorised checks cannot judge: larger than a row may be, or failing the
+    shape of an object field (members, string maps) or the kind's own whole-row checks."""
+    res = mapping.resource
+    errors: list[RowError] = []
     big = np.flatnonzero(
         pc.greater(pc.binary_length(text_json), MAX_ACTIVITY_BYTES).to_numpy(zero_copy_only=False)
     )
-    if len(big):  # each refused by the field that made it so, and left out
-        for i in big.tolist():
-            b.errors.append(_too_large(mapping, int(rows[i]), text_json[i].as_py()))
-        keep = np.ones(len(rows), dtype=bool)
-        keep[big] = False
-        text_json, ids, rows = text_json.filter(keep), ids.filter(keep), rows[keep]
-    return ConvertedBatch(text_json, rows, b.errors, sb.rows_read, ids)
+    for i in big.tolist():
+        errors.append(_too_large(mapping, int(rows[i]), text_json[i].as_py()))
+    if not deep and res.validate is None:
+        return errors
+    skip = set(big.tolist())
+    for i, text in enumerate(text_json.to_pylist()):
+        if i in skip:
+            continue
+        data = orjson.loads(text)
+        found: list[FieldError] = []
+        for f in deep:
+            if data.get(f.name) is not None:
+                found += f.errors(data[f.name])
+        if res.validate is not None and not found:
+            found = res.validate(data)
+        for e in found:
+            name = e.field.partition(".")[0].partition("[")[0]
+            column = _columns_of(mapping, name) if name in mapping.fields else ""
+            errors.append(RowError(int(rows[i]), column, e.field, e.code.value, e.message,
+                                   _show(e.value)))  # fmt: skip
+    return errors
 
 
 def _too_large(mapping: Mapping, row: int, text: str) -> RowError:
-    """A row whose activity JSON is larger than one activity may be, named by its largest
-    field."""
-    activity = orjson.loads(text)
-    name = max(activity, key=lambda k: len(orjson.dumps(activity[k])))
+    """A row whose JSON is larger than one row may be, named by its largest field."""
+    data = orjson.loads(text)
+    name = max(data, key=lambda k: len(orjson.dumps(data[k])))
     column = _columns_of(mapping, name) if name in mapping.fields else ""
+    kind = mapping.kind.replace("_", " ")
     message = (
-        f"the activity is {len(text.encode()):,} bytes of JSON, {name} "
-        f"{len(orjson.dumps(activity[name])):,} of them; at most {MAX_ACTIVITY_BYTES:,} bytes"
-        " per activity"
+        f"the {kind} is {len(text.encode()):,} bytes of JSON, {name} "
+        f"{len(orjson.dumps(data[name])):,} of them; at most {MAX_ACTIVITY_BYTES:,} bytes"
+        f" per {kind}"
     )
     return RowError(row, column, name, Reason.TOO_LARGE.value, message, None)
 

@@ -1,6 +1,8 @@
-"""Source columns -> activity fields: templates, literals, list columns, objects.
+"""Source columns -> the fields of one kind of row: templates, literals, list columns, objects.
 
-A mapping is written in Python or TOML (``Mapping.from_toml("posts.toml")``)::
+A mapping fills one kind (:mod:`feedkit.resources`): ``[activity]``, ``[user]``, ``[follow]``,
+``[comment]``, ``[reaction]``, ``[bookmark]`` or ``[feed_group]``, each by the REST request's
+field names. It is written in Python or TOML (``Mapping.from_toml("posts.toml")``)::
 
     [activity]
     id = "{post_id}"                      # "{column}"; text around it makes a template
@@ -16,6 +18,16 @@ A mapping is written in Python or TOML (``Mapping.from_toml("posts.toml")``)::
 
     [columns]                             # optional: the type of a CSV column
     likes = "int"
+
+Any kind reads the same grammar; an object field may also take a whole column of objects
+(JSON text, or structs) with ``custom = "{meta}"``::
+
+    [comment]
+    id = "{comment_id}"
+    object_id = "{post_id}"
+    parent_id = "{reply_to}"                # empty for a top-level comment
+    user_id = "{author}"
+    comment = "{body}"
 
 A value that is exactly ``"{col}"`` keeps the column's type. An empty or null referenced
 value leaves the field unset. Every mapping says how ids are made: from columns
@@ -37,15 +49,14 @@ from typing import Any
 
 from feedkit import keypath
 from feedkit.errors import UsageError
-from feedkit.schema import ATTACHMENT_FIELDS, FIELDS, Kind
+from feedkit.resources import HISTORY_FIELDS, KINDS, RESOURCES, Resource
+from feedkit.schema import ATTACHMENT_FIELDS, Kind
 
 __all__ = ["Mapping", "MappingError"]
 
 COLUMN_TYPES = ("string", "int", "float", "bool", "timestamp", "json")
 URL_FIELDS = ("asset_url", "image_url", "thumb_url")
-# Fields a mapping may fill besides the schema's: bulk import files keep history (the API
-# sets both times itself, so a request leaves them out).
-EXTRA_FIELDS = ("created_at", "updated_at")
+EXTRA_FIELDS = HISTORY_FIELDS  # fields any kind may map besides its own (import files keep them)
 JSON_COLUMNS_ATTR = "feedkit.json_columns"  # DataFrame.attrs key naming JSON text columns
 _REF = re.compile(r"\{\{|\}\}|\{([^{}]*)\}|[{}]")
 
@@ -130,18 +141,25 @@ class Location:
 
 
 @dataclass(frozen=True)
+class WholeColumn:
+    """An object or list field taken whole from one column (JSON text, structs or lists)."""
+
+    column: str
+
+
+@dataclass(frozen=True)
 class ObjectSpec:
     """A JSON object: dotted keys -> templates (``"{col}"`` keeps the column's type)."""
 
     members: tuple[tuple[str, Template], ...]
 
 
-Spec = Template | tuple[Template, ...] | SplitColumn | Location | ObjectSpec
+Spec = Template | tuple[Template, ...] | SplitColumn | Location | ObjectSpec | WholeColumn
 
 
 @dataclass(frozen=True)
 class Mapping:
-    """How each activity field is computed from a source row. See the module docstring."""
+    """How each field of one kind is computed from a source row. See the module docstring."""
 
     fields: dict[str, Spec]
     attachments: tuple[ObjectSpec, ...] = ()
@@ -149,6 +167,11 @@ class Mapping:
     attachments_column: str | None = None  # a column holding whole attachment lists
     keep_empty: bool = False  # keep "" as a value instead of leaving the field unset
     derive_ids: bool = False  # id = { derive = true }: ids are digests of the rows' content
+    kind: str = "activity"  # the kind of row filled (a key of feedkit.resources.RESOURCES)
+
+    @property
+    def resource(self) -> Resource:
+        return RESOURCES[self.kind]
 
     @classmethod
     def from_toml(cls, path: str | PathLike[str]) -> Mapping:
@@ -161,31 +184,51 @@ class Mapping:
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Mapping:
-        """From the TOML's shape: ``{"activity": {...}, "columns": {...}}``."""
-        unknown = set(data) - {"activity", "columns", "options"}
+        """From the TOML's shape: ``{"activity": {...}, "columns": {...}}`` (or any kind's
+        section in place of ``activity``)."""
+        sections = ", ".join(f"[{k}]" for k in KINDS)
+        unknown = set(data) - {*KINDS, "columns", "options"}
         if unknown:
             raise MappingError(
-                f"unknown section(s) {sorted(unknown)}; use [activity], [columns], [options]"
+                f"unknown section(s) {sorted(unknown)}; use one of {sections}, and [columns], "
+                "[options]"
+            )
+        kinds = [k for k in KINDS if k in data]
+        if len(kinds) != 1:
+            raise MappingError(
+                f"a mapping fills one kind: it needs one of {sections}"
+                + (f", not {len(kinds)} ({', '.join(kinds)})" if kinds else "")
             )
         options = data.get("options") or {}
         keep = options.get("keep_empty", False) if isinstance(options, dict) else None
         if not isinstance(keep, bool) or set(options) - {"keep_empty"}:
             raise MappingError("[options] takes only keep_empty = true|false", field="options")
-        activity = data.get("activity")
-        if not isinstance(activity, dict):
-            raise MappingError("the mapping needs an [activity] table")
-        mapping = cls.build(activity, data.get("columns") or {})
+        kind = kinds[0]
+        table = data[kind]
+        if not isinstance(table, dict):
+            raise MappingError(f"[{kind}] must be a table of field = value", field=kind)
+        mapping = cls.build(table, data.get("columns") or {}, kind=kind)
         return replace(mapping, keep_empty=keep)
 
     @classmethod
-    def build(cls, activity: dict[str, Any], columns: dict[str, str] | None = None) -> Mapping:
-        """``Mapping.build({"id": "{post_id}", "type": "post", ...})``."""
+    def build(
+        cls,
+        activity: dict[str, Any],
+        columns: dict[str, str] | None = None,
+        *,
+        kind: str = "activity",
+    ) -> Mapping:
+        """``Mapping.build({"id": "{post_id}", "type": "post", ...})``; ``kind`` names what the
+        fields fill (``"user"``, ``"follow"``, ...: see :mod:`feedkit.resources`)."""
+        if kind not in RESOURCES:
+            raise MappingError(f"unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
+        resource = RESOURCES[kind]
         fields: dict[str, Spec] = {}
         attachments: tuple[ObjectSpec, ...] = ()
         attachments_column = None
         derive = False
         for name, value in activity.items():
-            if name == "id" and isinstance(value, dict):
+            if name == "id" and isinstance(value, dict) and resource.derivable:
                 if value != {"derive": True}:
                     raise MappingError(
                         'write id = "{column}", or id = { derive = true } to derive ids from '
@@ -193,35 +236,32 @@ class Mapping:
                         field=name,
                     )
                 derive = True
-            elif name == "attachments" and isinstance(value, dict):
+            elif (
+                name == "attachments"
+                and "attachments" in resource.fields
+                and isinstance(value, dict)
+            ):
                 if set(value) != {"column"} or not isinstance(value["column"], str):
                     raise MappingError(
                         'write attachments = { column = "name" } for a column of attachment lists',
                         field=name,
                     )
                 attachments_column = value["column"]
-            elif name == "attachments":
-                attachments = _attachments(value)
-            elif name in FIELDS or name in EXTRA_FIELDS:
-                fields[name] = _spec(name, value)
+            elif name == "attachments" and "attachments" in resource.fields:
+                attachments = _attachments(value, kind)
+            elif name in resource.mappable:
+                fields[name] = _spec(name, value, resource)
             else:
-                known = ", ".join([*FIELDS, *EXTRA_FIELDS])
-                raise MappingError(f"is not an activity field; known fields: {known}", field=name)
+                known = ", ".join(resource.mappable)
+                raise MappingError(f"is not a {kind} field; known fields: {known}", field=name)
         types = dict(columns or {})
-        for col, kind in types.items():
-            if kind not in COLUMN_TYPES:
+        for col, typ in types.items():
+            if typ not in COLUMN_TYPES:
                 raise MappingError(
-                    f"type {kind!r} is not one of {', '.join(COLUMN_TYPES)}", field=f"columns.{col}"
+                    f"type {typ!r} is not one of {', '.join(COLUMN_TYPES)}", field=f"columns.{col}"
                 )
-        if "id" not in fields and not derive:
-            raise MappingError(
-                'is not mapped. Map the column that identifies each row (id = "{post_id}") '
-                "so a rerun recognises it; or, for a source with no id, write "
-                "id = { derive = true } (ids from each row's content: a row edited between "
-                "runs then becomes a new activity)",
-                field="id",
-            )
-        return cls(fields, attachments, types, attachments_column, derive_ids=derive)
+        _check_identified(resource, fields, derive)
+        return cls(fields, attachments, types, attachments_column, derive_ids=derive, kind=kind)
 
     @property
     def columns(self) -> list[str]:
@@ -235,38 +275,53 @@ class Mapping:
         return list(out)
 
     @classmethod
-    def identity(cls, source: Any) -> Mapping:
-        """The mapping that reads back a table written by feedkit's export.
+    def identity(cls, source: Any, kind: str = "activity") -> Mapping:
+        """The mapping that reads back a table of ``kind`` written by feedkit's export.
 
         ``source`` is an exported DataFrame, a pyarrow Table or Schema, a Parquet path, or
-        column names. ``custom.*`` and ``search_data.*`` columns fold back into nested
-        objects; columns of JSON text (marked by the export) are written back as JSON.
+        column names. Columns named for a field fill it; ``custom.*`` (and an activity's
+        ``search_data.*``) columns fold back into nested objects; columns of JSON text
+        (marked by the export) are written back as JSON.
         """
+        if kind not in RESOURCES:
+            raise MappingError(f"unknown kind {kind!r}; kinds: {', '.join(KINDS)}")
+        resource = RESOURCES[kind]
         names, json_columns = _describe(source)
-        activity: dict[str, Any] = {}
+        table: dict[str, Any] = {}
         for name in names:
             root = name.split(".")[0]
-            kind = FIELDS[name].kind if name in FIELDS else None
-            if kind is Kind.STRING_LIST or name == "attachments":
-                activity[name] = {"column": name}
-            elif kind in (Kind.STRING, Kind.CHOICE, Kind.TIME) or name in EXTRA_FIELDS:
-                activity[name] = "{" + name + "}"
-            elif root in ("custom", "search_data") and name != root:
-                activity.setdefault(root, {})[name[len(root) + 1 :]] = "{" + name + "}"
-        if "location.lat" in names and "location.lng" in names:
-            activity["location"] = {"lat": "location.lat", "lng": "location.lng"}
-        built = cls.build(activity, {c: "json" for c in json_columns if c in names})
+            f = resource.fields.get(name)
+            field_kind = f.kind if f is not None else Kind.TIME if name in EXTRA_FIELDS else None
+            if field_kind in (Kind.STRING_LIST, Kind.ATTACHMENTS):
+                table[name] = {"column": name}
+            elif field_kind in (Kind.STRING, Kind.CHOICE, Kind.TIME, Kind.BOOL):
+                table[name] = "{" + name + "}"
+            elif field_kind in (Kind.OBJECT, Kind.STRING_MAP, Kind.LIST):
+                table[name] = "{" + name + "}"  # a whole column of objects (or lists)
+            elif (
+                name != root
+                and root in resource.fields
+                and resource.field_kind(root)
+                in (
+                    Kind.OBJECT,
+                    Kind.STRING_MAP,
+                )
+            ):
+                table.setdefault(root, {})[name[len(root) + 1 :]] = "{" + name + "}"
+        if "location.lat" in names and "location.lng" in names and "location" in resource.fields:
+            table["location"] = {"lat": "location.lat", "lng": "location.lng"}
+        built = cls.build(table, {c: "json" for c in json_columns if c in names}, kind=kind)
         return replace(built, keep_empty=True)  # an exported "" is a value, not a gap
 
     def to_toml(self) -> str:
         """The mapping as TOML text that :meth:`from_toml` reads back."""
-        lines = ["[activity]", *(["id = { derive = true }"] if self.derive_ids else [])]
+        lines = [f"[{self.kind}]", *(["id = { derive = true }"] if self.derive_ids else [])]
         for name, spec in self.fields.items():
             lines.append(f"{_toml_key(name)} = {_toml_spec(spec)}")
         if self.attachments_column:
             lines.append(f"attachments = {{ column = {_toml_str(self.attachments_column)} }}")
         for attachment in self.attachments:
-            lines += ["", "[[activity.attachments]]"]
+            lines += ["", f"[[{self.kind}.attachments]]"]
             custom = [(k[7:], t) for k, t in attachment.members if k.startswith("custom.")]
             lines += [
                 f"{k} = {_toml_template(t)}"
@@ -333,6 +388,8 @@ def _toml_spec(spec: Spec) -> str:
         return f"{{ column = {_toml_str(spec.column)}{split} }}"
     if isinstance(spec, Location):
         return f"{{ lat = {_toml_str(spec.lat)}, lng = {_toml_str(spec.lng)} }}"
+    if isinstance(spec, WholeColumn):
+        return _toml_str("{" + spec.column + "}")
     return "{ " + ", ".join(f"{_toml_key(k)} = {_toml_template(t)}" for k, t in spec.members) + " }"
 
 
@@ -346,6 +403,8 @@ def spec_columns(spec: Spec) -> list[str]:
         return [spec.column]
     if isinstance(spec, Location):
         return [spec.lat, spec.lng]
+    if isinstance(spec, WholeColumn):
+        return [spec.column]
     return [c for _, t in spec.members for c in t.columns]
 
 
@@ -357,10 +416,44 @@ def _template(value: Any, where: str) -> Template:
     return Template((str(value),))
 
 
-def _spec(name: str, value: Any) -> Spec:
-    kind = FIELDS[name].kind if name in FIELDS else Kind.TIME
-    if kind in (Kind.STRING, Kind.CHOICE, Kind.TIME):
+def _check_identified(resource: Resource, fields: dict[str, Spec], derive: bool) -> None:
+    """A mapping names what identifies each row, so that a rerun recognises it."""
+    if resource.derivable:
+        if "id" not in fields and not derive:
+            noun = resource.kind.replace("_", " ")
+            raise MappingError(
+                'is not mapped. Map the column that identifies each row (id = "{post_id}") '
+                "so a rerun recognises it; or, for a source with no id, write "
+                "id = { derive = true } (ids from each row's content: a row edited between "
+                f"runs then becomes a new {noun})",
+                field="id",
+            )
+        return
+    needed = [n for n in dict.fromkeys([*resource.required, *resource.key])
+              if n not in resource.one_of and n not in fields]  # fmt: skip
+    optional_key = [n for n in resource.key if n not in resource.required]
+    needed = [n for n in needed if n not in optional_key]
+    if resource.one_of and not any(n in fields for n in resource.one_of):
+        needed.append(" or ".join(resource.one_of))
+    if needed:
+        raise MappingError(
+            f"is not mapped: every {resource.kind} needs {', '.join(needed)} (a "
+            f"{resource.kind} is named by {', '.join(resource.key)})",
+            field=needed[0],
+        )
+
+
+def _spec(name: str, value: Any, resource: Resource) -> Spec:
+    kind = resource.field_kind(name)
+    if kind in (Kind.STRING, Kind.CHOICE, Kind.TIME, Kind.BOOL):
         return _template(value, name)
+    if kind in (Kind.OBJECT, Kind.STRING_MAP, Kind.LIST) and isinstance(value, str):
+        template = _template(value, name)
+        if template.whole is None:
+            raise MappingError(
+                f'a whole {kind.value} is taken from one column: write "{{column}}"', field=name
+            )
+        return WholeColumn(template.whole)
     if kind is Kind.STRING_LIST:
         if isinstance(value, list):
             return tuple(_template(v, f"{name}[{i}]") for i, v in enumerate(value))
@@ -389,7 +482,7 @@ def _spec(name: str, value: Any) -> Spec:
         ):
             raise MappingError('write { lat = "lat_column", lng = "lng_column" }', field=name)
         return Location(_bare(value["lat"]), _bare(value["lng"]))
-    if kind is Kind.OBJECT:
+    if kind in (Kind.OBJECT, Kind.STRING_MAP):
         if isinstance(value, list):
             if not all(isinstance(c, str) for c in value):
                 raise MappingError("a list here names columns to copy", field=name)
@@ -429,10 +522,10 @@ def _bare(name: str) -> str:
     return name
 
 
-def _attachments(value: Any) -> tuple[ObjectSpec, ...]:
+def _attachments(value: Any, kind: str) -> tuple[ObjectSpec, ...]:
     if not isinstance(value, list):
         raise MappingError(
-            "write one [[activity.attachments]] table per attachment", field="attachments"
+            f"write one [[{kind}.attachments]] table per attachment", field="attachments"
         )
     known = {f.name for f in ATTACHMENT_FIELDS}
     out = []

@@ -59,6 +59,7 @@ ACTIVITY_FIELDS: tuple[Field, ...] = (
         min_items=1,
         max_items=MAX_FEEDS,
         settable=True,
+        feed_id=True,
     ),
     Field("user_id", Kind.STRING, "The acting user.", max_length=MAX_ID),
     Field("text", Kind.STRING, "The activity text.", settable=True),

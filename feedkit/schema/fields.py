@@ -111,6 +111,7 @@ class Field:
     settable: bool = False
     unsettable: bool = False
     members: tuple[Field, ...] = ()  # of an object with a declared shape: each member's field
+    feed_id: bool = False  # the value (a list's every item) is a feed id "group:id"
 
     def errors(self, value: Any, path: str | None = None) -> list[FieldError]:
         """Errors of one present, non-null value of this field, at ``path`` (its name)."""
@@ -224,6 +225,9 @@ def _check_string(f: Field, path: str, value: Any) -> list[FieldError]:
         )
     if f.name in ("id", "type", "user_id", "parent_id") and path == f.name and not value:
         errors.append(FieldError(path, Reason.EMPTY, "must not be empty", value))
+    elif f.feed_id and not FEED_ID.match(value):
+        message = f"{value!r} is not a feed id of the form 'group:id'"
+        errors.append(FieldError(path, Reason.FEED_FORMAT, message, value))
     return errors
 
 
@@ -254,7 +258,7 @@ def _check_string_list(f: Field, path: str, value: Any) -> list[FieldError]:
             errors.append(
                 FieldError(where, Reason.TYPE, f"must be a string, not {type_name(item)}", item)
             )
-        elif f.name == "feeds" and not FEED_ID.match(item):
+        elif f.feed_id and not FEED_ID.match(item):
             errors.append(
                 FieldError(
                     where,

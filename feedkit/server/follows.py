@@ -13,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from feedkit.schema import DEFAULT_PAGE, FEED_ID
+from feedkit.schema.follow import FOLLOW_STATUSES, PUSH_PREFERENCES
 from feedkit.server import listing
 from feedkit.server.auth import Principal
 from feedkit.server.feed_groups import group_setting
@@ -23,7 +24,6 @@ from feedkit.server.store import FOLLOW_FIELDS, Store, now_ns
 
 __all__ = ["FollowsService"]
 
-FOLLOW_STATUSES = ("accepted", "pending", "rejected")
 # Feed visibilities (the hosted service's docs, "Feed and Activity Visibility"): a follow of
 # a "followers" feed is a request its owner accepts or rejects; only the owner follows a
 # "private" feed, only members a "members" one (feedkit has no members: only the owner).
@@ -71,7 +71,7 @@ class FollowsService:
         if source == target:
             raise Problem.invalid({f"{where}target": "a feed cannot follow itself"})
         fields = {k: body.get(k) for k in FOLLOW_FIELDS}
-        if fields["push_preference"] not in (None, "all", "none"):
+        if fields["push_preference"] not in (None, *PUSH_PREFERENCES):
             raise Problem.invalid({f"{where}push_preference": "must be all or none"})
         if fields["custom"] is not None and not isinstance(fields["custom"], dict):
             raise Problem.invalid({f"{where}custom": "must be an object"})
