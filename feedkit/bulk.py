@@ -57,6 +57,7 @@ from feedkit.progress import Progress
 from feedkit.resources import Resource
 from feedkit.schema import DEFAULT_CONCURRENCY, MAX_BATCH, MAX_REQUEST_BYTES, Reason
 from feedkit.sources import RowError, is_stream, stream_reader
+from feedkit.threads import NO_DEPTH, Threads
 
 __all__ = [
     "ImportInterrupted",
@@ -254,6 +255,7 @@ class _Slot:
     rows: np.ndarray
     keys: pa.Array
     first_id: str | None
+    level: int = 0  # the pass sending it: replies go a level after their parents
 
     @property
     def span(self) -> tuple[int, int]:
@@ -274,6 +276,7 @@ def _slots(
     keep: np.ndarray,
     batch_size: int,
     resource: Resource,
+    level: int = 0,
     max_bytes: int = MAX_REQUEST_BYTES,
 ) -> Iterator[_Slot]:
     """The requests a batch's kept rows go out in: at most ``batch_size`` rows and
@@ -291,7 +294,7 @@ def _slots(
         fits = int(np.searchsorted(ends, ends[start] + room, side="right")) - 1
         end = max(start + 1, min(start + batch_size, n, fits))
         yield _Slot(texts.slice(start, end - start), rows[start:end],
-                    ids.slice(start, end - start), ids[start].as_py())  # fmt: skip
+                    ids.slice(start, end - start), ids[start].as_py(), level)  # fmt: skip
         start = end
 
 
@@ -316,12 +319,12 @@ class _Sender:
     def send(self, slot: _Slot, body: bytes, digest: str) -> None:
         first, last = slot.span
         if self.journal is not None:
-            self.journal.sending(first, last, digest, slot.first_id)
+            self.journal.sending(first, last, digest, slot.first_id, slot.level)
         failed = self._deliver(slot.texts, slot.rows, slot.keys, body)
         with self._lock:
             self.report.sent += len(slot.rows)
         if not failed and self.journal is not None:
-            self.journal.acknowledge(first, last, digest, slot.first_id)
+            self.journal.acknowledge(first, last, digest, slot.first_id, slot.level)
 
     def _deliver(
         self, texts: pa.Array, rows: np.ndarray, keys: pa.Array, body: bytes | None = None
@@ -446,18 +449,24 @@ def _rereadable(source: Any, stack: ExitStack) -> Callable[[], Any]:
 
 def _superseded(
     open_source: Callable[[], Any], mapping: Mapping, opts: ImportOptions
-) -> tuple[Superseded, int]:
-    """The first pass: which valid rows a later row with the same id supersedes, and how many
-    rows the source has (the total of the second pass's bar)."""
+) -> tuple[Superseded, int, np.ndarray | None]:
+    """The first pass: which valid rows a later row with the same id supersedes, how many
+    rows the source has (the total of the second pass's bar) and, for a kind whose rows reply
+    to each other, every row's depth (:mod:`feedkit.threads`)."""
     index = IdIndex()
+    parent = mapping.resource.parent
+    threads = Threads() if parent is not None and parent in mapping.fields else None
     opened, batches = convert(open_source(), mapping, batch_rows=opts.read_rows)
     rows = 0
     with Progress(opts.progress, opened, "check ids") as bar:  # then the import
         for cb in batches:
-            index.add(cb.ids.to_pylist(), cb.rows)
+            ids = cb.ids.to_pylist()
+            index.add(ids, cb.rows)
+            if threads is not None:
+                threads.add(ids, cb.refs[str(parent)].to_pylist(), cb.rows)
             rows += cb.rows_read
             bar.advance(cb.rows_read)
-    return index.superseded(), rows
+    return index.superseded(), rows, threads.depths(rows) if threads is not None else None
 
 
 def _key_field(mapping: Mapping) -> str:
@@ -553,36 +562,120 @@ def import_rows(
     try:
         reopen = _rereadable(source, stack)
         # A real import knows the duplicates before it sends; a dry run learns them as it reads.
-        superseded, rows = (None, None) if opts.dry_run else _superseded(reopen, mapping, opts)
-        return _import(client, reopen(), mapping, opts, superseded, started, rows, check)
+        first = None if opts.dry_run else _superseded(reopen, mapping, opts)
+        return _Import(client, mapping, opts, started, check).run(reopen, first)
     finally:
         stack.close()
 
 
-def _import(
-    client: Client | None,
-    source: Any,
-    mapping: Mapping,
-    opts: ImportOptions,
-    superseded: Superseded | None,
-    started: float,
-    rows_total: int | None = None,
-    check: Check | None = None,
-) -> ImportReport:
-    opened, batches = convert(source, mapping, batch_rows=opts.read_rows)
-    resource = mapping.resource
-    report = ImportReport(
-        source=opened.name,
-        kind=mapping.kind,
-        dry_run=opts.dry_run,
-        checkpoint=str(opts.checkpoint) if opts.checkpoint else None,
-        errors_path=os.fspath(opts.errors_path) if opts.errors_path else None,
-    )
-    if mapping.derive_ids:
-        report.notes.append(DERIVED_IDS_NOTE)
-    journal = None
-    if opts.checkpoint and client is not None and not opts.dry_run:
-        journal = Journal(opts.checkpoint, client.destination, _identity(opened.name, mapping))
+class _Import:
+    """One import of a source: the pass that reads, checks, accounts for and sends every
+    row, then (for replies) one pass a level that sends the rows the first one held back."""
+
+    def __init__(
+        self,
+        client: Client | None,
+        mapping: Mapping,
+        opts: ImportOptions,
+        started: float,
+        check: Check | None,
+    ) -> None:
+        self.client = client
+        self.mapping = mapping
+        self.opts = opts
+        self.started = started
+        self.check = check
+        self.resource = mapping.resource
+        self.journal: Journal | None = None
+        self.pending: set[Future[None]] = set()
+
+    def run(
+        self, reopen: Callable[[], Any], first: tuple[Superseded, int, np.ndarray | None] | None
+    ) -> ImportReport:
+        superseded, rows_total, depths = first if first is not None else (None, None, None)
+        opts, mapping, client = self.opts, self.mapping, self.client
+        opened, batches = convert(reopen(), mapping, batch_rows=opts.read_rows)
+        report = self.report = ImportReport(
+            source=opened.name,
+            kind=mapping.kind,
+            dry_run=opts.dry_run,
+            checkpoint=str(opts.checkpoint) if opts.checkpoint else None,
+            errors_path=os.fspath(opts.errors_path) if opts.errors_path else None,
+        )
+        if mapping.derive_ids:
+            report.notes.append(DERIVED_IDS_NOTE)
+        if opts.checkpoint and client is not None and not opts.dry_run:
+            self.journal = self._journal(client, opened.name)
+        errors = self.errors = _Errors(opts.errors_path, opts.keep_errors, opened.locate)
+        self.sender = (
+            _Sender(client, self.journal, errors, report, self.resource) if client else None
+        )
+        index = IdIndex() if superseded is None else None
+        parent = self.resource.parent
+        threads = Threads() if index is not None and parent in mapping.fields else None
+        bar = Progress(opts.progress, opened, "validate" if opts.dry_run else "import", rows_total)
+        self.pool = ThreadPoolExecutor(max_workers=opts.concurrency,
+                                       thread_name_prefix="feedkit-import")  # fmt: skip
+        try:
+            for cb in batches:
+                if self.check is not None:
+                    cb = _checked(cb, self.check(cb))
+                ids = cb.ids.to_pylist()
+                report.rows_read += cb.rows_read
+                late = np.zeros(len(cb.rows), dtype=bool)
+                if superseded is not None:
+                    late = superseded.mask(cb.rows, ids)
+                    if late.any():
+                        errors.add(_duplicate_errors(cb.rows, ids, late, superseded, mapping))
+                    kept_ids = [i for i, x in zip(ids, late.tolist(), strict=True) if not x]
+                    errors.add(_collisions(superseded.mismatched(cb.rows[~late], kept_ids)))
+                else:
+                    assert index is not None
+                    index.add(ids, cb.rows)
+                    if threads is not None:
+                        threads.add(ids, cb.refs[str(parent)].to_pylist(), cb.rows)
+                report.valid += len(cb.rows) - int(late.sum())
+                report.duplicates += int(late.sum())
+                report.invalid += len({e.row for e in cb.errors}) + int(late.sum())
+                errors.add(cb.errors)
+                keep = ~late
+                if depths is not None:  # replies wait for their parents' level
+                    keep = self._level_zero(cb, keep, depths)
+                if not opts.dry_run:
+                    self._send(cb, keep)
+                bar.advance(cb.rows_read, _stats(report))
+            self._drain()
+            if index is not None:  # a dry run: the duplicates and reply cycles it read
+                superseded = index.superseded()
+                _count_dry_run_duplicates(superseded, report, errors, mapping)
+                if threads is not None:
+                    self._cycles(np.flatnonzero(threads.depths(report.rows_read) == NO_DEPTH),
+                                 superseded)  # fmt: skip
+            bar.advance(0, _stats(report))
+            if depths is not None and not opts.dry_run:
+                for level in range(1, int(depths.max(initial=0)) + 1):
+                    self._replies(reopen, depths, level, rows_total)
+        except KeyboardInterrupt:
+            report.interrupted = True
+            for f in self.pending:
+                f.cancel()
+            raise ImportInterrupted(report) from None
+        finally:
+            self.pool.shutdown(wait=True, cancel_futures=True)
+            if self.journal is not None:
+                self.journal.close()
+            errors.close()
+            bar.close()
+            report.duration = time.perf_counter() - self.started
+            report.errors_total = errors.total
+            report.errors = errors_frame(errors.kept)
+        return report
+
+    def _journal(self, client: Client, source_name: str) -> Journal:
+        report = self.report
+        assert self.opts.checkpoint is not None
+        journal = Journal(self.opts.checkpoint, client.destination,
+                          _identity(source_name, self.mapping))  # fmt: skip
         if journal.restarted:
             report.notes.append(
                 f"the checkpoint's header was damaged: nothing in it was trusted, every row "
@@ -593,67 +686,68 @@ def _import(
                 f"{journal.damaged:,} damaged checkpoint lines were ignored: their rows were "
                 "sent again"
             )
-        _spot_check(client, journal, report, resource)
-    errors = _Errors(opts.errors_path, opts.keep_errors, opened.locate)
-    sender = _Sender(client, journal, errors, report, resource) if client is not None else None
-    index = IdIndex() if superseded is None else None
-    bar = Progress(opts.progress, opened, "validate" if opts.dry_run else "import", rows_total)
-    pool = ThreadPoolExecutor(max_workers=opts.concurrency, thread_name_prefix="feedkit-import")
-    pending: set[Future[None]] = set()
-    try:
-        for cb in batches:
-            if check is not None:
-                cb = _checked(cb, check(cb))
-            ids = cb.ids.to_pylist()
-            report.rows_read += cb.rows_read
-            late = np.zeros(len(cb.rows), dtype=bool)
-            if superseded is not None:
-                late = superseded.mask(cb.rows, ids)
-                if late.any():
-                    errors.add(_duplicate_errors(cb.rows, ids, late, superseded, mapping))
-                kept_ids = [i for i, x in zip(ids, late.tolist(), strict=True) if not x]
-                errors.add(_collisions(superseded.mismatched(cb.rows[~late], kept_ids)))
-            else:
-                assert index is not None
-                index.add(ids, cb.rows)
-            report.valid += len(cb.rows) - int(late.sum())
-            report.duplicates += int(late.sum())
-            report.invalid += len({e.row for e in cb.errors}) + int(late.sum())
-            errors.add(cb.errors)
-            if not opts.dry_run:
-                for slot in _slots(cb, ~late, opts.batch_size, resource):
-                    body = _body(resource, slot.texts, slot.keys)
-                    digest = body_digest(body)
-                    if journal is not None and journal.acknowledged(*slot.span, digest):
-                        report.skipped += len(slot.rows)
-                        continue
-                    while len(pending) >= 2 * opts.concurrency:  # bounded memory
-                        finished, pending = wait(pending, return_when=FIRST_COMPLETED)
-                        for f in finished:
-                            f.result()
-                    assert sender is not None  # not a dry run
-                    pending.add(pool.submit(sender.send, slot, body, digest))
-            bar.advance(cb.rows_read, _stats(report))
-        for f in pending:
+        _spot_check(client, journal, report, self.resource)
+        return journal
+
+    def _level_zero(self, cb: ConvertedBatch, keep: np.ndarray, depths: np.ndarray) -> np.ndarray:
+        """The rows of ``cb`` the first pass sends (no parent in the source); replies in a
+        cycle are refused, and rows refused here are never sent by a later level."""
+        depth = depths[cb.rows]
+        cycle = keep & (depth == NO_DEPTH)
+        if cycle.any():
+            self._cycles(cb.rows[cycle])
+        depths[cb.rows[~keep]] = 0
+        depths[[e.row for e in cb.errors]] = 0  # refused by the mapping or the plan's checks
+        ready: np.ndarray = keep & (depth == 0)
+        return ready
+
+    def _cycles(self, rows: np.ndarray, superseded: Superseded | None = None) -> None:
+        """Refuse replies whose chain of parents runs in a cycle."""
+        if superseded is not None:  # a dry run: rows already refused as duplicates stay so
+            rows = np.array([r for r in rows.tolist() if r not in superseded.winner], np.int64)
+        if not len(rows):
+            return
+        parent = str(self.resource.parent)
+        self.errors.add([
+            RowError(row, ",".join(spec_columns(self.mapping.fields[parent])), parent,
+                     Reason.REPLY_CYCLE.value,
+                     "its chain of parents runs in a cycle and never reaches a stored "
+                     "comment: no reply in it can be stored after its parent, so none is sent")
+            for row in rows.tolist()
+        ])  # fmt: skip
+        self.report.valid -= len(rows)
+        self.report.invalid += len(rows)
+
+    def _replies(
+        self, reopen: Callable[[], Any], depths: np.ndarray, level: int, rows_total: int | None
+    ) -> None:
+        """A pass sending the rows at ``level``, once every row above them was sent."""
+        opened, batches = convert(reopen(), self.mapping, batch_rows=self.opts.read_rows)
+        with Progress(self.opts.progress, opened, f"replies, level {level}", rows_total) as bar:
+            for cb in batches:
+                self._send(cb, depths[cb.rows] == level, level)
+                bar.advance(cb.rows_read, _stats(self.report))
+            self._drain()
+
+    def _send(self, cb: ConvertedBatch, keep: np.ndarray, level: int = 0) -> None:
+        journal, report = self.journal, self.report
+        for slot in _slots(cb, keep, self.opts.batch_size, self.resource, level):
+            body = _body(self.resource, slot.texts, slot.keys)
+            digest = body_digest(body)
+            if journal is not None and journal.acknowledged(*slot.span, digest, level):
+                report.skipped += len(slot.rows)
+                continue
+            while len(self.pending) >= 2 * self.opts.concurrency:  # bounded memory
+                finished, self.pending = wait(self.pending, return_when=FIRST_COMPLETED)
+                for f in finished:
+                    f.result()
+            assert self.sender is not None  # not a dry run
+            self.pending.add(self.pool.submit(self.sender.send, slot, body, digest))
+
+    def _drain(self) -> None:
+        for f in self.pending:
             f.result()
-        if index is not None:  # a dry run: the duplicates it read
-            _count_dry_run_duplicates(index.superseded(), report, errors, mapping)
-        bar.advance(0, _stats(report))
-    except KeyboardInterrupt:
-        report.interrupted = True
-        for f in pending:
-            f.cancel()
-        raise ImportInterrupted(report) from None
-    finally:
-        pool.shutdown(wait=True, cancel_futures=True)
-        if journal is not None:
-            journal.close()
-        errors.close()
-        bar.close()
-        report.duration = time.perf_counter() - started
-        report.errors_total = errors.total
-        report.errors = errors_frame(errors.kept)
-    return report
+        self.pending = set()
 
 
 def _checked(cb: ConvertedBatch, refused: list[RowError]) -> ConvertedBatch:

@@ -17,6 +17,10 @@ edited row, another mapping, a request that may have been applied but was never 
 by id make that harmless, and nothing is skipped that the destination was not seen to hold.
 No number in the journal is trusted unless its line's checksum holds.
 
+An import that stores rows level by level (replies after their parents) sends a level's
+slots in a pass of their own: their records carry the level as a sixth member (none for level
+0), and a slot is known by its level and rows.
+
 A journal written for another destination is refused (:class:`CheckpointError`): its
 acknowledgements say nothing about this one. A header that fails its checksum leaves nothing
 to trust: the journal starts over (everything is sent again) and says so.
@@ -92,7 +96,7 @@ class Journal:
         self.destination = destination
         self.damaged = 0  # lines ignored because their checksum failed
         self.restarted = False  # the header was unreadable: everything is sent again
-        self._state: dict[tuple[int, int], Record] = {}
+        self._state: dict[tuple[int, int, int], Record] = {}
         self._lock = threading.Lock()
         header = {"destination": destination, **(info or {})}
         raw = self.path.read_bytes() if self.path.exists() else b""
@@ -142,18 +146,26 @@ class Journal:
     def _read_record(self, line: str) -> None:
         text = _unsealed(line)
         try:
-            kind, first, last, digest, first_id = orjson.loads(text or "null")
+            kind, first, last, digest, first_id, *level = orjson.loads(text or "null")
         except (orjson.JSONDecodeError, ValueError, TypeError):
             self.damaged += 1
             return
-        if kind in (SEND, ACK) and isinstance(first, int) and isinstance(last, int):
-            self._state[(first, last)] = Record(kind, str(digest), first_id)
+        level = level or [0]
+        if (
+            kind in (SEND, ACK)
+            and isinstance(first, int)
+            and isinstance(last, int)
+            and len(level) == 1
+            and isinstance(level[0], int)
+        ):
+            self._state[(level[0], first, last)] = Record(kind, str(digest), first_id)
         else:
             self.damaged += 1
 
-    def acknowledged(self, first: int, last: int, digest: str) -> bool:
-        """Whether the slot ``first``..``last`` was acknowledged with exactly this body."""
-        record = self._state.get((first, last))
+    def acknowledged(self, first: int, last: int, digest: str, level: int = 0) -> bool:
+        """Whether the slot ``first``..``last`` (of pass ``level``) was acknowledged with
+        exactly this body."""
+        record = self._state.get((level, first, last))
         return record is not None and record.kind == ACK and record.digest == digest
 
     def acknowledged_ids(self) -> list[str]:
@@ -164,14 +176,18 @@ class Journal:
         """Trust nothing read so far (the destination did not hold what it says)."""
         self._state.clear()
 
-    def sending(self, first: int, last: int, digest: str, first_id: str | None) -> None:
-        self._write(SEND, first, last, digest, first_id)
+    def sending(
+        self, first: int, last: int, digest: str, first_id: str | None, level: int = 0
+    ) -> None:
+        self._write([SEND, first, last, digest, first_id], level)
 
-    def acknowledge(self, first: int, last: int, digest: str, first_id: str | None) -> None:
-        self._write(ACK, first, last, digest, first_id)
+    def acknowledge(
+        self, first: int, last: int, digest: str, first_id: str | None, level: int = 0
+    ) -> None:
+        self._write([ACK, first, last, digest, first_id], level)
 
-    def _write(self, kind: str, first: int, last: int, digest: str, first_id: Any) -> None:
-        line = _sealed(orjson.dumps([kind, first, last, digest, first_id]).decode())
+    def _write(self, record: list[Any], level: int) -> None:
+        line = _sealed(orjson.dumps([*record, level] if level else record).decode())
         with self._lock:
             os.write(self._fd, line)
 

@@ -58,6 +58,11 @@ class Resource:
     def mappable(self) -> tuple[str, ...]:
         return (*self.fields, *HISTORY_FIELDS)
 
+    @property
+    def parent(self) -> str | None:
+        """The field naming a row of this same kind (a reply's parent), if any."""
+        return next((f for f, kind in self.references.items() if kind == self.kind), None)
+
     def field_kind(self, name: str) -> Kind:
         return self.fields[name].kind if name in self.fields else Kind.TIME
 

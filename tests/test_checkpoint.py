@@ -35,6 +35,24 @@ def test_only_an_ack_of_the_same_body_counts(tmp_path: Path) -> None:
     journal.close()
 
 
+def test_a_level_is_a_slot_of_its_own(tmp_path: Path) -> None:
+    """Replies sent a level after their parents may span the same rows: neither record
+    hides the other, and a journal of level-0 records reads as before."""
+    path = tmp_path / "ck"
+    journal = Journal(path, DEST)
+    journal.acknowledge(0, 9, body_digest(b"parents"), "c1")
+    journal.sending(0, 9, body_digest(b"replies"), "c2", level=1)
+    journal.acknowledge(0, 9, body_digest(b"replies"), "c2", level=1)
+    journal.sending(0, 9, body_digest(b"deeper"), "c3", level=2)
+    journal.close()
+    again = Journal(path, DEST)
+    assert again.acknowledged(0, 9, body_digest(b"parents"))
+    assert again.acknowledged(0, 9, body_digest(b"replies"), level=1)
+    assert not again.acknowledged(0, 9, body_digest(b"replies"))
+    assert not again.acknowledged(0, 9, body_digest(b"deeper"), level=2)
+    assert path.read_text().splitlines()[1].startswith('["ack",0,9,')
+
+
 def test_a_send_after_an_ack_means_the_slot_may_hold_something_else(tmp_path: Path) -> None:
     # Acknowledged as "a", then sent as "b" and killed before the answer: the store may hold
     # either, so neither body may be skipped.

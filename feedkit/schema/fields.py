@@ -89,6 +89,10 @@ class Reason(StrEnum):
     MALFORMED_ROW = "malformed_row"
     DUPLICATE_ID = "duplicate_id"
     SEND_FAILED = "send_failed"
+    # Reasons a row's references cannot be kept: what it names is neither in the migration
+    # nor at the destination, or replies that are each other's parents.
+    UNKNOWN_REFERENCE = "unknown_reference"
+    REPLY_CYCLE = "reply_cycle"
 
 
 @dataclass(frozen=True)
