@@ -30,6 +30,8 @@ from feedkit.errors import (
 from feedkit.export import feed_to_dataframe, query_to_dataframe, to_parquet
 from feedkit.importfile import write_import_file
 from feedkit.mapping import Mapping, MappingError
+from feedkit.migrate import MigrationInterrupted, MigrationReport, migrate
+from feedkit.plan import Plan, PlanError
 from feedkit.results import Activity, Page
 from feedkit.schema import FIELDS, Field, FieldError, Reason, validate_activity, validate_partial
 
@@ -50,8 +52,12 @@ __all__ = [
     "ImportReport",
     "Mapping",
     "MappingError",
+    "MigrationInterrupted",
+    "MigrationReport",
     "NotFoundError",
     "Page",
+    "Plan",
+    "PlanError",
     "RateLimitError",
     "Reason",
     "Retry",
@@ -63,6 +69,7 @@ __all__ = [
     "feed_to_dataframe",
     "import_activities",
     "import_rows",
+    "migrate",
     "query_to_dataframe",
     "show",
     "to_activities",

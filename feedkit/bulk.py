@@ -38,7 +38,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass, field, fields, replace
 from os import PathLike
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import numpy as np
 import pandas as pd
@@ -175,7 +175,7 @@ class ImportReport:
 
     def summary(self) -> str:
         mode = " (dry run: nothing sent)" if self.dry_run else ""
-        lines = [f"import of {self.source}{self._what}{mode}"]
+        lines = [f"import of {self.source}{self.what}{mode}"]
         for label, value, note in self.figures():
             shown = f"{value:>10,}" if isinstance(value, int) else f"{value:>12}"
             lines.append(f"  {label:<13} {shown}" + (f"  ({note})" if note else ""))
@@ -185,7 +185,8 @@ class ImportReport:
         return "\n".join(lines)
 
     @property
-    def _what(self) -> str:
+    def what(self) -> str:
+        """`` (user rows)``: the kind, for any kind but activities (the default)."""
         return "" if self.kind == "activity" else f" ({self.kind.replace('_', ' ')} rows)"
 
     def __str__(self) -> str:
@@ -193,7 +194,7 @@ class ImportReport:
 
     def _repr_html_(self) -> str:
         return report_html(
-            f"Import of {self.source}{self._what}", self.ok, self.verdict, self.figures(),
+            f"Import of {self.source}{self.what}", self.ok, self.verdict, self.figures(),
             self.notes, self.errors,
         )  # fmt: skip
 
@@ -448,7 +449,7 @@ def _rereadable(source: Any, stack: ExitStack) -> Callable[[], Any]:
 
 
 def _superseded(
-    open_source: Callable[[], Any], mapping: Mapping, opts: ImportOptions
+    open_source: Callable[[], Any], mapping: Mapping, opts: ImportOptions, check: Check | None
 ) -> tuple[Superseded, int, np.ndarray | None]:
     """The first pass: which valid rows a later row with the same id supersedes, how many
     rows the source has (the total of the second pass's bar) and, for a kind whose rows reply
@@ -464,8 +465,12 @@ def _superseded(
             index.add(ids, cb.rows)
             if threads is not None:
                 threads.add(ids, cb.refs[str(parent)].to_pylist(), cb.rows)
+            if check is not None and check.first_pass:
+                check.gather(cb)
             rows += cb.rows_read
             bar.advance(cb.rows_read)
+    if check is not None and check.first_pass:
+        check.finish_gathering()
     return index.superseded(), rows, threads.depths(rows) if threads is not None else None
 
 
@@ -528,7 +533,18 @@ def import_activities(
     return import_rows(client, source, mapping, options, **overrides)
 
 
-Check = Callable[[ConvertedBatch], list[RowError]]  # a batch's rows refused beyond the mapping
+class Check(Protocol):
+    """Refuses rows beyond the mapping (a migration plan's reference checks)."""
+
+    @property
+    def first_pass(self) -> bool:
+        """Whether :meth:`gather` must see every valid row before any is refused."""
+
+    def gather(self, cb: ConvertedBatch) -> None: ...
+
+    def finish_gathering(self) -> None: ...
+
+    def refuse(self, cb: ConvertedBatch) -> list[RowError]: ...
 
 
 def import_rows(
@@ -562,7 +578,10 @@ def import_rows(
     try:
         reopen = _rereadable(source, stack)
         # A real import knows the duplicates before it sends; a dry run learns them as it reads.
-        first = None if opts.dry_run else _superseded(reopen, mapping, opts)
+        gathering = check is not None and check.first_pass
+        first = (
+            None if opts.dry_run and not gathering else _superseded(reopen, mapping, opts, check)
+        )
         return _Import(client, mapping, opts, started, check).run(reopen, first)
     finally:
         stack.close()
@@ -619,7 +638,7 @@ class _Import:
         try:
             for cb in batches:
                 if self.check is not None:
-                    cb = _checked(cb, self.check(cb))
+                    cb = _checked(cb, self.check.refuse(cb))
                 ids = cb.ids.to_pylist()
                 report.rows_read += cb.rows_read
                 late = np.zeros(len(cb.rows), dtype=bool)

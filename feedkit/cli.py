@@ -241,7 +241,7 @@ mapping_option = click.option(
     "mapping_path",
     required=True,
     type=click.Path(exists=True, dir_okay=False),
-    help="TOML file mapping source columns to activity fields.",
+    help="TOML file mapping source columns to the fields of one kind ([activity], [user]...).",
 )
 errors_option = click.option(
     "--errors",
@@ -269,6 +269,15 @@ no_progress_option = click.option(
     is_flag=True,
     help="No progress bar (none is shown when stderr is not a terminal, or with "
     "FEEDKIT_PROGRESS=0).",
+)
+
+
+concurrency_option = click.option(
+    "--concurrency",
+    default=DEFAULT_CONCURRENCY,
+    show_default=True,
+    type=click.IntRange(1, 64),
+    help="Requests in flight.",
 )
 
 
@@ -317,19 +326,13 @@ def _report(report: Any, title: str) -> None:
     help="Journal of acknowledged rows: a rerun with it sends only the rest.",
 )
 @click.option("--dry-run", is_flag=True, help="Validate and report; send nothing.")
-@click.option(
-    "--concurrency",
-    default=DEFAULT_CONCURRENCY,
-    show_default=True,
-    type=click.IntRange(1, 64),
-    help="Requests in flight.",
-)
+@concurrency_option
 @click.option(
     "--batch-size",
     default=MAX_BATCH,
     show_default=True,
     type=click.IntRange(1, MAX_BATCH),
-    help="Activities per request.",
+    help="Rows per request (where the kind has a batch operation).",
 )
 @errors_option
 @click.option(
@@ -352,7 +355,8 @@ def import_(
     to_jsonl: str | None,
     no_progress: bool,
 ) -> int:
-    """Import the rows of SOURCE (CSV or Parquet) as activities, validated by the mapping.
+    """Import the rows of SOURCE (CSV, Parquet, JSON lines...) as the mapping's kind:
+    activities, users, follows, comments, reactions, bookmarks or feed groups.
 
     Exits 0 when every row was imported, 1 when some were invalid or failed.
     """
@@ -360,6 +364,11 @@ def import_(
     from feedkit.importfile import write_import_file
 
     mapping = _mapping(mapping_path)
+    if to_jsonl and mapping.kind != "activity":
+        raise click.BadParameter(
+            f"import files of {mapping.kind} rows are not written yet: only activities",
+            param_hint="--to-jsonl",
+        )
     if to_jsonl:
         written = write_import_file(source, mapping, to_jsonl)
         out = console()
@@ -368,7 +377,7 @@ def import_(
         return 1 if written.invalid else 0
     try:
         with _client(db, base_url) as client:
-            report = feedkit.import_activities(
+            report = feedkit.import_rows(
                 client,
                 source,
                 mapping,
@@ -383,7 +392,7 @@ def import_(
         _fail("interrupted: acknowledged rows are journaled; rerun with the same --checkpoint "
               "to send the rest", 130)  # fmt: skip
     mode = " (dry run: nothing sent)" if dry_run else ""
-    _report(report, f"import of {report.source}{mode}")
+    _report(report, f"import of {report.source}{report.what}{mode}")
     return 0 if report.ok else 1
 
 
@@ -454,8 +463,71 @@ def validate(source: str, mapping_path: str, errors_path: str | None, no_progres
     report = feedkit.validate_source(
         source, mapping, errors_path=errors_path, progress=_bars(no_progress)
     )
-    _report(report, f"validation of {report.source}")
+    _report(report, f"validation of {report.source}{report.what}")
     return 1 if report.invalid else 0
+
+
+@main.command()
+@click.argument("plan_path", metavar="PLAN", type=click.Path(dir_okay=False))
+@store_option
+@remote_option
+@click.option(
+    "--checkpoint",
+    type=click.Path(file_okay=False),
+    help="Folder of journals, one per step: the same command resumes where it stopped.",
+)
+@click.option("--dry-run", is_flag=True, help="Validate every step, references included.")
+@click.option(
+    "--errors",
+    "errors_dir",
+    type=click.Path(file_okay=False),
+    help="Folder receiving one CSV of failures per step.",
+)
+@concurrency_option
+@no_progress_option
+@debug_option
+def migrate(
+    plan_path: str,
+    db: str | None,
+    base_url: str | None,
+    checkpoint: str | None,
+    dry_run: bool,
+    errors_dir: str | None,
+    concurrency: int,
+    no_progress: bool,
+) -> int:
+    """Move a whole app: every step of PLAN (a TOML file of [[step]] source + mapping), in
+    dependency order (feed groups, users, activities, follows, comments, reactions,
+    bookmarks), references checked across steps.
+
+    Exits 0 when every row of every step was imported, 1 when some were invalid or failed.
+    """
+    from feedkit.migrate import MigrationInterrupted
+    from feedkit.migrate import migrate as run_plan
+    from feedkit.plan import Plan
+
+    plan = Plan.from_toml(plan_path)
+    progress = _bars(no_progress)
+    try:
+        if dry_run and not (db or base_url):
+            report = run_plan(None, plan, dry_run=True, errors=errors_dir,
+                              concurrency=concurrency, progress=progress)  # fmt: skip
+        else:
+            with _client(db, base_url) as client:
+                report = run_plan(client, plan, checkpoint=checkpoint, errors=errors_dir,
+                                  dry_run=dry_run, concurrency=concurrency,
+                                  progress=progress)  # fmt: skip
+    except MigrationInterrupted:
+        _fail("interrupted: acknowledged rows are journaled; rerun the same command to resume"
+              if checkpoint else "interrupted; rerun with --checkpoint DIR to make a run "
+              "resumable", 130)  # fmt: skip
+    for step, step_report in report.steps:
+        mode = " (dry run: nothing sent)" if dry_run else ""
+        _report(step_report, f"{step.kind} step {step.name}{mode}")
+        console().print()
+    print_report(console(), "migration, all steps", report.ok, report.verdict,
+                 report.figures(), report.notes)  # fmt: skip
+    return 0 if report.ok else 1
 
 
 def run(args: list[str] | None = None) -> Any:  # pragma: no cover - entry point helper

@@ -199,7 +199,7 @@ def test_an_unexpected_error_is_one_line_and_debug_shows_the_traceback(
     def broken(*args: Any, **kwargs: Any) -> Any:
         raise ZeroDivisionError("a bug")
 
-    monkeypatch.setattr(feedkit, "import_activities", broken)
+    monkeypatch.setattr(feedkit, "import_rows", broken)
     args = ["import", str(DATA / "posts.csv"), "--mapping", str(DATA / "posts.toml"),
             "--db", str(tmp_path / "n.db")]  # fmt: skip
     line = _one_line_error(CliRunner().invoke(main, args), 1)

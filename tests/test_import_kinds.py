@@ -229,3 +229,25 @@ def test_feed_groups_are_created_then_updated(client: feedkit.Client) -> None:
 def test_import_activities_refuses_another_kind(client: feedkit.Client) -> None:
     with pytest.raises(TypeError, match="comment rows"):
         feedkit.import_activities(client, pd.DataFrame(), COMMENTS)
+
+
+def test_cli_imports_and_validates_any_kind(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from feedkit.cli import main
+
+    (tmp_path / "f.csv").write_text("a,b\nann,bob\nann,\n")
+    (tmp_path / "f.toml").write_text('[follow]\nsource = "timeline:{a}"\ntarget = "user:{b}"\n')
+    args = [str(tmp_path / "f.csv"), "--mapping", str(tmp_path / "f.toml")]
+    runner = CliRunner()
+    checked = runner.invoke(main, ["validate", *args, "--no-progress"])
+    assert checked.exit_code == 1 and "(follow rows)" in " ".join(checked.output.split())
+    assert "target" in checked.output and "required" in checked.output
+    stored = runner.invoke(main, ["import", *args, "--db", str(tmp_path / "s.db"),
+                                  "--no-progress"])  # fmt: skip
+    assert stored.exit_code == 1 and "acknowledged" in stored.output
+    with feedkit.connect(tmp_path / "s.db") as c:
+        (follow,) = c.query_follows(limit=10)["follows"]
+        assert follow["target_feed"]["feed"] == "user:bob"
+    jsonl = runner.invoke(main, ["import", *args, "--to-jsonl", str(tmp_path / "o.jsonl")])
+    assert jsonl.exit_code == 2 and "only activities" in jsonl.output
