@@ -266,7 +266,10 @@ def _defects(ids: Ids) -> dict[str, tuple[dict[int, Defect], dict[int, Defect]]]
         return {**last, "like_id": ids.next_like()}
 
     long_name = ("Best deals " + "💰 " * 3) * 80
-    cut_json = '{"theme": "dark", "digest": "weekly", "notify": {"mentions": true, "fol'
+    full_json = (
+        '{"theme": "dark", "digest": "weekly", "notify": {"mentions": true, "follows": false}}'
+    )
+    cut_json = full_json[:64]  # what a VARCHAR(64) kept of it
     spoils = True
     makers: dict[str, tuple[bool, Defect]] = {  # name -> (spoils the row at its place?, how)
         "blank_user_id": (spoils, blank("user_id")),
