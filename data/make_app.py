@@ -20,7 +20,7 @@ from __future__ import annotations
 import argparse
 import csv
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -82,38 +82,39 @@ BAD_ROWS: Final = (
     BadRow("users.csv", 143, "cut_json", "prefs", "custom.prefs", "format",
            "prefs holds JSON cut off at 64 characters by an old VARCHAR(64) column"),
     BadRow("posts.csv", 120, "no_author", "author_id", "feeds", "required",
-           "author_id is empty, so the post's only feed user:{author_id} cannot be made"),
+           "author_id is empty, so the post's only feed, `user:{author_id}`, cannot be made "
+           "(`user_id` is then simply unset)"),
     BadRow("posts.csv", 305, "wall_without_group", "wall", "feeds[1]", "feed_format",
-           "wall is '57', a feed id without its group (user:57)"),
+           "wall is `57`, a feed id without its group (`user:57`)"),
     BadRow("posts.csv", 512, "us_date", "posted_at", "created_at", "time_format",
-           "posted_at is '03/11/2021 14:22', a US date, not ISO 8601"),
+           "posted_at is `03/11/2021 14:22`, a US date, not ISO 8601"),
     BadRow("posts.csv", 733, "again", "post_id", "id", "duplicate_id",
            "the same post is exported again as row 734: the last row wins"),
     BadRow("follows.csv", 210, "blank_followee", "followee_id", "target", "required",
            "followee_id is empty (the followed account was deleted)"),
     BadRow("follows.csv", 655, "daily_digest", "notify", "push_preference", "choice",
-           "notify is 'daily', a digest setting the new API does not have (all or none)"),
+           "notify is `daily`, a digest setting the new API does not have (`all` or `none`)"),
     BadRow("follows.csv", 1024, "again", "follower_id,followee_id", "source,target", "duplicate_id",
            "the same follow is exported again as row 1025: the last row wins"),
     BadRow("comments.csv", 150, "reply_to_deleted", "reply_to", "parent_id", "unknown_reference",
-           "replies to a comment that was deleted (not in comments.csv)", reference=True),
+           "replies to comment 152, which was deleted (not in comments.csv)", reference=True),
     BadRow("comments.csv", 420, "comment_on_deleted_post", "post_id", "object_id",
            "unknown_reference",
-           "a comment on a deleted post (not in posts.csv)", reference=True),
+           "a comment on post 418, which was deleted (not in posts.csv)", reference=True),
     BadRow("comments.csv", 777, "comment_by_nobody", "author_id", "user_id", "required",
            "author_id is empty (the author's account was erased)"),
     BadRow("likes.csv", 99, "on_deleted_post", "post_id", "activity_id", "unknown_reference",
-           "a like of a deleted post (not in posts.csv)", reference=True),
+           "a like of post 418, which was deleted (not in posts.csv)", reference=True),
     BadRow("likes.csv", 640, "like_of_comment_and_post", "post_id,comment_id", "comment_id",
            "dependency",
-           "a like of a comment that also names the comment's post: give one, not both"),
+           "a like of a comment that also names the comment's post: a reaction is on one object"),
     BadRow("likes.csv", 1313, "like_without_kind", "kind", "type", "required",
            "kind is empty (a like from before the app had reaction kinds)"),
     BadRow("likes.csv", 1900, "double_click", "post_id,comment_id,kind,user_id",
            "activity_id,comment_id,type,user_id", "duplicate_id",
            "a double click: the same like again as row 1901; the last row wins"),
     BadRow("saved.csv", 44, "on_deleted_post", "post_id", "activity_id", "unknown_reference",
-           "a bookmark of a deleted post (not in posts.csv)", reference=True),
+           "a bookmark of post 418, which was deleted (not in posts.csv)", reference=True),
     BadRow("saved.csv", 170, "bookmark_without_user", "user_id", "user_id", "required",
            "user_id is empty"),
     BadRow("saved.csv", 230, "again", "post_id,user_id", "activity_id,user_id", "duplicate_id",
@@ -477,15 +478,15 @@ def generate(out: Path, scale: int = 1) -> dict[str, int]:
     return rows
 
 
-def bad_rows(file: str) -> Iterator[BadRow]:
-    return (b for b in BAD_ROWS if b.file == file)
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=1, help="rows times N (default 1)")
     parser.add_argument("--out", type=Path, default=HERE / "app", help="the folder written")
     args = parser.parse_args()
+    if args.scale < 1:
+        parser.error("--scale must be 1 or more")
+    if args.scale != 1 and args.out == HERE / "app":
+        parser.error("data/app holds the tutorial app (scale 1): give --out for a bigger one")
     for name, n in generate(args.out, args.scale).items():
         size = (args.out / name).stat().st_size
         print(f"wrote {args.out / name}: {n:,} rows, {size / 1024:,.0f} KiB")
