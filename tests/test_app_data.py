@@ -77,7 +77,7 @@ def test_validation_refuses_exactly_the_documented_bad_rows(table: str) -> None:
     report = feedkit.validate_source(APP / f"{table}.csv", _mapping(table), progress=False)
     assert _refused(report) == _bad(table, reference=False)
     # The rows referring to a deleted post or comment are valid on their own: a migration
-    # plan's reference checks (being written) will refuse them as unknown_reference.
+    # plan's reference checks refuse them (unknown_reference; see the test below).
     assert {b[2] for b in _bad(table, reference=True)} <= {"unknown_reference"}
     assert report.invalid == len(_bad(table, reference=False))
     assert report.valid + report.invalid == report.rows_read
@@ -104,35 +104,26 @@ def test_the_readme_lists_every_bad_row() -> None:
     assert table == documented
 
 
-def _import(client: feedkit.Client, table: str, tmp_path: Path) -> feedkit.ImportReport:
-    """One run of a table's import; a rerun skips what the last one stored."""
-    return feedkit.import_rows(client, APP / f"{table}.csv", _mapping(table), progress=False,
-                               checkpoint=tmp_path / f"{table}.checkpoint")  # fmt: skip
-
-
-def test_an_import_in_dependency_order_stores_every_good_row(tmp_path: Path) -> None:
-    client = feedkit.connect(db=tmp_path / "app.db")
-    expected: dict[str, int] = {}  # rows each store table should hold
+@pytest.mark.parametrize("dry_run", [True, False])
+def test_the_plan_refuses_exactly_the_bad_rows_and_stores_every_good_one(
+    tmp_path: Path, dry_run: bool
+) -> None:
+    client = None if dry_run else feedkit.connect(db=tmp_path / "app.db")
     try:
-        for table in TABLES:
-            report = _import(client, table, tmp_path)
-            for _ in range(10):
-                # import_rows sends rows in source order, so a reply listed before its parent
-                # fails; a rerun stores those whose parents the last run stored.
-                failed = {row for row, _, _ in _refused(report, "send_failed")}
-                if failed <= {b[0] for b in _bad(table, reference=True)}:
-                    break
-                report = _import(client, table, tmp_path)
-            assert _refused(report, "send_failed") == {
-                (row, "", "send_failed") for row, _, _ in _bad(table, reference=True)
-            }  # the server does not know what they refer to
-            assert _refused(report) - _refused(report, "send_failed") == _bad(
-                table, reference=False
-            )
-            bad = _bad(table, reference=False) | _bad(table, reference=True)
-            expected[TABLES[table]] = report.rows_read - len(bad)
+        report = feedkit.migrate(client, APP / "plan.toml", dry_run=dry_run, progress=False)
     finally:
-        client.close()
+        if client is not None:
+            client.close()
+    expected: dict[str, int] = {}  # rows each store table should hold
+    for step, step_report in report.steps:
+        table = Path(step.name).stem
+        bad = _bad(table, reference=False) | _bad(table, reference=True)
+        assert _refused(step_report) == bad, table
+        assert step_report.failed == 0
+        expected[TABLES[table]] = step_report.rows_read - len(bad)
+    assert [Path(s.name).stem for s, _ in report.steps] == list(TABLES)
+    if dry_run:
+        return
     with sqlite3.connect(tmp_path / "app.db") as db:
         found = {store: db.execute(f"SELECT count(*) FROM {store}").fetchone()[0]
                  for store in TABLES.values()}  # fmt: skip
