@@ -449,7 +449,11 @@ def _rereadable(source: Any, stack: ExitStack) -> Callable[[], Any]:
 
 
 def _superseded(
-    open_source: Callable[[], Any], mapping: Mapping, opts: ImportOptions, check: Check | None
+    open_source: Callable[[], Any],
+    mapping: Mapping,
+    opts: ImportOptions,
+    check: Check | None,
+    import_file: bool = False,
 ) -> tuple[Superseded, int, np.ndarray | None]:
     """The first pass: which valid rows a later row with the same id supersedes, how many
     rows the source has (the total of the second pass's bar) and, for a kind whose rows reply
@@ -457,7 +461,8 @@ def _superseded(
     index = IdIndex()
     parent = mapping.resource.parent
     threads = Threads() if parent is not None and parent in mapping.fields else None
-    opened, batches = convert(open_source(), mapping, batch_rows=opts.read_rows)
+    opened, batches = convert(open_source(), mapping, batch_rows=opts.read_rows,
+                              import_file=import_file)  # fmt: skip
     rows = 0
     with Progress(opts.progress, opened, "check ids") as bar:  # then the import
         for cb in batches:
@@ -533,6 +538,14 @@ def import_activities(
     return import_rows(client, source, mapping, options, **overrides)
 
 
+class Sink(Protocol):
+    """Receives valid rows as an import file's lines (:mod:`feedkit.importfile`)."""
+
+    def write(self, kind: str, data: pa.Array, keys: pa.Array, refs: dict[str, pa.Array]) -> int:
+        """Write these rows' lines (``data``: each row's JSON, ``keys`` their keys,
+        ``refs`` what they name); the number written."""
+
+
 class Check(Protocol):
     """Refuses rows beyond the mapping (a migration plan's reference checks)."""
 
@@ -554,12 +567,16 @@ def import_rows(
     options: ImportOptions | None = None,
     *,
     check: Check | None = None,
+    sink: Sink | None = None,
     **overrides: Any,
 ) -> ImportReport:
     """Import every valid row of ``source`` as a row of the mapping's kind (an activity, a
     user, a follow, a comment, a reaction, a bookmark, a feed group); return the
     :class:`ImportReport`. ``check`` refuses more rows of each converted batch (a migration
-    plan's reference checks): its errors' rows are invalid and not sent.
+    plan's reference checks): its errors' rows are invalid and not sent. ``sink`` (an
+    :class:`feedkit.importfile.ImportFileWriter`, ``client`` None) receives the rows as the
+    lines of a bulk import file instead: validated for that format, in the same order, with
+    the same duplicates and replies after their parents.
 
     ``overrides`` are :class:`ImportOptions` fields: ``batch_size``, ``concurrency``,
     ``checkpoint``, ``dry_run``, ``progress``, ``errors_path``, ``keep_errors``, ``read_rows``.
@@ -571,7 +588,9 @@ def import_rows(
     if unknown:
         raise TypeError(f"unknown option(s) {sorted(unknown)}; options: {sorted(known)}")
     opts = replace(options or ImportOptions(), **overrides)
-    if client is None and not opts.dry_run:
+    if sink is not None and (client is not None or opts.dry_run or opts.checkpoint):
+        raise ValueError("a sink writes a file: no client, dry run or checkpoint with it")
+    if client is None and sink is None and not opts.dry_run:
         raise ValueError("a client is needed to send; pass dry_run=True to only validate")
     started = time.perf_counter()
     stack = ExitStack()
@@ -580,9 +599,11 @@ def import_rows(
         # A real import knows the duplicates before it sends; a dry run learns them as it reads.
         gathering = check is not None and check.first_pass
         first = (
-            None if opts.dry_run and not gathering else _superseded(reopen, mapping, opts, check)
+            None
+            if opts.dry_run and not gathering
+            else _superseded(reopen, mapping, opts, check, sink is not None)
         )
-        return _Import(client, mapping, opts, started, check).run(reopen, first)
+        return _Import(client, mapping, opts, started, check, sink).run(reopen, first)
     finally:
         stack.close()
 
@@ -598,8 +619,10 @@ class _Import:
         opts: ImportOptions,
         started: float,
         check: Check | None,
+        sink: Sink | None = None,
     ) -> None:
         self.client = client
+        self.sink = sink
         self.mapping = mapping
         self.opts = opts
         self.started = started
@@ -613,7 +636,7 @@ class _Import:
     ) -> ImportReport:
         superseded, rows_total, depths = first if first is not None else (None, None, None)
         opts, mapping, client = self.opts, self.mapping, self.client
-        opened, batches = convert(reopen(), mapping, batch_rows=opts.read_rows)
+        opened, batches = self._convert(reopen)
         report = self.report = ImportReport(
             source=opened.name,
             kind=mapping.kind,
@@ -741,15 +764,26 @@ class _Import:
         self, reopen: Callable[[], Any], depths: np.ndarray, level: int, rows_total: int | None
     ) -> None:
         """A pass sending the rows at ``level``, once every row above them was sent."""
-        opened, batches = convert(reopen(), self.mapping, batch_rows=self.opts.read_rows)
+        opened, batches = self._convert(reopen)
         with Progress(self.opts.progress, opened, f"replies, level {level}", rows_total) as bar:
             for cb in batches:
                 self._send(cb, depths[cb.rows] == level, level)
                 bar.advance(cb.rows_read, _stats(self.report))
             self._drain()
 
+    def _convert(self, reopen: Callable[[], Any]) -> tuple[Any, Iterator[ConvertedBatch]]:
+        return convert(reopen(), self.mapping, batch_rows=self.opts.read_rows,
+                       import_file=self.sink is not None)  # fmt: skip
+
     def _send(self, cb: ConvertedBatch, keep: np.ndarray, level: int = 0) -> None:
         journal, report = self.journal, self.report
+        if self.sink is not None:  # lines of an import file, in order, in this thread
+            mask = pa.array(keep)
+            written = self.sink.write(self.mapping.kind, cb.json.filter(mask), cb.ids.filter(mask),
+                                      {k: v.filter(mask) for k, v in cb.refs.items()})  # fmt: skip
+            report.sent += written
+            report.acknowledged += written
+            return
         for slot in _slots(cb, keep, self.opts.batch_size, self.resource, level):
             body = _body(self.resource, slot.texts, slot.keys)
             digest = body_digest(body)

@@ -364,13 +364,8 @@ def import_(
     from feedkit.importfile import write_import_file
 
     mapping = _mapping(mapping_path)
-    if to_jsonl and mapping.kind != "activity":
-        raise click.BadParameter(
-            f"import files of {mapping.kind} rows are not written yet: only activities",
-            param_hint="--to-jsonl",
-        )
     if to_jsonl:
-        written = write_import_file(source, mapping, to_jsonl)
+        written = write_import_file(source, mapping, to_jsonl, progress=_bars(no_progress))
         out = console()
         out.print(written.summary())
         print_errors(out, written.errors)
@@ -478,6 +473,11 @@ def validate(source: str, mapping_path: str, errors_path: str | None, no_progres
 )
 @click.option("--dry-run", is_flag=True, help="Validate every step, references included.")
 @click.option(
+    "--to-jsonl",
+    type=click.Path(dir_okay=False),
+    help="Write the whole app as one bulk import file (JSON lines, history kept) instead.",
+)
+@click.option(
     "--errors",
     "errors_dir",
     type=click.Path(file_okay=False),
@@ -492,6 +492,7 @@ def migrate(
     base_url: str | None,
     checkpoint: str | None,
     dry_run: bool,
+    to_jsonl: str | None,
     errors_dir: str | None,
     concurrency: int,
     no_progress: bool,
@@ -509,8 +510,11 @@ def migrate(
     plan = Plan.from_toml(plan_path)
     progress = _bars(no_progress)
     try:
-        if dry_run and not (db or base_url):
-            report = run_plan(None, plan, dry_run=True, errors=errors_dir,
+        if to_jsonl and (db or base_url or dry_run or checkpoint):
+            raise click.UsageError("--to-jsonl writes a file: no --db, --base-url, --dry-run "
+                                   "or --checkpoint with it")  # fmt: skip
+        if (dry_run or to_jsonl) and not (db or base_url):
+            report = run_plan(None, plan, dry_run=dry_run, to_jsonl=to_jsonl, errors=errors_dir,
                               concurrency=concurrency, progress=progress)  # fmt: skip
         else:
             with _client(db, base_url) as client:

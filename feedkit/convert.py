@@ -60,6 +60,7 @@ from feedkit.mapping import (
     WholeColumn,
     spec_columns,
 )
+from feedkit.resources import Resource
 from feedkit.schema import (
     FEED_ID_RE2,
     LOCATION_BOUNDS,
@@ -88,6 +89,8 @@ _BOOL = r"^\s*(true|false|True|False|TRUE|FALSE)\s*$"
 _ISO = r"^\s*\d{4}-\d{2}-\d{2}([T ]\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?)?\s*"
 _OFFSET = r"(Z|z|[+-]\d{2}:?\d{2})\s*$"
 KEY_SEPARATOR = "\x1f"  # joins the fields of a composite key (follows, reactions, ...)
+IMPORT_USER_ID = r"^[@A-Za-z0-9_-]*$"  # the import format's user ids (ASCII \w, -, @)
+IMPORT_URL_FIELDS = ("asset_url", "image_url", "thumb_url")  # https only in an import file
 
 
 @dataclass
@@ -192,19 +195,22 @@ def convert(
     batch_rows: int = 10_000,
     history: bool = False,
     workers: int = 2,
+    import_file: bool = False,
 ) -> tuple[Source, Iterator[ConvertedBatch]]:
     """The opened source and a lazy iterator of its converted batches (memory stays flat).
 
     ``history`` keeps a mapped ``created_at``/``updated_at`` in the output: bulk import files
-    can set them, the API cannot (they are validated either way). ``workers`` batches convert
-    at once.
+    can set them, the API cannot (they are validated either way). ``import_file`` writes the
+    data of the vendor's import lines instead of request JSON (history kept, the import
+    format's names, defaults and checks: :class:`feedkit.resources.Resource`); keys and
+    derived ids are the same either way. ``workers`` batches convert at once.
     """
     opened = open_source(source, mapping.columns, batch_rows=batch_rows)
     types = ColumnTypes(dict(mapping.column_types))
     text_source = opened.text  # CSV: numbers and times are inferred from the text
 
     def one(sb: SourceBatch) -> ConvertedBatch:
-        converted = convert_batch(sb, mapping, types, text_source, history)
+        converted = convert_batch(sb, mapping, types, text_source, history, import_file)
         converted.errors = sb.locate(converted.errors)  # a source of several files: name it
         return converted
 
@@ -791,8 +797,9 @@ def convert_batch(
     types: ColumnTypes,
     text: bool = False,
     history: bool = False,
+    import_file: bool = False,
 ) -> ConvertedBatch:
-    """Map, validate and write one source batch."""
+    """Map, validate and write one source batch (as :func:`convert` says)."""
     b = _Batch(sb, mapping, types, text)
     res = mapping.resource
     fragments: dict[str, Fragment] = {}
@@ -835,10 +842,12 @@ def convert_batch(
     elif mapping.attachments_column:
         column = mapping.attachments_column
         fragments["attachments"] = b.json_column(column, "attachments", MAX_ACTIVITY_DEPTH - 1)
-    if not history:
+    if not history and not import_file:
         for name in EXTRA_FIELDS:
             fragments.pop(name, None)
-    _check_presence(b, mapping, values)
+    _check_presence(b, mapping, values, import_file)
+    if import_file:
+        _check_import(b, mapping, values)
     if "visibility" in values:
         tag = values.get("visibility_tag", pa.nulls(b.n, pa.string()))
         b.fail(
@@ -863,8 +872,12 @@ def convert_batch(
         members.insert(0, ("id", json_string(keys)))
     text_json = json_object(members, first_present=True) if members else pa.array([], pa.string())
     rows = sb.rows[~b.bad]
-    refs = {k: values[k].filter(keep) for k in res.references if k in values}
-    refused = _refused(mapping, rows, text_json, deep)
+    named = (*res.references, "user_id") if import_file else res.references  # user lines too
+    refs = {k: values[k].filter(keep) for k in named if k in values}
+    refused = _refused(mapping, rows, text_json, deep)  # whole rows, by the API's names
+    if import_file and members:  # the same rows in the import format's names
+        text_json = json_object(_import_members(res, members, len(keys)), first_present=True)
+        refused += _insecure_urls(rows, text_json)
     if refused:  # each refused by the field that made it so, and left out
         b.errors += refused
         bad = {e.row for e in refused}
@@ -878,10 +891,13 @@ def convert_batch(
     return ConvertedBatch(text_json, rows, b.errors, sb.rows_read, keys, refs)
 
 
-def _check_presence(b: _Batch, mapping: Mapping, values: dict[str, pa.Array]) -> None:
+def _check_presence(
+    b: _Batch, mapping: Mapping, values: dict[str, pa.Array], import_file: bool = False
+) -> None:
     """Required fields, ids, and the fields of which a row needs one (or exactly one)."""
     res = mapping.resource
-    for name in res.required:
+    extra = res.import_required if import_file else ()
+    for name in (*res.required, *extra):
         arr = values.get(name)
         column = _columns_of(mapping, name) if name in mapping.fields else ""
         b.fail(
@@ -890,7 +906,7 @@ def _check_presence(b: _Batch, mapping: Mapping, values: dict[str, pa.Array]) ->
             column,
             name,
             Reason.REQUIRED,
-            "is required"
+            ("is required in an import file" if name in extra else "is required")
             + (f"; column {column!r} is empty here" if column else "; map it in the mapping"),
         )
     if res.derivable and "id" in mapping.fields:
@@ -912,7 +928,7 @@ def _check_presence(b: _Batch, mapping: Mapping, values: dict[str, pa.Array]) ->
     names = " or ".join(res.one_of)
     b.fail(pc.equal(count, 0), None, columns, res.one_of[0], Reason.REQUIRED,
            f"is required: a {res.kind} needs {names}")  # fmt: skip
-    if res.only_one:
+    if res.only_one and not (import_file and res.import_both):
         b.fail(pc.greater(count, 1), None, columns, res.one_of[1], Reason.DEPENDENCY,
                f"a {res.kind} is on one object: give {names}, not both")  # fmt: skip
 
@@ -962,6 +978,52 @@ def _too_large(mapping: Mapping, row: int, text: str) -> RowError:
         f" per {kind}"
     )
     return RowError(row, column, name, Reason.TOO_LARGE.value, message, None)
+
+
+def _check_import(b: _Batch, mapping: Mapping, values: dict[str, pa.Array]) -> None:
+    """What the import format refuses beyond the API: user ids of other characters."""
+    names = ["user_id", *(["id"] if mapping.kind == "user" else [])]
+    for name in (n for n in names if n in values):
+        b.fail(
+            pc.invert(pc.match_substring_regex(values[name], IMPORT_USER_ID)),
+            values[name],
+            _columns_of(mapping, name),
+            name,
+            Reason.FORMAT,
+            "an import file's user ids use only letters, digits, _, - and @",
+        )
+
+
+def _import_members(
+    res: Resource, members: list[tuple[str, Fragment]], n: int
+) -> list[tuple[str, Fragment]]:
+    """The members of an import line's data: the format's names, then its defaults."""
+    named = [(res.import_names.get(k, k), f) for k, f in members]
+    given = {k for k, _ in members}
+    return named + [
+        (k, quoted(pa.repeat(pa.scalar(v, pa.string()), n)))
+        for k, v in res.import_defaults.items()
+        if k not in given
+    ]
+
+
+def _insecure_urls(rows: np.ndarray, text_json: pa.Array) -> list[RowError]:
+    """Attachment URLs an import file refuses (not https://). Rows whose every ``_url``
+    member is https are passed in one vectorised count; only the others are parsed."""
+    urls = pc.count_substring(text_json, '_url":"')
+    safe = pc.count_substring(text_json, '_url":"https://')
+    errors: list[RowError] = []
+    for i in np.flatnonzero(pc.not_equal(urls, safe).to_numpy(zero_copy_only=False)).tolist():
+        data = orjson.loads(text_json[i].as_py())
+        for j, attachment in enumerate(data.get("attachments") or []):
+            for key in IMPORT_URL_FIELDS:
+                url = attachment.get(key)
+                if url is not None and not str(url).startswith("https://"):
+                    errors.append(RowError(int(rows[i]), "", f"attachments[{j}].{key}",
+                                           Reason.FORMAT.value,
+                                           "must be an https:// URL in an import file",
+                                           url))  # fmt: skip
+    return errors
 
 
 def _kept(fragment: Fragment, bad: np.ndarray) -> Fragment:

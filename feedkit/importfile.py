@@ -1,83 +1,118 @@
-"""The vendor's bulk import file: JSON lines that keep history (``created_at``).
+"""The vendor's bulk import file: JSON lines of every kind, keeping history (``created_at``).
 
-Each line is ``{"type": "user" | "activity", "data": {...}}``. Activities name their feeds
-``fids``, need a ``user_id``, carry ISO 8601 times (``created_at`` included, which the API
-cannot set) and https attachment URLs; every user an activity names gets one ``user`` line
-before its first activity. :func:`write_import_file` streams a source through a mapping into
-such a file; rows it cannot write are reported like any conversion error.
+Each line is ``{"type": KIND, "data": {...}}`` (``tests/reference/import-schemas``). The data
+are written by the converter's Arrow kernels in the format's own names (an activity's feeds
+are ``fids``, a follow's ``source_fid``/``target_fid``, a comment's text ``text``...), with its
+defaults and checks (user ids of letters, digits, ``_``, ``-`` and ``@``; https attachment
+URLs; an activity's ``user_id``): see :class:`feedkit.resources.Resource`. Every user a line
+names gets a ``user`` line before it, unless a user line came earlier (a migration writes its
+users first). :func:`write_import_file` writes one source; ``feedkit.migrate(None, plan,
+to_jsonl=PATH)`` a whole app, kinds in the order the importer needs (users and feed groups
+first, replies after their parents). Rows it cannot write are reported like any error.
 """
 
 from __future__ import annotations
 
 import os
-import re
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import Any
+from typing import IO, Any
 
-import orjson
+import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.compute as pc
 
-from feedkit.convert import ERROR_COLUMNS, convert, errors_frame, invalid_rows
+from feedkit.arrowjson import escape
+from feedkit.convert import ERROR_COLUMNS, invalid_rows
 from feedkit.files import replacing
-from feedkit.mapping import Mapping as ActivityMapping
+from feedkit.mapping import Mapping as RowMapping
 from feedkit.results import request_fields
-from feedkit.schema import Reason, format_time
-from feedkit.sources import RowError
+from feedkit.schema import format_time
 
-__all__ = ["ImportFile", "activity_line", "exported_lines", "write_import_file"]
-
-USER_ID = re.compile(r"^[@A-Za-z0-9_-]*\Z")  # the import format's user id pattern (ASCII \w)
-URL_FIELDS = ("asset_url", "image_url", "thumb_url")
+__all__ = ["ImportFile", "ImportFileWriter", "activity_line", "exported_lines",
+           "import_file", "write_import_file"]  # fmt: skip
 
 
 @dataclass
 class ImportFile:
-    """What :func:`write_import_file` wrote, and every row it could not."""
+    """What :func:`write_import_file` wrote (lines by type), and every row it could not."""
 
     path: str
     rows_read: int = 0
-    activities: int = 0
-    users: int = 0
+    lines: dict[str, int] = field(default_factory=dict)
     errors: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=ERROR_COLUMNS))
+
+    @property
+    def activities(self) -> int:
+        return self.lines.get("activity", 0)
+
+    @property
+    def users(self) -> int:
+        return self.lines.get("user", 0)
 
     @property
     def invalid(self) -> int:
         return invalid_rows(self.errors)
 
     def summary(self) -> str:
+        counts = " and ".join(f"{n:,} {kind} lines" for kind, n in self.lines.items()) or "no lines"
         return (
-            f"wrote {self.path}: {self.activities:,} activities and {self.users:,} users "
-            f"from {self.rows_read:,} rows ({self.invalid:,} invalid)"
+            f"wrote {self.path}: {counts} from {self.rows_read:,} rows ({self.invalid:,} invalid)"
         )
 
 
-def _problems(data: Mapping[str, Any]) -> list[tuple[str, str, str]]:
-    """(field, code, message) of what the import format refuses beyond the schema."""
-    out = []
-    user = data.get("user_id")
-    if not user:
-        out.append(("user_id", Reason.REQUIRED.value, "is required in an import file"))
-    elif not USER_ID.match(user):
-        out.append(
-            (
-                "user_id",
-                Reason.FORMAT.value,
-                "an import file's user ids use only letters, digits, _, - and @",
-            )
-        )
-    for i, attachment in enumerate(data.get("attachments") or []):
-        for key in URL_FIELDS:
-            url = attachment.get(key)
-            if url is not None and not str(url).startswith("https://"):
-                out.append(
-                    (
-                        f"attachments[{i}].{key}",
-                        Reason.FORMAT.value,
-                        "must be an https:// URL in an import file",
-                    )
-                )
-    return out
+def _lines(kind: str, data: pa.Array) -> pa.Array:
+    """``{"type":KIND,"data":DATA}\n`` for each row's JSON, in one kernel pass."""
+    return pc.binary_join_element_wise('{"type":"' + kind + '","data":', data, "}\n", "")
+
+
+def _buffer(lines: pa.Array) -> memoryview:
+    """The text of all these lines, as it lies in the array's data buffer (no copy)."""
+    if not len(lines):
+        return memoryview(b"")
+    assert not lines.null_count, "every valid row has its line"
+    wide = pa.types.is_large_string(lines.type)
+    offsets = np.frombuffer(lines.buffers()[1], dtype=np.int64 if wide else np.int32)
+    first, last = int(offsets[lines.offset]), int(offsets[lines.offset + len(lines)])
+    return memoryview(lines.buffers()[2])[first:last]
+
+
+class ImportFileWriter:
+    """One import file being written, kind after kind (a :class:`feedkit.bulk.Sink`)."""
+
+    def __init__(self, out: IO[bytes]) -> None:
+        self.out = out
+        self.users: set[str] = set()  # users that have a line
+        self.lines: Counter[str] = Counter()
+
+    def write(self, kind: str, data: pa.Array, keys: pa.Array, refs: dict[str, pa.Array]) -> int:
+        if kind == "user":
+            self.users.update(keys.to_pylist())
+        named = refs.get("user_id")
+        if named is not None:
+            new = [u for u in pc.unique(named.drop_null()).to_pylist() if u not in self.users]
+            if new:
+                self.users.update(new)
+                users = pa.array(new, pa.string())
+                ids = pc.binary_join_element_wise('{"id":"', escape(users), '"}', "")
+                self._write("user", ids)
+        self._write(kind, data)
+        return len(data)
+
+    def _write(self, kind: str, data: pa.Array) -> None:
+        self.out.write(_buffer(_lines(kind, data)))
+        self.lines[kind] += len(data)
+
+
+@contextmanager
+def import_file(path: str | os.PathLike[str]) -> Iterator[ImportFileWriter]:
+    """An :class:`ImportFileWriter` at ``path``, there only once every line is written (an
+    error half way leaves nothing behind)."""
+    with replacing(path) as (part,), open(part, "wb") as out:
+        yield ImportFileWriter(out)
 
 
 def activity_line(activity: Mapping[str, Any]) -> dict[str, Any]:
@@ -88,33 +123,22 @@ def activity_line(activity: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def write_import_file(
-    source: Any, mapping: ActivityMapping, path: str | os.PathLike[str], *, batch_rows: int = 10_000
+    source: Any,
+    mapping: RowMapping,
+    path: str | os.PathLike[str],
+    *,
+    batch_rows: int = 10_000,
+    progress: bool = False,
 ) -> ImportFile:
-    """Convert ``source`` with ``mapping`` into a bulk import file at ``path``."""
-    report = ImportFile(str(path))
-    errors: list[RowError] = []
-    users: set[str] = set()
-    _, batches = convert(source, mapping, batch_rows=batch_rows, history=True)
-    with replacing(path) as (part,), open(part, "wb") as out:
-        for cb in batches:
-            report.rows_read += cb.rows_read
-            errors += cb.errors
-            for row, text in zip(cb.rows.tolist(), cb.json.to_pylist(), strict=True):
-                data = orjson.loads(text)
-                problems = _problems(data)
-                if problems:
-                    errors += [RowError(row, "", f, c, m, data.get(f)) for f, c, m in problems]
-                    continue
-                if data["user_id"] not in users:
-                    users.add(data["user_id"])
-                    out.write(
-                        orjson.dumps({"type": "user", "data": {"id": data["user_id"]}}) + b"\n"
-                    )
-                out.write(orjson.dumps(activity_line(data)) + b"\n")
-                report.activities += 1
-    report.users = len(users)
-    report.errors = errors_frame(errors)
-    return report
+    """Convert ``source`` with ``mapping`` (of any kind) into a bulk import file at ``path``:
+    duplicates resolved as an import would (the last row of a key wins), replies after their
+    parents, every row the format refuses reported."""
+    from feedkit.bulk import import_rows
+
+    with import_file(path) as writer:
+        report = import_rows(None, source, mapping, sink=writer, read_rows=batch_rows,
+                             progress=progress)  # fmt: skip
+    return ImportFile(str(path), report.rows_read, dict(writer.lines), report.errors)
 
 
 def exported_lines(activities: Iterable[Mapping[str, Any]]) -> Iterable[dict[str, Any]]:

@@ -12,6 +12,7 @@ nothing.
 from __future__ import annotations
 
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
 from os import PathLike
 from pathlib import Path
@@ -20,6 +21,7 @@ from typing import Any
 from feedkit.bulk import ImportInterrupted, ImportOptions, ImportReport, import_rows
 from feedkit.client import Client
 from feedkit.display import report_html
+from feedkit.importfile import ImportFileWriter, import_file
 from feedkit.plan import Plan, Step
 from feedkit.references import References
 
@@ -108,13 +110,16 @@ def migrate(
     checkpoint: str | PathLike[str] | None = None,
     errors: str | PathLike[str] | None = None,
     dry_run: bool = False,
+    to_jsonl: str | PathLike[str] | None = None,
     **options: Any,
 ) -> MigrationReport:
     """Run every step of ``plan`` (a :class:`Plan` or a plan file) into ``client``.
 
     ``checkpoint`` is a folder holding one journal per step; ``errors`` a folder receiving
-    one CSV of failures per step. ``options`` are :class:`~feedkit.bulk.ImportOptions`
-    fields (``concurrency``, ``batch_size``, ``progress``, ...), for every step.
+    one CSV of failures per step. ``to_jsonl`` writes the whole app as one bulk import file
+    instead (``client`` None: references are checked against the plan alone), every step's
+    lines in dependency order. ``options`` are :class:`~feedkit.bulk.ImportOptions` fields
+    (``concurrency``, ``batch_size``, ``progress``, ...), for every step.
     """
     if not isinstance(plan, Plan):
         plan = Plan.from_toml(plan)
@@ -122,7 +127,9 @@ def migrate(
     unknown = set(options) - allowed
     if unknown:
         raise TypeError(f"unknown option(s) {sorted(unknown)}; options: {sorted(allowed)}")
-    if client is None and not dry_run:
+    if to_jsonl is not None and (client is not None or dry_run or checkpoint is not None):
+        raise ValueError("to_jsonl writes a file: no client, dry run or checkpoint with it")
+    if client is None and not dry_run and to_jsonl is None:
         raise ValueError("a client is needed to send; pass dry_run=True to only validate")
     for folder in (checkpoint if not dry_run else None, errors):
         if folder is not None:
@@ -132,6 +139,26 @@ def migrate(
     if not refs.checks_groups and any(s.kind == "follow" for s in plan.steps):
         report.notes.append("the follows' feed groups were not checked: there is no "
                             "destination and no feed_group step to check them against")  # fmt: skip
+    with ExitStack() as stack:
+        sink = stack.enter_context(import_file(to_jsonl)) if to_jsonl is not None else None
+        _run(client, plan, refs, report, checkpoint, errors, dry_run, sink, options)
+        if sink is not None:
+            lines = ", ".join(f"{n:,} {kind}" for kind, n in sink.lines.items())
+            report.notes.append(f"wrote {to_jsonl}: {lines} lines")
+    return report
+
+
+def _run(
+    client: Client | None,
+    plan: Plan,
+    refs: References,
+    report: MigrationReport,
+    checkpoint: str | PathLike[str] | None,
+    errors: str | PathLike[str] | None,
+    dry_run: bool,
+    sink: ImportFileWriter | None,
+    options: dict[str, Any],
+) -> None:
     started = time.perf_counter()
     try:
         for step in plan.steps:
@@ -141,7 +168,7 @@ def migrate(
             try:
                 result = import_rows(client, step.source, step.mapping, check=check,
                                      dry_run=dry_run, checkpoint=journal, errors_path=errors_csv,
-                                     **options)  # fmt: skip
+                                     sink=sink, **options)  # fmt: skip
             except ImportInterrupted as exc:
                 report.steps.append((step, exc.report))
                 report.interrupted = True
@@ -154,4 +181,3 @@ def migrate(
             done = "would be created" if dry_run else "were created"
             report.notes.append(f"feed groups {', '.join(sorted(set(refs.created_groups)))} "
                                 f"{done} for the follows (create_feed_groups = true)")  # fmt: skip
-    return report

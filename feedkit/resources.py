@@ -50,6 +50,13 @@ class Resource:
     references: Mapping[str, str] = field(default_factory=dict)  # field -> kind it names
     validate: Callable[[Any], list[FieldError]] | None = None  # a whole row's own checks
     rank: int = 0  # where a migration plan runs this kind: lower first
+    # The vendor's bulk import file (tests/reference/import-schemas): its names for the
+    # request's fields, the members its lines always carry, what it needs beyond the API, and
+    # whether a line may name both of ``one_of`` (a comment's reaction names its activity too).
+    import_names: Mapping[str, str] = field(default_factory=dict)
+    import_defaults: Mapping[str, str] = field(default_factory=dict)
+    import_required: tuple[str, ...] = ()
+    import_both: bool = False
 
     def __repr__(self) -> str:
         return f"Resource({self.kind!r})"
@@ -106,28 +113,35 @@ RESOURCES: dict[str, Resource] = {
     for r in (
         Resource("feed_group", "feed groups", FEED_GROUP_FIELDS, _order(FEED_GROUP_FIELDS),
                  key=("id",), required=("id",), operation="CreateFeedGroup",
-                 validate=validate_feed_group, rank=0),
+                 validate=validate_feed_group, rank=0, import_names={"id": "group_id"}),
         Resource("user", "users", USER_FIELDS, _order(USER_FIELDS), key=("id",),
                  required=("id",), operation="UpdateUsers", items="users", keyed=True, rank=1),
         Resource("activity", "activities", FIELDS, _ACTIVITY_ORDER, key=("id",),
                  required=("type", "feeds"), operation="UpsertActivities", items="activities",
-                 derivable=True, rank=2),
+                 derivable=True, rank=2, import_names={"feeds": "fids"},
+                 import_required=("user_id",)),
         Resource("follow", "follows", FOLLOW_FIELDS, _order(FOLLOW_FIELDS),
                  key=("source", "target"), required=("source", "target"),
-                 operation="FollowBatch", items="follows", rank=3),
+                 operation="FollowBatch", items="follows", rank=3,
+                 import_names={"source": "source_fid", "target": "target_fid"}),
         Resource("comment", "comments", COMMENT_FIELDS, _order(COMMENT_FIELDS), key=("id",),
                  required=("user_id",), operation="AddCommentsBatch", items="comments",
                  one_of=("object_id", "parent_id"), derivable=True,
-                 references={"object_id": "activity", "parent_id": "comment"}, rank=4),
+                 references={"object_id": "activity", "parent_id": "comment"}, rank=4,
+                 import_names={"comment": "text"}, import_defaults={"object_type": "activity"},
+                 import_required=("object_id", "comment")),
         Resource("reaction", "reactions", _REACTION_FIELDS, _order(_REACTION_FIELDS),
                  key=("activity_id", "comment_id", "type", "user_id"),
                  required=("type", "user_id"), operation="AddActivityReaction",
                  one_of=("activity_id", "comment_id"), only_one=True,
-                 references={"activity_id": "activity", "comment_id": "comment"}, rank=5),
+                 references={"activity_id": "activity", "comment_id": "comment"}, rank=5,
+                 import_required=("activity_id",), import_both=True),
         Resource("bookmark", "bookmarks", _BOOKMARK_FIELDS, _order(_BOOKMARK_FIELDS),
                  key=("activity_id", "user_id", "folder_id"),
                  required=("activity_id", "user_id"), operation="AddBookmark",
-                 references={"activity_id": "activity"}, rank=6),
+                 references={"activity_id": "activity"}, rank=6,
+                 import_names={"activity_id": "object_id"},
+                 import_defaults={"object_type": "activity"}),
     )
 }  # fmt: skip
 KINDS = tuple(RESOURCES)

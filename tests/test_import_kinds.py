@@ -250,4 +250,5 @@ def test_cli_imports_and_validates_any_kind(tmp_path: Path) -> None:
         (follow,) = c.query_follows(limit=10)["follows"]
         assert follow["target_feed"]["feed"] == "user:bob"
     jsonl = runner.invoke(main, ["import", *args, "--to-jsonl", str(tmp_path / "o.jsonl")])
-    assert jsonl.exit_code == 2 and "only activities" in jsonl.output
+    assert jsonl.exit_code == 1 and "1 follow lines" in " ".join(jsonl.output.split())
+    assert '"source_fid":"timeline:ann"' in (tmp_path / "o.jsonl").read_text()

@@ -1,0 +1,106 @@
+"""Import files of every kind: each line valid against the vendor's schema, history kept, in an
+order the importer accepts (users first, every user before the lines naming it, replies after
+their parents), duplicates resolved and bad rows explained as an import does."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+from _importschemas import invalid_lines
+from click.testing import CliRunner
+
+import feedkit
+from feedkit.cli import main
+
+APP = Path(__file__).resolve().parents[1] / "data" / "app"
+
+
+def lines(path: Path) -> list[dict[str, Any]]:
+    return [json.loads(x) for x in path.read_text(encoding="utf-8").splitlines()]
+
+
+def test_a_whole_app_as_one_import_file(tmp_path: Path) -> None:
+    out = tmp_path / "app.jsonl"
+    report = feedkit.migrate(None, APP / "plan.toml", to_jsonl=out, progress=False)
+    assert invalid_lines(out) == []
+    got = lines(out)
+    kinds = [x["type"] for x in got]
+    assert kinds == sorted(kinds, key=["user", "activity", "follow", "comment", "reaction",
+                                       "bookmark"].index)  # fmt: skip
+    by_kind = {s.kind: r for s, r in report.steps}
+    for kind, r in by_kind.items():
+        assert kinds.count(kind) == r.acknowledged, kind
+    assert kinds.count("user") == 197 and kinds.count("activity") == 996
+    first = next(x["data"] for x in got if x["type"] == "activity")
+    assert "fids" in first and "feeds" not in first and first["created_at"].endswith("Z")
+    follow = next(x["data"] for x in got if x["type"] == "follow")
+    assert set(follow) >= {"source_fid", "target_fid"}
+    stored: set[str] = set()  # every reply after its parent
+    for data in (x["data"] for x in got if x["type"] == "comment"):
+        assert data["object_type"] == "activity" and "text" in data
+        assert data.get("parent_id") is None or data["parent_id"] in stored, data["id"]
+        stored.add(data["id"])
+    # A like of a comment names no post: the format needs its activity_id.
+    refused = by_kind["reaction"].errors
+    on_comments = refused[(refused.field == "activity_id") & (refused.code == "required")]
+    assert len(on_comments) == 403  # the likes of comments in likes.csv
+    assert "in an import file" in on_comments.message.iloc[0]
+
+
+def test_users_get_a_line_before_the_first_line_naming_them(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"cid": ["c1", "c2", "c3"], "post": ["p1", "p1", "p2"],
+                          "who": ["ann", "bob", "ann"], "text": ["a", "b", "c"]})  # fmt: skip
+    mapping = feedkit.Mapping.from_dict({"comment": {"id": "{cid}", "object_id": "{post}",
+                                                     "user_id": "{who}", "comment": "{text}"}})
+    written = feedkit.write_import_file(frame, mapping, tmp_path / "c.jsonl")
+    got = lines(tmp_path / "c.jsonl")
+    assert [(x["type"], x["data"].get("id")) for x in got] == [
+        ("user", "ann"), ("user", "bob"), ("comment", "c1"), ("comment", "c2"),
+        ("comment", "c3"),
+    ]  # fmt: skip
+    assert written.lines == {"user": 2, "comment": 3} and written.invalid == 0
+    assert invalid_lines(tmp_path / "c.jsonl") == []
+
+
+def test_the_last_row_of_a_key_wins_in_a_file_too(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"a": ["ann", "ann"], "b": ["bob", "bob"], "push": ["all", "none"]})
+    mapping = feedkit.Mapping.from_dict({"follow": {"source": "timeline:{a}",
+                                                    "target": "user:{b}",
+                                                    "push_preference": "{push}"}})  # fmt: skip
+    written = feedkit.write_import_file(frame, mapping, tmp_path / "f.jsonl")
+    (line,) = lines(tmp_path / "f.jsonl")
+    assert line["data"]["push_preference"] == "none"
+    assert written.errors.code.tolist() == ["duplicate_id"]
+
+
+def test_feed_groups_and_bookmarks_use_the_format_s_names(tmp_path: Path) -> None:
+    groups = pd.DataFrame({"g": ["club"]})
+    feedkit.write_import_file(groups, feedkit.Mapping.from_dict({"feed_group": {"id": "{g}"}}),
+                              tmp_path / "g.jsonl")  # fmt: skip
+    assert lines(tmp_path / "g.jsonl") == [{"type": "feed_group", "data": {"group_id": "club"}}]
+    saved = pd.DataFrame({"post": ["p1"], "who": ["ann"]})
+    mapping = feedkit.Mapping.from_dict({"bookmark": {"activity_id": "{post}",
+                                                      "user_id": "{who}"}})  # fmt: skip
+    feedkit.write_import_file(saved, mapping, tmp_path / "b.jsonl")
+    assert lines(tmp_path / "b.jsonl")[-1]["data"] == {
+        "object_id": "p1", "user_id": "ann", "object_type": "activity"
+    }
+    assert invalid_lines(tmp_path / "b.jsonl") == invalid_lines(tmp_path / "g.jsonl") == []
+
+
+def test_cli_writes_import_files_of_any_kind_and_whole_apps(tmp_path: Path) -> None:
+    runner = CliRunner()
+    one = runner.invoke(main, ["import", str(APP / "follows.csv"), "--mapping",
+                               str(APP / "follows.toml"), "--to-jsonl",
+                               str(tmp_path / "f.jsonl")])  # fmt: skip
+    assert one.exit_code == 1 and "1,493 follow lines" in " ".join(one.output.split())
+    app = runner.invoke(main, ["migrate", str(APP / "plan.toml"), "--to-jsonl",
+                               str(tmp_path / "app.jsonl"), "--no-progress"])  # fmt: skip
+    assert app.exit_code == 1 and "wrote" in app.output
+    assert invalid_lines(tmp_path / "app.jsonl") == []
+    both = runner.invoke(main, ["migrate", str(APP / "plan.toml"), "--to-jsonl", "x.jsonl",
+                                "--db", str(tmp_path / "s.db")])  # fmt: skip
+    assert both.exit_code == 2 and "--to-jsonl writes a file" in both.output
