@@ -21,6 +21,7 @@ from feedkit.client import Client
 from feedkit.convert import KEY_SEPARATOR
 from feedkit.errors import APIError, FeedkitError
 from feedkit.resources import Resource
+from feedkit.schema import MAX_PAGE
 
 __all__ = ["batch_body", "present", "rejected_items", "send_row", "settle_existing"]
 
@@ -143,9 +144,16 @@ def _comments(client: Client, ids: list[str]) -> set[str]:
 
 def _follows(client: Client, keys: list[str]) -> set[str]:
     pairs = [k.split(KEY_SEPARATOR) for k in keys]
-    answer = client.query_follows({"source_feed": {"$in": sorted({p[0] for p in pairs})}},
-                                  limit=100)  # fmt: skip
-    have = {(f["source_feed"]["feed"], f["target_feed"]["feed"]) for f in answer["follows"]}
+    where = {"source_feed": {"$in": sorted({p[0] for p in pairs})},
+             "target_feed": {"$in": sorted({p[1] for p in pairs})}}  # fmt: skip
+    have: set[tuple[str, str]] = set()
+    after: str | None = None
+    while True:  # every follow between these sources and targets, page by page
+        answer = client.query_follows(where, limit=MAX_PAGE, next=after)
+        have |= {(f["source_feed"]["feed"], f["target_feed"]["feed"]) for f in answer["follows"]}
+        after = answer.get("next")
+        if not after:
+            break
     return {k for k, p in zip(keys, pairs, strict=True) if tuple(p) in have}
 
 
