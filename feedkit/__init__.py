@@ -32,6 +32,13 @@ from feedkit.importfile import write_import_file
 from feedkit.mapping import Mapping, MappingError
 from feedkit.results import Activity, Page
 from feedkit.schema import FIELDS, Field, FieldError, Reason, validate_activity, validate_partial
+from feedkit.tables import (
+    bookmarks_to_dataframe,
+    comments_to_dataframe,
+    follows_to_dataframe,
+    reactions_to_dataframe,
+    users_to_dataframe,
+)
 
 __version__ = "0.1.0"
 
@@ -59,14 +66,19 @@ __all__ = [
     "StoreError",
     "TransportError",
     "ValidationError",
+    "bookmarks_to_dataframe",
+    "comments_to_dataframe",
     "connect",
     "feed_to_dataframe",
+    "follows_to_dataframe",
     "import_activities",
     "import_rows",
     "query_to_dataframe",
+    "reactions_to_dataframe",
     "show",
     "to_activities",
     "to_parquet",
+    "users_to_dataframe",
     "validate_activity",
     "validate_partial",
     "validate_source",

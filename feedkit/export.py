@@ -45,6 +45,7 @@ __all__ = [
     "ACTIVITY_COLUMNS",
     "activities_to_table",
     "feed_to_dataframe",
+    "frame_table",
     "iter_pages",
     "query_to_dataframe",
     "table_frame",
@@ -64,6 +65,16 @@ def table_frame(table: pa.Table) -> pd.DataFrame:
     # pandas keeps no field metadata: name the JSON text columns for Mapping.identity.
     frame.attrs[JSON_COLUMNS_ATTR] = [f.name for f in table.schema if is_json_field(f)]
     return frame
+
+
+def frame_table(frame: pd.DataFrame) -> pa.Table:
+    """An exported DataFrame back as the table it was (:func:`table_frame`), its JSON text
+    columns marked in their fields' metadata again."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    marked = set(frame.attrs.get(JSON_COLUMNS_ATTR, []))
+    schema = pa.schema([f.with_metadata(JSON_METADATA) if f.name in marked else
+                        f.remove_metadata() for f in table.schema])  # fmt: skip
+    return table.cast(schema)
 
 
 @contextmanager

@@ -22,6 +22,7 @@ one comment (QueryActivityReactions / QueryCommentReactions name it in their pat
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -29,6 +30,7 @@ from typing import Any
 
 import pandas as pd
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from feedkit.activity_table import (
     ATTACHMENT,
@@ -40,16 +42,19 @@ from feedkit.activity_table import (
 )
 from feedkit.client import Client
 from feedkit.errors import UsageError
-from feedkit.export import table_frame
+from feedkit.export import frame_table, table_frame, write_csv
+from feedkit.files import replacing
 from feedkit.progress import counter
 from feedkit.resources import HISTORY_FIELDS
 from feedkit.schema import MAX_PAGE, parse_time
 
 __all__ = [
+    "EXPORTED_KINDS",
     "SHAPES",
     "Shape",
     "bookmarks_to_dataframe",
     "comments_to_dataframe",
+    "export_kind",
     "follows_to_dataframe",
     "kind_table",
     "reactions_to_dataframe",
@@ -328,3 +333,53 @@ def bookmarks_to_dataframe(
         rows = list(_cursor_rows(lambda nxt: client.query_bookmarks(
             filter, user_id=user_id, limit=page_size, next=nxt), "bookmarks", bar))  # fmt: skip
     return table_frame(kind_table("bookmark", rows))
+
+
+# What each kind's export takes besides a filter, and the function that reads it.
+_EXPORTS: dict[str, tuple[Callable[..., pd.DataFrame], tuple[str, ...]]] = {
+    "user": (users_to_dataframe, ()),
+    "follow": (follows_to_dataframe, ()),
+    "comment": (comments_to_dataframe, ("activity_id",)),
+    "reaction": (reactions_to_dataframe, ("activity_id", "comment_id")),
+    "bookmark": (bookmarks_to_dataframe, ("user_id",)),
+}
+EXPORTED_KINDS = tuple(_EXPORTS)
+
+
+def export_kind(
+    client: Client,
+    kind: str,
+    path: str | os.PathLike[str],
+    *,
+    filter: Mapping[str, Any] | None = None,
+    progress: bool = True,
+    **named: str | None,
+) -> tuple[int, str | None]:
+    """Write every row of ``kind`` to ``path``: ``.parquet``, or ``.csv`` with the mapping
+    that imports it back beside it (``OUT.mapping.toml``). ``named`` are the kind's own
+    arguments (``activity_id`` for comments, ``user_id`` for bookmarks...). Returns the
+    number of rows and the mapping's path (None for Parquet). A path that cannot be written,
+    or an argument the kind does not take, fails before anything is read."""
+    if kind not in _EXPORTS:
+        raise UsageError(f"cannot export {kind!r}: kinds are {', '.join(EXPORTED_KINDS)}")
+    read, takes = _EXPORTS[kind]
+    given = {k: v for k, v in named.items() if v is not None}
+    refused = sorted(set(given) - set(takes))
+    if refused:
+        takes_text = f"take only {', '.join(takes)}" if takes else "take none"
+        raise UsageError(
+            f"{kind} exports {takes_text} (besides a filter), not {', '.join(refused)}"
+        )
+    suffix = os.fspath(path).rsplit(".", 1)[-1].lower()
+    if suffix not in ("parquet", "csv"):
+        raise UsageError(f"write a {kind} export to .parquet or .csv, not {os.fspath(path)}")
+
+    def table() -> pa.Table:
+        return frame_table(read(client, filter=filter, progress=progress, **given))
+
+    if suffix == "csv":
+        return write_csv(table, path, kind)
+    with replacing(path) as (part,):
+        written = table()
+        pq.write_table(written, part)
+    return written.num_rows, None
