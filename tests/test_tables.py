@@ -10,10 +10,9 @@ from pathlib import Path
 import pandas as pd
 import pyarrow.parquet as pq
 import pytest
-from click.testing import CliRunner
+from _kinds import seed
 
 import feedkit
-from feedkit.cli import main
 from feedkit.errors import UsageError
 from feedkit.tables import export_kind
 
@@ -21,31 +20,6 @@ TIMES = ("created_at", "updated_at")  # set by the server at write time: not com
 TS = "timestamp[ns, tz=UTC][pyarrow]"
 STR = "string[pyarrow]"
 STRS = "list<item: string>[pyarrow]"
-
-
-def seed(client: feedkit.Client) -> None:
-    """Two users, an activity, a follow, a thread of replies 3 deep, reactions, a bookmark."""
-    client.upsert_users([
-        {"id": "ann", "name": "Ann", "teams": ["red"], "teams_role": {"red": "admin"},
-         "privacy_settings": {"read_receipts": {"enabled": True}},
-         "custom": {"city": "Oslo", "n": 1, "mixed": [1, "a"]}},
-        {"id": "bob", "invisible": True},
-    ])  # fmt: skip
-    client.add_activity(id="a1", type="post", feeds=["user:ann"], user_id="ann", text="hi")
-    client.add_activity(id="a2", type="post", feeds=["user:ann"], user_id="ann", text="yo")
-    client.follow("timeline:bob", "user:ann", push_preference="all", custom={"since": 2020})
-    client.add_comment("top", id="c1", object_id="a1", user_id="bob", mentioned_user_ids=["ann"],
-                       attachments=[{"type": "image", "image_url": "https://x/y.png"}])  # fmt: skip
-    client.add_comment("r1", id="c2", parent_id="c1", user_id="ann", custom={"k": [1, 2]})
-    client.add_comment("r2", id="c3", parent_id="c2", user_id="bob")
-    client.add_comment("r3", id="c4", parent_id="c3", user_id="ann")
-    client.add_comment("top2", id="c5", object_id="a1", user_id="ann")
-    client.add_comment("sib", id="c6", parent_id="c1", user_id="bob")
-    client.add_comment("other", id="c7", object_id="a2", user_id="bob")
-    client.add_activity_reaction("a1", "like", user_id="bob", custom={"w": 2})
-    client.add_activity_reaction("a1", "love", user_id="ann")
-    client.add_comment_reaction("c2", "upvote", user_id="bob")
-    client.add_bookmark("a1", user_id="bob", custom={"note": "read later"})
 
 
 @pytest.fixture
@@ -246,53 +220,3 @@ def test_export_kind_refuses_what_the_kind_does_not_take(
     with pytest.raises(UsageError, match="kinds are"):
         export_kind(client, "feed", tmp_path / "f.csv")
     assert not [p for p in tmp_path.iterdir() if not p.name.startswith("source.db")]
-
-
-@pytest.mark.parametrize(
-    ("kind", "args", "rows"),
-    [
-        ("user", [], 2),
-        ("follow", ["--query", '{"target_feed": "user:ann"}'], 1),
-        ("comment", ["--activity", "a1"], 6),
-        ("reaction", ["--activity", "a1"], 2),
-        ("reaction", ["--comment", "c2"], 1),
-        ("bookmark", ["--user", "bob"], 1),
-    ],
-)
-def test_cli_exports_every_kind(
-    client: feedkit.Client, tmp_path: Path, kind: str, args: list[str], rows: int
-) -> None:
-    client.close()
-    for suffix in ("parquet", "csv"):
-        out = tmp_path / f"{kind}.{suffix}"
-        result = CliRunner().invoke(main, ["export", "--kind", kind, *args, "-o", str(out),
-                                           "--db", str(tmp_path / "source.db"),
-                                           "--no-progress"])  # fmt: skip
-        assert result.exit_code == 0, result.output
-        plural = feedkit.resources.RESOURCES[kind].plural
-        assert f"exported {rows} {plural} to" in result.output
-        assert pq.read_table(out).num_rows == rows if suffix == "parquet" else out.exists()
-    assert (tmp_path / f"{kind}.mapping.toml").exists()
-
-
-@pytest.mark.parametrize(
-    ("args", "suffix"),
-    [
-        (["--kind", "user", "user:ann"], "csv"),  # a FEED with another kind
-        (["--kind", "user", "--activity", "a1"], "csv"),  # an argument the kind does not take
-        (["--kind", "reaction"], "csv"),  # reactions of what?
-        (["--kind", "comment", "--query", "{nope"], "csv"),
-        (["--activity", "a1", "user:ann"], "csv"),  # activities take no --activity
-        (["--kind", "bookmark"], "jsonl"),  # an import file holds activities
-    ],
-)
-def test_cli_refuses_a_kind_without_what_it_needs(
-    client: feedkit.Client, tmp_path: Path, args: list[str], suffix: str
-) -> None:
-    client.close()
-    out = tmp_path / f"x.{suffix}"
-    result = CliRunner().invoke(main, ["export", *args, "-o", str(out),
-                                       "--db", str(tmp_path / "source.db")])  # fmt: skip
-    assert result.exit_code == 2, result.output
-    assert "Traceback" not in result.output
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["source.db"]
