@@ -117,8 +117,8 @@ def _value(row: Row, name: str, typ: pa.DataType, path: tuple[str, ...] | None) 
         value = row.get(name)  # a server answering the request's name
     if typ == TS:
         return None if value is None else parse_time(value)
-    if typ == STRINGS or pa.types.is_list(typ):
-        items = [attachment_value(x) for x in value or []] if typ != STRINGS else value
+    if pa.types.is_list(typ):  # of strings, or of attachments
+        items = value if typ == STRINGS else [attachment_value(x) for x in value or []]
         return items or None  # an empty list is an unset field
     return value
 
