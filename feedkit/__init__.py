@@ -34,6 +34,13 @@ from feedkit.migrate import MigrationInterrupted, MigrationReport, migrate
 from feedkit.plan import Plan, PlanError
 from feedkit.results import Activity, Page
 from feedkit.schema import FIELDS, Field, FieldError, Reason, validate_activity, validate_partial
+from feedkit.tables import (
+    bookmarks_to_dataframe,
+    comments_to_dataframe,
+    follows_to_dataframe,
+    reactions_to_dataframe,
+    users_to_dataframe,
+)
 
 __version__ = "0.1.0"
 
@@ -65,15 +72,20 @@ __all__ = [
     "StoreError",
     "TransportError",
     "ValidationError",
+    "bookmarks_to_dataframe",
+    "comments_to_dataframe",
     "connect",
     "feed_to_dataframe",
+    "follows_to_dataframe",
     "import_activities",
     "import_rows",
     "migrate",
     "query_to_dataframe",
+    "reactions_to_dataframe",
     "show",
     "to_activities",
     "to_parquet",
+    "users_to_dataframe",
     "validate_activity",
     "validate_partial",
     "validate_source",

@@ -3,9 +3,10 @@
 The table has the stable columns of ``ACTIVITY_COLUMNS`` (read-side names turned back into
 the request's: ``user`` -> ``user_id``, ``mentioned_users`` -> ``mentioned_user_ids``; times
 as timezone-aware timestamps; ``location.lat``/``location.lng``; attachments as a list of
-structs) and ``custom.*`` / ``search_data.*`` flattened into :mod:`feedkit.keypath` paths (a
-key holding '.' is quoted: ``custom."a.b"``), their types kept; values that
-cannot share one typed column are JSON text, marked so in the field's metadata.
+structs; on request the engagement counts of ``COUNT_COLUMNS``) and ``custom.*`` /
+``search_data.*`` flattened into :mod:`feedkit.keypath` paths (a key holding '.' is quoted:
+``custom."a.b"``), their types kept; values that cannot share one typed column are JSON text,
+marked so in the field's metadata. :func:`object_columns` flattens any kind's objects so.
 
 :class:`TableBuilder` takes pages as they arrive, each first read into a :class:`ReadPage`:
 its fixed members in Arrow, its custom and search_data objects as JSON bytes, so no page's
@@ -37,13 +38,20 @@ from feedkit.results import answer_activities
 
 __all__ = [
     "ACTIVITY_COLUMNS",
+    "ATTACHMENT",
+    "COUNT_COLUMNS",
     "OBJECT_ROOTS",
+    "STRINGS",
+    "TS",
     "ReadPage",
     "TableBuilder",
     "activities_to_table",
+    "attachment_value",
     "conflicts",
+    "object_columns",
     "read_activities",
     "read_answer",
+    "typed_array",
 ]
 
 TS = pa.timestamp("ns", tz="UTC")
@@ -63,6 +71,11 @@ ACTIVITY_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("attachments", pa.list_(ATTACHMENT)), ("share_count", pa.int64()),
     ("popularity", pa.int64()),
 )  # fmt: skip
+# What an answered activity counts of its engagement: columns a table adds when asked.
+COUNT_COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
+    ("reaction_count", pa.int64()), ("comment_count", pa.int64()), ("bookmark_count", pa.int64()),
+)  # fmt: skip
+_READ_COLUMNS = ACTIVITY_COLUMNS + COUNT_COLUMNS  # what a page reads: a table keeps a prefix
 OBJECT_ROOTS = ("custom", "search_data")  # the objects flattened into dotted columns
 
 
@@ -99,14 +112,15 @@ def _fixed(activities: Sequence[Mapping[str, Any]], name: str) -> list[Any]:
         key = name[9:]
         return [(a.get("location") or {}).get(key) for a in activities]
     if name == "attachments":
-        return [[_attachment(x) for x in a.get("attachments") or []] or None
+        return [[attachment_value(x) for x in a.get("attachments") or []] or None
                 for a in activities]  # fmt: skip
     if name in ("feeds", "filter_tags", "interest_tags"):
         return [a.get(name) or None for a in activities]
     return [a.get(name) for a in activities]
 
 
-def _attachment(x: Mapping[str, Any]) -> dict[str, Any]:
+def attachment_value(x: Mapping[str, Any]) -> dict[str, Any]:
+    """An answered attachment as the ``ATTACHMENT`` struct takes it (custom as JSON text)."""
     out = {k: x.get(k) for k in ("type", "asset_url", "image_url", "thumb_url", "title", "text")}
     out["custom"] = orjson.dumps(x["custom"]).decode() if x.get("custom") else None
     return out
@@ -167,7 +181,7 @@ def read_activities(page: Sequence[Mapping[str, Any]]) -> ReadPage:
     objects = {r: orjson.dumps([a.get(r) or {} for a in page]) for r in OBJECT_ROOTS}
     wire = _arrow_wire(page)
     if wire is None:  # a value of an unexpected type: this page value by value
-        fixed = [_typed(_fixed(page, n), t) for n, t in ACTIVITY_COLUMNS]
+        fixed = [typed_array(_fixed(page, n), t) for n, t in _READ_COLUMNS]
         return ReadPage(len(page), objects, fixed=fixed)
     attachments = pa.array(_fixed(page, "attachments"), _ATTACHMENTS)
     return ReadPage(len(page), objects, wire=wire, attachments=attachments)
@@ -187,7 +201,7 @@ def read_answer(body: bytes) -> tuple[ReadPage, str | None]:
         page, cursor = answer_activities(body)
         return read_activities(page), cursor
     attachments = pa.array(
-        [[_attachment(x) for x in a.attachments] or None if a.attachments else None
+        [[attachment_value(x) for x in a.attachments] or None if a.attachments else None
          for a in acts], _ATTACHMENTS)  # fmt: skip
     objects = {r: b"[" + b",".join([getattr(a, r) for a in acts]) + b"]" for r in OBJECT_ROOTS}
     return ReadPage(len(acts), objects, wire=wire, attachments=attachments), answer.next or None
@@ -203,11 +217,12 @@ class TableBuilder:
     inference of their custom and search_data objects, so the work is done while later pages
     are still on their way. :meth:`table` merges the chunks' inferences, and infers or reads
     value by value over every row at once wherever the merge cannot stand for that (the raw
-    objects are kept for it).
+    objects are kept for it). With ``counts`` the table also has the ``COUNT_COLUMNS``.
     """
 
-    def __init__(self, chunk_rows: int = CHUNK_ROWS) -> None:
+    def __init__(self, chunk_rows: int = CHUNK_ROWS, *, counts: bool = False) -> None:
         self.rows = 0
+        self._columns = _READ_COLUMNS if counts else ACTIVITY_COLUMNS  # the fixed ones kept
         self._chunk_rows = chunk_rows
         self._runs: list[list[pa.Array]] = []  # fixed columns of the pages read so far
         self._wire: list[pa.StructArray] = []  # the current run of Arrow-read pages
@@ -242,16 +257,16 @@ class TableBuilder:
         self._end_chunk()
         arrays: list[pa.Array | pa.ChunkedArray] = [
             pa.chunked_array([run[i] for run in self._runs], typ)
-            for i, (_, typ) in enumerate(ACTIVITY_COLUMNS)
+            for i, (_, typ) in enumerate(self._columns)
         ]
-        fields = [pa.field(name, typ) for name, typ in ACTIVITY_COLUMNS]
+        fields = [pa.field(name, typ) for name, typ in self._columns]
         for root, pages in self._objects.items():
             typed = None if whole else _struct_columns(_merged(self._inferred[root]), root)
             if typed is not None:
                 columns = list(_typed_fields(typed))
             else:
                 with _collector_paused():  # a burst of dicts that all live until the end
-                    columns = list(_root_columns(_decoded_objects(pages), root, whole))
+                    columns = list(object_columns(_decoded_objects(pages), root, whole))
             for field, column in columns:
                 fields.append(field)
                 arrays.append(column)
@@ -304,10 +319,11 @@ def _typed_fields(typed: list[tuple[str, pa.Array]]) -> Iterator[tuple[pa.Field,
         yield pa.field(key, column.type), column
 
 
-def _root_columns(
-    objects: list[Any], root: str, whole: frozenset[str]
+def object_columns(
+    objects: list[Any], root: str, whole: frozenset[str] = frozenset()
 ) -> Iterator[tuple[pa.Field, pa.Array]]:
-    """The flattened columns of one root's objects (a custom or search_data per row)."""
+    """The flattened columns of one root's objects (e.g. a custom per row), named
+    ``root.key...``: typed where the values agree, else JSON text marked in the metadata."""
     typed = None if whole else _struct_columns(_inferred(objects), root)
     if typed is not None:
         yield from _typed_fields(typed)
@@ -414,7 +430,7 @@ def _leaves(arr: pa.StructArray, prefix: str, out: list[tuple[str, pa.Array]]) -
 # dicts in C++ (other members are not looked at).
 _ID = pa.struct([("id", pa.string())])
 _WIRE = pa.struct(
-    [(name, pa.int64() if typ == TS else typ) for name, typ in ACTIVITY_COLUMNS
+    [(name, pa.int64() if typ == TS else typ) for name, typ in _READ_COLUMNS
      if name not in ("user_id", "mentioned_user_ids", "location.lat", "location.lng",
                      "attachments")]
     + [("user", _ID), ("mentioned_users", pa.list_(_ID)),
@@ -464,9 +480,9 @@ def _arrow_wire(page: Sequence[Mapping[str, Any]]) -> pa.StructArray | None:
 
 
 def _from_wire(wire: pa.StructArray, attachments: pa.Array) -> list[pa.Array]:
-    """The ``ACTIVITY_COLUMNS`` of Arrow-read pages."""
+    """The ``ACTIVITY_COLUMNS`` and ``COUNT_COLUMNS`` of Arrow-read pages."""
     arrays = []
-    for name, typ in ACTIVITY_COLUMNS:
+    for name, typ in _READ_COLUMNS:
         if name == "attachments":
             arr = attachments
         elif name == "user_id":
@@ -488,7 +504,8 @@ def _from_wire(wire: pa.StructArray, attachments: pa.Array) -> list[pa.Array]:
     return arrays
 
 
-def _typed(values: list[Any], typ: pa.DataType) -> pa.Array:
+def typed_array(values: list[Any], typ: pa.DataType) -> pa.Array:
+    """Python values as an array of ``typ``; times are nanoseconds."""
     return pa.array(values, pa.int64()).cast(typ) if typ == TS else pa.array(values, typ)
 
 

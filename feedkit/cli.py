@@ -21,6 +21,7 @@ import click
 
 from feedkit.errors import FeedkitError, UsageError
 from feedkit.schema import DEFAULT_CONCURRENCY, MAX_BATCH, MAX_REQUEST_BYTES
+from feedkit.tables import EXPORTED_KINDS
 from feedkit.terminal import console, print_errors, print_failure, print_report
 
 _FRESH_STORES: list[str] = []  # stores this command created: removed if it fails, empty
@@ -398,9 +399,22 @@ def import_(
     "--output",
     required=True,
     type=click.Path(dir_okay=False),
-    help="OUT.parquet, OUT.csv (with OUT.mapping.toml beside it) or OUT.jsonl (an import file).",
+    help="OUT.parquet, OUT.csv (with OUT.mapping.toml beside it) or, for activities, "
+    "OUT.jsonl (an import file).",
+)
+@click.option(
+    "--kind",
+    type=click.Choice(["activity", *EXPORTED_KINDS]),
+    default="activity",
+    show_default=True,
+    help="What to export: activities of a FEED or a --query, or every row of another kind.",
 )
 @click.option("--query", "query", help='A query filter as JSON, e.g. \'{"user_id": "alice"}\'.')
+@click.option(
+    "--activity", "activity_id", help="The activity whose comments or reactions to export."
+)
+@click.option("--comment", "comment_id", help="The comment whose reactions to export.")
+@click.option("--user", "user_id", help="The user whose bookmarks to export.")
 @store_option
 @remote_option
 @no_progress_option
@@ -408,35 +422,56 @@ def import_(
 def export(
     feed: str | None,
     output: str,
+    kind: str,
     query: str | None,
+    activity_id: str | None,
+    comment_id: str | None,
+    user_id: str | None,
     db: str | None,
     base_url: str | None,
     no_progress: bool,
 ) -> None:
-    """Export FEED (e.g. user:alice) or a --query, every page of it, to a file.
+    """Export FEED (e.g. user:alice) or a --query, every page of it, to a file; or, with
+    --kind, every user, follow, comment, reaction or bookmark (comments of an --activity,
+    reactions of an --activity or a --comment, bookmarks of a --user; any of them filtered by
+    a --query).
 
     Reads only: a store or feed that does not exist is an error, and nothing is created.
     """
     import json
 
     from feedkit import export as ex
+    from feedkit.resources import RESOURCES
+    from feedkit.tables import export_kind
 
-    if (feed is None) == (query is None):
+    if kind == "activity" and (feed is None) == (query is None):
         raise click.UsageError("give a FEED or --query, one of them")
+    if kind != "activity" and feed is not None:
+        raise click.UsageError(f"a {kind} export takes no FEED (filter it with --query)")
     try:
         filter_ = json.loads(query) if query is not None else None
     except json.JSONDecodeError as exc:
         raise click.BadParameter(f"not JSON: {exc}", param_hint="--query") from None
+    named = {"activity_id": activity_id, "comment_id": comment_id, "user_id": user_id}
     suffix = output.rsplit(".", 1)[-1].lower()
     writers: dict[str, Any] = {"parquet": ex.to_parquet, "csv": ex.to_csv, "jsonl": ex.to_jsonl}
-    if suffix not in writers:
-        raise click.BadParameter("write .parquet, .csv or .jsonl", param_hint="--output")
+    if kind == "activity" and any(named.values()):
+        raise click.UsageError("--activity, --comment and --user go with another --kind")
+    if suffix not in writers or (kind != "activity" and suffix == "jsonl"):
+        raise click.BadParameter(
+            "write .parquet, .csv or .jsonl" if kind == "activity" else "write .parquet or .csv",
+            param_hint="--output",
+        )
     with _client(db, base_url, create=False) as client:
-        result = writers[suffix](client, output, feed=feed, filter=filter_,
-                                 progress=_bars(no_progress))  # fmt: skip
+        if kind == "activity":
+            result = writers[suffix](client, output, feed=feed, filter=filter_,
+                                     progress=_bars(no_progress))  # fmt: skip
+        else:
+            result = export_kind(client, kind, output, filter=filter_,
+                                 progress=_bars(no_progress), **named)  # fmt: skip
     count, extra = result if isinstance(result, tuple) else (result, None)
     console().print(
-        f"exported {count:,} activities to {output}"
+        f"exported {count:,} {RESOURCES[kind].plural} to {output}"
         + (f" (import it back with --mapping {extra})" if extra else "")
     )
 

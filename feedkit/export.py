@@ -14,7 +14,7 @@ from __future__ import annotations
 import gc
 import os
 import tempfile
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import IO, Any
@@ -45,22 +45,36 @@ __all__ = [
     "ACTIVITY_COLUMNS",
     "activities_to_table",
     "feed_to_dataframe",
+    "frame_table",
     "iter_pages",
     "query_to_dataframe",
+    "table_frame",
     "text_table",
     "to_csv",
     "to_jsonl",
     "to_parquet",
+    "write_csv",
 ]
 
 SPOOL_CODEC = "lz4"  # JSON answers shrink about 7x at some 800 MB/s: under 2% of an export
 
 
-def _frame(table: pa.Table) -> pd.DataFrame:
+def table_frame(table: pa.Table) -> pd.DataFrame:
+    """An exported table as an Arrow-backed DataFrame, its JSON text columns named in attrs."""
     frame = table.to_pandas(types_mapper=pd.ArrowDtype)
     # pandas keeps no field metadata: name the JSON text columns for Mapping.identity.
     frame.attrs[JSON_COLUMNS_ATTR] = [f.name for f in table.schema if is_json_field(f)]
     return frame
+
+
+def frame_table(frame: pd.DataFrame) -> pa.Table:
+    """An exported DataFrame back as the table it was (:func:`table_frame`), its JSON text
+    columns marked in their fields' metadata again."""
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    marked = set(frame.attrs.get(JSON_COLUMNS_ATTR, []))
+    schema = pa.schema([f.with_metadata(JSON_METADATA) if f.name in marked else
+                        f.remove_metadata() for f in table.schema])  # fmt: skip
+    return table.cast(schema)
 
 
 @contextmanager
@@ -80,9 +94,15 @@ def _heap_frozen() -> Iterator[None]:
 
 
 def _collect(
-    pages: Iterator[ReadPage], limit: int | None, progress: bool, what: str
+    pages: Iterator[ReadPage], limit: int | None, progress: bool, what: str, counts: bool = False
 ) -> pd.DataFrame:
-    builder = TableBuilder()
+    return table_frame(_collect_table(pages, limit, progress, what, counts))
+
+
+def _collect_table(
+    pages: Iterator[ReadPage], limit: int | None, progress: bool, what: str, counts: bool = False
+) -> pa.Table:
+    builder = TableBuilder(counts=counts)
     with counter(progress, f"export {what}") as bar:
         for page in pages:
             take = page if limit is None else page.head(max(0, limit - builder.rows))
@@ -90,7 +110,7 @@ def _collect(
             bar.update(take.rows)
             if limit is not None and builder.rows >= limit:
                 break
-        return _frame(builder.table())
+        return builder.table()
 
 
 def feed_to_dataframe(
@@ -100,12 +120,16 @@ def feed_to_dataframe(
     limit: int | None = None,
     page_size: int = MAX_PAGE,
     progress: bool = True,
+    counts: bool = False,
     **options: Any,
 ) -> pd.DataFrame:
-    """Every activity of ``feed`` (e.g. "user:alice"), newest first, as a DataFrame."""
+    """Every activity of ``feed`` (e.g. "user:alice"), newest first, as a DataFrame.
+
+    ``counts`` adds integer columns reaction_count, comment_count and bookmark_count, read
+    from the answers themselves (no request more)."""
     with _heap_frozen():
         pages = iter_pages(client, feed=feed, page_size=page_size, read=read_answer, **options)
-        return _collect(pages, limit, progress, feed)
+        return _collect(pages, limit, progress, feed, counts)
 
 
 def query_to_dataframe(
@@ -117,9 +141,11 @@ def query_to_dataframe(
     page_size: int = MAX_PAGE,
     progress: bool = True,
     concurrency: int | None = None,
+    counts: bool = False,
     **options: Any,
 ) -> pd.DataFrame:
-    """Every activity a query matches, following the cursors, as a DataFrame.
+    """Every activity a query matches, following the cursors, as a DataFrame; ``counts`` as
+    :func:`feed_to_dataframe` says.
 
     A query sorted by ``created_at`` (the default) is read in time ranges on ``concurrency``
     threads (see :mod:`feedkit.paging`): the same rows in the same order, sooner. The default
@@ -140,7 +166,7 @@ def query_to_dataframe(
             read=read_answer,
             **options,
         )
-        return _collect(pages, limit, progress, "query")
+        return _collect(pages, limit, progress, "query", counts)
 
 
 def default_concurrency(client: Client) -> int:
@@ -268,9 +294,12 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def text_table(table: pa.Table) -> tuple[pa.Table, dict[str, str]]:
+def text_table(
+    table: pa.Table, roots: tuple[str, ...] | None = OBJECT_ROOTS
+) -> tuple[pa.Table, dict[str, str]]:
     """A table for text formats (CSV): nested values as JSON text, times as RFC 3339, plus
-    the ``[columns]`` types that read it back exactly."""
+    the ``[columns]`` types that read it back exactly: of every JSON column, and of the
+    numbers and booleans of the columns under ``roots`` (None: of every column)."""
     arrays, types = [], {}
     for f, col in zip(table.schema, table.columns, strict=True):
         arr = col.combine_chunks()
@@ -283,7 +312,7 @@ def text_table(table: pa.Table) -> tuple[pa.Table, dict[str, str]]:
         else:
             arrays.append(arr)
             kind = {pa.int64(): "int", pa.float64(): "float", pa.bool_(): "bool"}.get(t)
-            if kind and f.name.split(".")[0] in OBJECT_ROOTS:
+            if kind and (roots is None or f.name.split(".")[0] in roots):
                 types[f.name] = kind
     return pa.Table.from_arrays(arrays, names=table.column_names), types
 
@@ -300,23 +329,36 @@ def to_csv(
 ) -> tuple[int, str]:
     """Write a feed or a query to CSV, and beside it the mapping that imports it back
     (``OUT.mapping.toml``); returns the number of activities and the mapping's path."""
-    import pyarrow.csv as pcsv
 
-    from feedkit.mapping import Mapping as ActivityMapping
-
-    mapping_path = f"{os.fspath(path).rsplit('.', 1)[0]}.mapping.toml"
-    with replacing(path, mapping_path) as (part, mapping_part):
+    def table() -> pa.Table:
         with _heap_frozen():
             pages = iter_pages(client, feed=feed, filter=filter, sort=sort, read=read_answer,
                                **options)  # fmt: skip
-            frame = _collect(pages, None, progress, feed or "query")
-        table = pa.Table.from_pandas(frame, preserve_index=False)
-        text, types = text_table(table)
-        identity = ActivityMapping.identity(table)
+            return _collect_table(pages, None, progress, feed or "query")
+
+    return write_csv(table, path)
+
+
+def write_csv(
+    table: Callable[[], pa.Table], path: str | os.PathLike[str], kind: str = "activity"
+) -> tuple[int, str]:
+    """Write the exported table of ``kind`` that ``table()`` reads to CSV, and beside it the
+    mapping that imports it back (``OUT.mapping.toml``, typing every column the text loses);
+    returns the number of rows and the mapping's path. A path that cannot be written fails
+    before anything is read."""
+    import pyarrow.csv as pcsv
+
+    from feedkit.mapping import Mapping as KindMapping
+
+    mapping_path = f"{os.fspath(path).rsplit('.', 1)[0]}.mapping.toml"
+    with replacing(path, mapping_path) as (part, mapping_part):
+        read = table()
+        text, types = text_table(read, OBJECT_ROOTS if kind == "activity" else None)
+        identity = KindMapping.identity(read, kind=kind)
         mapping = replace(identity, column_types={**identity.column_types, **types})
         pcsv.write_csv(text, part)
         mapping_part.write_text(mapping.to_toml(), encoding="utf-8")
-    return len(frame), mapping_path
+    return read.num_rows, mapping_path
 
 
 def to_jsonl(

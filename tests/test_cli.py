@@ -19,9 +19,11 @@ from typing import Any
 
 import click
 import pytest
+from _kinds import seed
 from click.testing import CliRunner
 
 from feedkit.cli import main
+from feedkit.resources import RESOURCES
 
 
 def commands() -> list[str]:
@@ -275,3 +277,65 @@ def test_no_color_on_a_terminal_is_plain(tmp_path: Path) -> None:
     out = _run_at_80(tmp_path, tty=True, env={"NO_COLOR": "1"})
     colour = re.compile(r"\x1b\[(?:[0-9]*;)*(?:3[0-8]|9[0-7])[;m]")  # bold and dim stay
     assert "\x1b[" in out and not colour.search(out), "colour despite NO_COLOR"
+
+
+@pytest.fixture
+def kinds_store(tmp_path: Path) -> Path:
+    """A store holding rows of every kind (tests/_kinds.py)."""
+    import feedkit
+
+    path = tmp_path / "kinds.db"
+    with feedkit.connect(db=path) as client:
+        seed(client)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("kind", "args", "rows"),
+    [
+        ("user", [], 2),
+        ("follow", ["--query", '{"target_feed": "user:ann"}'], 1),
+        ("comment", ["--activity", "a1"], 6),
+        ("reaction", ["--activity", "a1"], 2),
+        ("reaction", ["--comment", "c2"], 1),
+        ("bookmark", ["--user", "bob"], 1),
+    ],
+)
+def test_cli_exports_every_kind(
+    kinds_store: Path, tmp_path: Path, kind: str, args: list[str], rows: int
+) -> None:
+    for suffix in ("parquet", "csv"):
+        out = tmp_path / f"{kind}.{suffix}"
+        result = CliRunner().invoke(main, ["export", "--kind", kind, *args, "-o", str(out),
+                                           "--db", str(kinds_store),
+                                           "--no-progress"])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        plural = RESOURCES[kind].plural
+        assert f"exported {rows} {plural} to" in result.output
+        if suffix == "parquet":
+            import pyarrow.parquet as pq
+
+            assert pq.read_table(out).num_rows == rows
+    assert (tmp_path / f"{kind}.mapping.toml").exists()
+
+
+@pytest.mark.parametrize(
+    ("args", "suffix"),
+    [
+        (["--kind", "user", "user:ann"], "csv"),  # a FEED with another kind
+        (["--kind", "user", "--activity", "a1"], "csv"),  # an argument the kind does not take
+        (["--kind", "reaction"], "csv"),  # reactions of what?
+        (["--kind", "comment", "--query", "{nope"], "csv"),
+        (["--activity", "a1", "user:ann"], "csv"),  # activities take no --activity
+        (["--kind", "bookmark"], "jsonl"),  # an import file holds activities
+    ],
+)
+def test_cli_refuses_a_kind_without_what_it_needs(
+    kinds_store: Path, tmp_path: Path, args: list[str], suffix: str
+) -> None:
+    out = tmp_path / f"x.{suffix}"
+    result = CliRunner().invoke(main, ["export", *args, "-o", str(out),
+                                       "--db", str(kinds_store)])  # fmt: skip
+    assert result.exit_code == 2, result.output
+    assert "Traceback" not in result.output
+    assert not [p for p in tmp_path.iterdir() if not p.name.startswith("kinds.db")]
