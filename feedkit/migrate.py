@@ -80,8 +80,9 @@ class MigrationReport:
         mode = " (dry run: nothing sent)" if self.dry_run else ""
         lines = [f"migration of {len(self.steps)} steps{mode}: {self.verdict}"]
         lines += [f"  {s.kind:<10} {s.name:<24} {r.verdict}" for s, r in self.steps]
-        lines += [f"  {label:<13} {v:>10,}" if isinstance(v, int) else f"  {label:<13} {v:>12}"
-                  for label, v, _ in self.figures()]  # fmt: skip
+        for label, value, note in self.figures():  # as an import's report shows them
+            shown = f"{value:>10,}" if isinstance(value, int) else f"{value:>12}"
+            lines.append(f"  {label:<13} {shown}" + (f"  ({note})" if note else ""))
         lines += [f"  note: {n}" for n in self.notes]
         return "\n".join(lines)
 
