@@ -19,7 +19,7 @@ FLAGS = doctest.ELLIPSIS | doctest.NORMALIZE_WHITESPACE
 # Modules whose docstrings show a runnable example; a test fails if one loses its examples.
 EXPECTED = {
     "feedkit.arrowjson", "feedkit.client", "feedkit.convert", "feedkit.display", "feedkit.files",
-    "feedkit.schema.activity", "feedkit.schema.fields",
+    "feedkit.resources", "feedkit.schema.activity", "feedkit.schema.fields", "feedkit.threads",
     "feedkit.widgets.activity_form", "feedkit.widgets.partial_form",
 }  # fmt: skip
 
@@ -40,7 +40,7 @@ MODULES = _modules()
 @pytest.mark.parametrize("name", MODULES)
 def test_docstring_examples_pass(name: str) -> None:
     module = importlib.import_module(name)
-    runner = doctest.DocTestRunner(optionflags=FLAGS)
+    runner = doctest.DocTestRunner(optionflags=FLAGS, verbose=False)  # not '-v' in sys.argv
     for test in _examples(module):
         runner.run(test, out=lambda text: print(text, end=""))
     result = runner.summarize(verbose=False)
