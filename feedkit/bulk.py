@@ -88,6 +88,7 @@ class ImportOptions:
     errors_path: str | PathLike[str] | None = None  # write every failure to this CSV
     keep_errors: int = 100_000  # failures kept in the report's table (all go to errors_path)
     read_rows: int = 10_000  # rows converted at a time: bounds memory
+    label: str = ""  # what the progress bars name first (a migration's step)
 
     def __post_init__(self) -> None:
         if not 1 <= self.batch_size <= MAX_BATCH:
@@ -464,7 +465,7 @@ def _superseded(
     opened, batches = convert(open_source(), mapping, batch_rows=opts.read_rows,
                               import_file=import_file)  # fmt: skip
     rows = 0
-    with Progress(opts.progress, opened, "check ids") as bar:  # then the import
+    with Progress(opts.progress, opened, f"{opts.label}check ids") as bar:  # then the import
         for cb in batches:
             ids = cb.ids.to_pylist()
             index.add(ids, cb.rows)
@@ -655,7 +656,8 @@ class _Import:
         index = IdIndex() if superseded is None else None
         parent = self.resource.parent
         threads = Threads() if index is not None and parent in mapping.fields else None
-        bar = Progress(opts.progress, opened, "validate" if opts.dry_run else "import", rows_total)
+        what = "validate" if opts.dry_run else "write" if self.sink else "import"
+        bar = Progress(opts.progress, opened, f"{opts.label}{what}", rows_total)
         self.pool = ThreadPoolExecutor(max_workers=opts.concurrency,
                                        thread_name_prefix="feedkit-import")  # fmt: skip
         try:
@@ -765,7 +767,8 @@ class _Import:
     ) -> None:
         """A pass sending the rows at ``level``, once every row above them was sent."""
         opened, batches = self._convert(reopen)
-        with Progress(self.opts.progress, opened, f"replies, level {level}", rows_total) as bar:
+        label = f"{self.opts.label}replies, level {level}"
+        with Progress(self.opts.progress, opened, label, rows_total) as bar:
             for cb in batches:
                 self._send(cb, depths[cb.rows] == level, level)
                 bar.advance(cb.rows_read, _stats(self.report))

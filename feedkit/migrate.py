@@ -124,7 +124,12 @@ def migrate(
     """
     if not isinstance(plan, Plan):
         plan = Plan.from_toml(plan)
-    allowed = {f.name for f in fields(ImportOptions)} - {"checkpoint", "errors_path", "dry_run"}
+    allowed = {f.name for f in fields(ImportOptions)} - {
+        "checkpoint",
+        "errors_path",
+        "dry_run",
+        "label",
+    }
     unknown = set(options) - allowed
     if unknown:
         raise TypeError(f"unknown option(s) {sorted(unknown)}; options: {sorted(allowed)}")
@@ -169,7 +174,8 @@ def _run(
             try:
                 result = import_rows(client, step.source, step.mapping, check=check,
                                      dry_run=dry_run, checkpoint=journal, errors_path=errors_csv,
-                                     sink=sink, **options)  # fmt: skip
+                                     sink=sink, label=f"{step.kind} {step.name}: ",
+                                     **options)  # fmt: skip
             except ImportInterrupted as exc:
                 report.steps.append((step, exc.report))
                 report.interrupted = True
