@@ -13,6 +13,10 @@ same bad rows at the same places) makes an app for benchmarks in flat memory::
 
     .venv/bin/python data/make_app.py                      # the tutorial app, into data/app
     .venv/bin/python data/make_app.py --scale 1000 --out /tmp/bigapp
+    .venv/bin/python data/make_app.py --size 10000,100000,200000,100000,300000 --out /tmp/app
+
+``--size`` sets about how many users, posts, follows, comments and reactions (the means of
+:class:`Shape`); the tutorial app's shape is the default, and data/app stays byte-identical.
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ from typing import Final, TextIO
 
 HERE: Final = Path(__file__).resolve().parent
 SEED: Final = 1605  # issue 16, item 5
-N_USERS: Final = 200  # per unit of --scale; the other tables follow from these two
+N_USERS: Final = 200  # per unit of --scale (Shape's defaults)
 N_POSTS: Final = 1000
 START: Final = datetime(2019, 1, 1, tzinfo=UTC)
 SPAN: Final = timedelta(days=5 * 365)
@@ -157,6 +161,33 @@ TAGS: Final = ("food", "travel", "diy", "fitness", "photo", "books", "tech", "ga
                "music")  # fmt: skip
 KINDS: Final = (("like", 70), ("love", 15), ("haha", 6), ("wow", 4), ("sad", 3), ("angry", 2))
 FOLDERS: Final = ("Read later", "Recipes", "Trips", "Work")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How big the app is (users and posts per unit of ``--scale``) and how busy: the other
+    tables' rows are drawn with these means (per user, per post, per comment). The defaults
+    make the tutorial app; :meth:`sized` makes one of about the given rows."""
+
+    users: int = N_USERS
+    posts: int = N_POSTS
+    follows_per_user: float = 7.5
+    comments_per_post: float = 1.3
+    likes_per_post: float = 2.1
+    likes_per_comment: float = 0.45
+    saves_per_post: float = 0.4
+
+    @classmethod
+    def sized(cls, users: int, posts: int, follows: int, comments: int, reactions: int) -> Shape:
+        """An app of ``users`` and ``posts`` with about ``follows``, ``comments`` and
+        ``reactions`` rows (likes on posts and on comments, as many on a comment as now)."""
+        base = cls()
+        on_posts = reactions - base.likes_per_comment * comments
+        if min(users, posts) < 1 or min(follows, comments, on_posts) < 0:
+            raise ValueError("users and posts must be >= 1, and reactions enough for the "
+                             f"comments' likes ({base.likes_per_comment:g} a comment)")  # fmt: skip
+        return cls(users, posts, follows / users, comments / posts, on_posts / posts,
+                   base.likes_per_comment, base.saves_per_post)  # fmt: skip
 
 
 def _weighted(rng: random.Random, pairs: tuple[tuple[str, int], ...]) -> str:
@@ -310,6 +341,7 @@ class App:
     rng: random.Random
     n_users: int
     n_posts: int
+    shape: Shape
     gone_users: set[int] = field(default_factory=set)  # rows spoiled: referring to them fails
 
     def user(self, index: int) -> str:
@@ -367,7 +399,7 @@ def write_users(app: App, users: Table, follows: Table) -> None:
         if i in app.gone_users:
             continue
         joined = app.when(i, app.n_users)
-        for j in app.some(_count(app.rng, 7.5), besides=i):
+        for j in app.some(_count(app.rng, app.shape.follows_per_user), besides=i):
             row = {
                 "follower_id": app.user(i),
                 "followee_id": app.user(j),
@@ -390,7 +422,7 @@ def thread(app: App, ids: Ids, post: str, at: datetime) -> list[Comment]:
     then a reply is listed before the comment it answers, as the old export did."""
     rng = app.rng
     made: list[Comment] = []
-    for k in range(_count(rng, 1.3)):
+    for k in range(_count(rng, app.shape.comments_per_post)):
         parent = None
         if made and rng.random() < 0.7:
             deepest = max(made, key=lambda c: c.depth)
@@ -437,7 +469,9 @@ def write_posts(app: App, ids: Ids, posts: Table, comments: Table, likes: Table,
         for c in made:
             comments.write(c.row)
             ids.last_comment = (c.id, pid)
-        targets = [("post_id", pid, 2.1)] + [("comment_id", c.id, 0.45) for c in made]
+        shape = app.shape
+        targets = [("post_id", pid, shape.likes_per_post)]
+        targets += [("comment_id", c.id, shape.likes_per_comment) for c in made]
         for column, target, mean in targets:
             for who in app.some(_count(rng, mean)):
                 likes.write({
@@ -447,7 +481,7 @@ def write_posts(app: App, ids: Ids, posts: Table, comments: Table, likes: Table,
                     "kind": _weighted(rng, KINDS),
                     "liked_at": _iso(at + timedelta(minutes=rng.randrange(1, 60 * 24 * 7))),
                 })  # fmt: skip
-        for who in app.some(_count(rng, 0.4)):
+        for who in app.some(_count(rng, app.shape.saves_per_post)):
             saved.write({
                 "user_id": app.user(who), "post_id": pid,
                 "folder": rng.choice(FOLDERS) if rng.random() < 0.4 else "",
@@ -455,10 +489,12 @@ def write_posts(app: App, ids: Ids, posts: Table, comments: Table, likes: Table,
             })  # fmt: skip
 
 
-def generate(out: Path, scale: int = 1) -> dict[str, int]:
-    """Write the six tables into ``out``; the rows of each."""
+def generate(out: Path, scale: int = 1, shape: Shape | None = None) -> dict[str, int]:
+    """Write the six tables into ``out``, ``scale`` times the users and posts of ``shape``
+    (default: the tutorial app's); the rows of each."""
     out.mkdir(parents=True, exist_ok=True)
-    app = App(random.Random(SEED), N_USERS * scale, N_POSTS * scale)
+    shape = shape or Shape()
+    app = App(random.Random(SEED), shape.users * scale, shape.posts * scale, shape)
     ids = Ids()
     defects = _defects(ids)
     with ExitStack() as stack:
@@ -482,12 +518,23 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", type=int, default=1, help="rows times N (default 1)")
     parser.add_argument("--out", type=Path, default=HERE / "app", help="the folder written")
+    parser.add_argument(
+        "--size",
+        metavar="USERS,POSTS,FOLLOWS,COMMENTS,REACTIONS",
+        help="about these rows (times --scale), e.g. 10000,100000,200000,100000,300000",
+    )
     args = parser.parse_args()
     if args.scale < 1:
         parser.error("--scale must be 1 or more")
-    if args.scale != 1 and args.out == HERE / "app":
-        parser.error("data/app holds the tutorial app (scale 1): give --out for a bigger one")
-    for name, n in generate(args.out, args.scale).items():
+    if (args.scale != 1 or args.size) and args.out == HERE / "app":
+        parser.error("data/app holds the tutorial app (scale 1): give --out for another one")
+    shape = None
+    if args.size:
+        try:
+            shape = Shape.sized(*(int(n) for n in args.size.split(",", 4)))
+        except (TypeError, ValueError) as exc:
+            parser.error(f"--size takes five whole numbers: {exc}")
+    for name, n in generate(args.out, args.scale, shape).items():
         size = (args.out / name).stat().st_size
         print(f"wrote {args.out / name}: {n:,} rows, {size / 1024:,.0f} KiB")
 

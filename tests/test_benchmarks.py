@@ -28,7 +28,8 @@ def run_quick(name: str, tmp_path: Path) -> str:
 
 
 def ratios(output: str, kinds: str) -> list[str]:
-    line = re.compile(rf"({kinds}) ratio (\S+) \d+\.\d+x .*{VERDICT}$")
+    # What is compared may be two words: ``migrate ratio user feedkit/sdk 12.3x``.
+    line = re.compile(rf"({kinds}) ratio (.+?) \d+\.\d+x .*{VERDICT}$")
     return [f"{m.group(1)} {m.group(2)}" for x in output.splitlines() if (m := line.search(x))]
 
 
@@ -56,3 +57,12 @@ def test_export_benchmark(tmp_path: Path) -> None:
     assert ratios(output, "export|rss") == expected, output
     assert "raw paging: httpx + response.json()" in output, output
     assert list((tmp_path / "c").glob("export-*.db")), "built stores are cached"
+
+
+def test_migrate_benchmark(tmp_path: Path) -> None:
+    output = run_quick("bench_migrate.py", tmp_path)
+    steps = ("user", "activity", "follow", "comment", "reaction", "bookmark")
+    expected = [f"migrate {kind} feedkit/{peer}" for kind in steps for peer in ("sdk", "raw")]
+    expected += ["rss 20x/10x", "refs checked/unchecked"]
+    assert ratios(output, "migrate|rss|refs") == expected, output
+    assert len(list((tmp_path / "c").glob("app-*"))) == 3, "generated apps are cached"
