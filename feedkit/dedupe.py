@@ -1,7 +1,8 @@
 """Duplicate ids within one source: the last valid row wins, as upserts in source order would.
 
 An import reads its source twice. The first pass collects the id of every valid row, as a
-64-bit hash beside the row's number (16 bytes a row, whatever the row holds); the ids seen more
+64-bit hash beside the row's number (16 bytes a row, whatever the row holds; past a million
+rows they go to temporary files, partitioned by hash, so memory stays flat); the ids seen more
 than once are then known, and :class:`Superseded` says, for each earlier row, which later row
 supersedes it. The second pass sends only the last row of each id and reports the earlier ones
 (``duplicate_id``, naming both rows), so the store ends as the source's last word whatever the
@@ -18,43 +19,98 @@ reported instead of silently merged.
 
 from __future__ import annotations
 
+import tempfile
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["IdIndex", "Superseded"]
+__all__ = ["PARTITIONS", "SPILL_ROWS", "IdIndex", "Superseded"]
+
+
+SPILL_ROWS = 1_000_000  # rows held in memory before the index moves to partition files
+PARTITIONS = 256  # files a spilled index is split into, by hash: each is judged alone
 
 
 class IdIndex:
-    """The ids of a source's valid rows, gathered batch by batch."""
+    """The ids of a source's valid rows, gathered batch by batch.
 
-    def __init__(self) -> None:
+    Up to :data:`SPILL_ROWS` rows are held in memory (16 bytes each). Past that, every
+    (hash, row) pair goes to one of :data:`PARTITIONS` temporary files by its hash's low
+    bits, so equal ids meet in one partition, and :meth:`superseded` reads one partition at a
+    time: the memory an index takes stays flat however many rows the source has (what it
+    keeps is the duplicates it finds).
+    """
+
+    def __init__(self, spill_rows: int = SPILL_ROWS) -> None:
         self._hashes: list[np.ndarray] = []
         self._rows: list[np.ndarray] = []
+        self._held = 0
+        self._spill_rows = spill_rows
+        self._folder: tempfile.TemporaryDirectory[str] | None = None
+        self._files: list[BinaryIO] = []
 
     def add(self, ids: list[str], rows: np.ndarray) -> None:
         self._hashes.append(np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids)))
         self._rows.append(np.asarray(rows, dtype=np.int64))
+        self._held += len(ids)
+        if self._held >= self._spill_rows:
+            self._spill()
+
+    def _spill(self) -> None:
+        """Append the held pairs to their partitions' files."""
+        if self._folder is None:
+            self._folder = tempfile.TemporaryDirectory(prefix="feedkit-ids-")
+            folder = Path(self._folder.name)
+            self._files = [open(folder / f"{i:03d}", "w+b") for i in range(PARTITIONS)]  # noqa: SIM115
+        pairs = np.empty((self._held, 2), dtype=np.int64)
+        pairs[:, 0] = np.concatenate(self._hashes)
+        pairs[:, 1] = np.concatenate(self._rows)
+        self._hashes, self._rows, self._held = [], [], 0
+        part = pairs[:, 0] & (PARTITIONS - 1)
+        order = np.argsort(part, kind="stable")
+        pairs, part = pairs[order], part[order]
+        bounds = np.searchsorted(part, np.arange(PARTITIONS + 1))
+        for i in np.flatnonzero(np.diff(bounds)).tolist():
+            self._files[i].write(pairs[bounds[i] : bounds[i + 1]].tobytes())
 
     def superseded(self) -> Superseded:
         """Which rows a later row with the same id supersedes."""
-        if not self._hashes:
-            return Superseded({})
-        hashes = np.concatenate(self._hashes)
-        rows = np.concatenate(self._rows)
-        self._hashes.clear()
-        self._rows.clear()
-        order = np.lexsort((rows, hashes))  # by id hash, then by row: the last of a run wins
-        hashes, rows = hashes[order], rows[order]
-        same_as_next = hashes[:-1] == hashes[1:]
+        if self._folder is None:
+            if not self._hashes:
+                return Superseded({})
+            hashes, rows = np.concatenate(self._hashes), np.concatenate(self._rows)
+            self._hashes, self._rows, self._held = [], [], 0
+            return Superseded(_winners(hashes, rows))
+        if self._held:
+            self._spill()
         winner: dict[int, int] = {}
-        if same_as_next.any():
-            # The index of the last row of each run of equal hashes, for every position.
-            last = np.flatnonzero(np.append(~same_as_next, True))
-            run_end = last[np.searchsorted(last, np.arange(len(rows)))]
-            earlier = np.flatnonzero(np.append(same_as_next, False))
-            winner = dict(zip(rows[earlier].tolist(), rows[run_end[earlier]].tolist(), strict=True))
+        try:
+            for f in self._files:
+                f.seek(0)
+                pairs = np.frombuffer(f.read(), dtype=np.int64).reshape(-1, 2)
+                winner.update(_winners(pairs[:, 0], pairs[:, 1]))
+        finally:
+            for f in self._files:
+                f.close()
+            self._folder.cleanup()
+            self._folder, self._files = None, []
         return Superseded(winner)
+
+
+def _winners(hashes: np.ndarray, rows: np.ndarray) -> dict[int, int]:
+    """Earlier row -> the last row of its hash, among these pairs."""
+    order = np.lexsort((rows, hashes))  # by id hash, then by row: the last of a run wins
+    hashes, rows = hashes[order], rows[order]
+    same_as_next = hashes[:-1] == hashes[1:]
+    if not same_as_next.any():
+        return {}
+    # The index of the last row of each run of equal hashes, for every position.
+    last = np.flatnonzero(np.append(~same_as_next, True))
+    run_end = last[np.searchsorted(last, np.arange(len(rows)))]
+    earlier = np.flatnonzero(np.append(same_as_next, False))
+    return dict(zip(rows[earlier].tolist(), rows[run_end[earlier]].tolist(), strict=True))
 
 
 @dataclass
