@@ -860,6 +860,57 @@ class Client:
     def get_task(self, task_id: str) -> dict[str, Any]:
         return dict(self.call("GetTask", {"id": task_id}))
 
+    # -- the import pipeline ----------------------------------------------------------------
+
+    def create_import_url(self, filename: str | None = None) -> dict[str, Any]:
+        """Where to upload an import file: ``{"path", "upload_url", ...}``."""
+        return dict(self.call("CreateImportURL", json={"filename": filename}))
+
+    def upload_import_file(
+        self, upload_url: str, file: str | os.PathLike[str], *, chunk_bytes: int = 1 << 20
+    ) -> None:
+        """PUT ``file`` to an upload URL, streamed in chunks; sent again after a transport
+        error or a retryable status. (An upload URL is good for one upload: one whose answer
+        was lost is refused when sent again, and needs a new URL.)"""
+        size = os.path.getsize(file)
+
+        def chunks() -> Iterator[bytes]:
+            with open(file, "rb") as f:
+                while chunk := f.read(chunk_bytes):
+                    yield chunk
+
+        headers = {"Content-Length": str(size), "Content-Type": "application/x-ndjson"}
+        path = httpx.URL(upload_url).path
+        for attempt in range(self.retry.attempts):
+            last = attempt + 1 == self.retry.attempts
+            try:
+                response = self._http.put(upload_url, content=chunks(), headers=headers)
+            except httpx.HTTPError as exc:
+                if last:
+                    raise TransportError(f"PUT {path}: {type(exc).__name__}: {exc}") from None
+                self._retried(type(exc).__name__)
+                time.sleep(self.retry.delay(attempt))
+                continue
+            if response.status_code in RETRY_STATUSES and not last:
+                self._retried(str(response.status_code))
+                time.sleep(self.retry.delay(attempt, _retry_after(response)))
+                continue
+            self._decode("PUT", path, response, response.content)  # raises an error answer
+            return
+
+    def create_import(
+        self, path: str, *, mode: str = "upsert", merge_custom: bool | None = None
+    ) -> dict[str, Any]:
+        """Start importing an uploaded file; the ImportTask (poll it with get_import)."""
+        body = {"path": path, "mode": mode, "merge_custom": merge_custom}
+        return dict(self.call("CreateImport", json=body, retry=False)["import_task"])
+
+    def get_import(self, import_id: str) -> dict[str, Any]:
+        return dict(self.call("GetImport", {"id": import_id})["import_task"])
+
+    def list_imports(self) -> list[dict[str, Any]]:
+        return list(self.call("ListImports")["import_tasks"])
+
     # -- reactions --------------------------------------------------------------------------
 
     def add_activity_reaction(
@@ -1381,7 +1432,7 @@ def connect(
     app = create_app(path, api_key=key, api_secret=secret)
     transport = InProcessTransport(app)
     client = Client("http://feedkit.embedded", key, secret, transport=transport, **options)
-    client._owned += [transport, app.state.store]
+    client._owned += [transport, app.state.imports, app.state.store]
     client.db_path = path
     client.store_id = app.state.store.store_id
     return client

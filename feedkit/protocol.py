@@ -18,11 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import quote
 
-__all__ = ["OPERATIONS", "OPS", "Operation", "segment"]
+__all__ = ["IMPORT_UPLOADS", "OPERATIONS", "OPS", "Operation", "segment"]
 
 FEEDS = "/api/v2/feeds"
 USERS = "/api/v2/users"
 FEED = f"{FEEDS}/feed_groups/{{feed_group_id}}/feeds/{{feed_id}}"
+# Where the embedded server takes import file uploads (CreateImportURL's upload_url): feedkit's
+# own, not an operation of the spec (the hosted service uploads to a signed S3 URL).
+IMPORT_UPLOADS = "/api/v2/import_uploads/"
 
 
 def segment(value: str) -> str:
@@ -192,6 +195,10 @@ OPERATIONS: tuple[Operation, ...] = (
         read=True,
     ),
     Operation("GetTask", "GET", "/api/v2/tasks/{id}", "task", read=True),
+    Operation("CreateImportURL", "POST", "/api/v2/import_urls", "import"),
+    Operation("CreateImport", "POST", "/api/v2/imports", "import"),
+    Operation("GetImport", "GET", "/api/v2/imports/{id}", "import", read=True),
+    Operation("ListImports", "GET", "/api/v2/imports", "import", read=True),
 )
 OPS: dict[str, Operation] = {op.id: op for op in OPERATIONS}
 

@@ -25,6 +25,7 @@ from starlette.types import Receive, Scope, Send
 from feedkit.protocol import OPERATIONS, SPEC_OPERATIONS, Operation
 from feedkit.schema import MAX_ACTIVITY_DEPTH, MAX_NESTING, MAX_REQUEST_BYTES, json_depth
 from feedkit.server.auth import Authenticator, Principal
+from feedkit.server.imports import MAX_UPLOAD_BYTES, UPLOADS, ImportsService
 from feedkit.server.problems import INTERNAL, NOT_IMPLEMENTED, Problem
 from feedkit.server.ratelimit import RateLimiter
 from feedkit.server.service import AppService
@@ -169,6 +170,10 @@ HANDLERS: dict[str, Handler] = {
         s.comment_reactions.batch_query_comment_reactions(p, b)
     ),
     "GetTask": lambda s, p, a, b, q: s.users.get_task(p, a["id"]),
+    "CreateImportURL": lambda s, p, a, b, q: s.imports.create_import_url(p, b),
+    "CreateImport": lambda s, p, a, b, q: s.imports.create_import(p, b),
+    "GetImport": lambda s, p, a, b, q: s.imports.get_import(p, a["id"]),
+    "ListImports": lambda s, p, a, b, q: s.imports.list_imports(p),
 }
 ROUTES: tuple[Operation, ...] = tuple(op for op in OPERATIONS if op.id in HANDLERS)
 
@@ -294,6 +299,8 @@ class FeedsApp:
             else:
                 result = await run_in_threadpool(handler, *args)
             result = dict(result or {})
+            if str(result.get("upload_url", "")).startswith("/"):  # on this server itself
+                result["upload_url"] = str(request.base_url).rstrip("/") + result["upload_url"]
             result["duration"] = _duration(start)
             status = 201 if request.method in ("POST", "PUT") else 200
             return _json(result, status, headers)
@@ -306,6 +313,19 @@ class FeedsApp:
             internal = Problem(500, INTERNAL, "internal server error")
             return _json(internal.body(_duration(start)), 500, headers)
 
+    async def upload(self, request: Request) -> Response:
+        """A PUT to an upload URL (:mod:`feedkit.server.imports`): signed, not a JWT."""
+        start = time.perf_counter()
+        try:
+            result = await self.service.imports.receive(request)
+            return _json({**result, "duration": _duration(start)}, 200, {})
+        except Problem as problem:
+            return _json(problem.body(_duration(start)), problem.status, problem.headers)
+        except Exception:
+            log.exception("internal error on an upload to %s", request.url.path)
+            internal = Problem(500, INTERNAL, "internal server error")
+            return _json(internal.body(_duration(start)), 500, {})
+
 
 def create_app(
     db: str | Store = ":memory:",
@@ -315,22 +335,23 @@ def create_app(
     rate_limits: Mapping[str, int] | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY,
     strict_groups: bool = False,
+    max_upload_bytes: int = MAX_UPLOAD_BYTES,
 ) -> Starlette:
     """The protocol server as an ASGI app, on a SQLite file (or ``:memory:``) or a Store.
     ``strict_groups`` refuses feeds of groups that do not exist, as the hosted service does
     (by default such a feed creates its group)."""
     store = db if isinstance(db, Store) else Store(db)
     store.strict_groups = strict_groups
-    feeds = FeedsApp(
-        AppService(store),
-        Authenticator(api_key, api_secret),
-        RateLimiter(rate_limits),
-        max_body_bytes,
-    )
+    service = AppService(store)
+    auth = Authenticator(api_key, api_secret)
+    service.imports = ImportsService(service, auth, max_upload_bytes)
+    feeds = FeedsApp(service, auth, RateLimiter(rate_limits), max_body_bytes)
+    service.imports.resume()  # the imports a killed server left half done go on
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
         yield
+        service.imports.close()
         store.close()
 
     async def dispatch(scope: Scope, receive: Receive, send: Send) -> None:
@@ -338,11 +359,16 @@ def create_app(
         # (``FeedsApp._find``): a Starlette route pattern does not match a percent-encoded
         # newline, which an id may hold, and would answer a text 404 the SDK cannot parse.
         if scope["type"] == "http":
-            response = await feeds.handle(Request(scope, receive))
+            request = Request(scope, receive)
+            if scope["path"].startswith(UPLOADS):
+                response = await feeds.upload(request)
+            else:
+                response = await feeds.handle(request)
             await response(scope, receive, send)
 
     app = Starlette(lifespan=lifespan)
     app.router.default = dispatch
     app.state.feeds = feeds
     app.state.store = store
+    app.state.imports = service.imports
     return app

@@ -8,6 +8,8 @@ answer (the app adds ``duration``).
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from feedkit.server.activities import ActivitiesService
 from feedkit.server.bookmarks import BookmarksService
 from feedkit.server.comment_reactions import CommentReactionsService
@@ -21,11 +23,17 @@ from feedkit.server.reactions import ReactionsService
 from feedkit.server.store import Store
 from feedkit.server.users import UsersService
 
+if TYPE_CHECKING:
+    from feedkit.server.imports import ImportsService
+
 __all__ = ["AppService"]
 
 
 class AppService:
     """Every resource of one app, over one store."""
+
+    imports: ImportsService  # the import pipeline: it signs with the app's secret, so the
+    # app (``create_app``) makes it
 
     def __init__(self, store: Store) -> None:
         self.store = store

@@ -187,6 +187,22 @@ CREATE TABLE IF NOT EXISTS tasks (
     updated_at INTEGER NOT NULL,
     doc BLOB NOT NULL
 );
+-- The import pipeline (feedkit.server.imports): upload URLs handed out (single use: ``used_at``
+-- set by the upload that completed) and import tasks (their state, history and checkpoint).
+CREATE TABLE IF NOT EXISTS import_uploads (
+    id TEXT PRIMARY KEY,
+    path TEXT NOT NULL UNIQUE,
+    expires_at INTEGER NOT NULL,
+    used_at INTEGER,
+    size INTEGER
+);
+CREATE TABLE IF NOT EXISTS import_tasks (
+    id TEXT PRIMARY KEY,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    updated_at INTEGER NOT NULL,
+    doc BLOB NOT NULL
+);
 CREATE TABLE IF NOT EXISTS meta (
     key TEXT PRIMARY KEY,
     value TEXT NOT NULL
@@ -347,6 +363,7 @@ class Store:
         self.path = path
         self.strict_groups = False  # refuse feeds of unknown groups (feedkit serve --strict-groups)
         self._lock = threading.RLock()
+        self._depth = 0  # transactions open on the one connection (inner ones are savepoints)
         try:
             self._db = self._connect()
             self._db.execute("PRAGMA journal_mode=WAL")
@@ -426,20 +443,37 @@ class Store:
 
     @contextmanager
     def transaction(self) -> Iterator[sqlite3.Connection]:
+        """One transaction; opened inside another (by the same thread) it is a savepoint of
+        it: an error rolls back the inner part only, and nothing is written before the outer
+        one commits (an import applies a batch of lines, one savepoint a line)."""
         with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
+            depth = self._depth
+            begin, undo, end = (
+                ("BEGIN IMMEDIATE", "ROLLBACK", "COMMIT")
+                if depth == 0
+                else (f"SAVEPOINT s{depth}", f"ROLLBACK TO s{depth}; RELEASE s{depth}",
+                      f"RELEASE s{depth}")
+            )  # fmt: skip
+            self._db.execute(begin)
+            self._depth += 1
             try:
                 yield self._db
             except BaseException:
-                self._db.execute("ROLLBACK")
+                for statement in undo.split("; "):
+                    self._db.execute(statement)
                 raise
-            self._db.execute("COMMIT")
+            finally:
+                self._depth -= 1
+            self._db.execute(end)
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
         """A consistent snapshot for reads; on a file store it does not wait for writers."""
         if self._shared_reads:
             with self._lock:
+                if self._depth:  # inside this thread's own transaction: read what it wrote
+                    yield self._db
+                    return
                 self._db.execute("BEGIN")
                 try:
                     yield self._db
