@@ -273,6 +273,15 @@ no_progress_option = click.option(
 )
 
 
+via_option = click.option(
+    "--via",
+    type=click.Choice(["api", "import", "auto"]),
+    default="api",
+    show_default=True,
+    help="api: the API's writes; import: the vendor's import pipeline (an import file, "
+    "uploaded and imported: no rate limit); auto: the pipeline for a big source sent to a "
+    "remote server.",
+)
 concurrency_option = click.option(
     "--concurrency",
     default=DEFAULT_CONCURRENCY,
@@ -336,6 +345,7 @@ def _report(report: Any, title: str) -> None:
     help="Rows per request (where the kind has a batch operation).",
 )
 @errors_option
+@via_option
 @click.option(
     "--to-jsonl",
     type=click.Path(dir_okay=False),
@@ -353,6 +363,7 @@ def import_(
     concurrency: int,
     batch_size: int,
     errors_path: str | None,
+    via: str,
     to_jsonl: str | None,
     no_progress: bool,
 ) -> int:
@@ -383,6 +394,7 @@ def import_(
                 batch_size=batch_size,
                 errors_path=errors_path,
                 progress=_bars(no_progress),
+                via=via,
             )
     except KeyboardInterrupt:
         _fail("interrupted: acknowledged rows are journaled; rerun with the same --checkpoint "
@@ -513,6 +525,14 @@ def validate(source: str, mapping_path: str, errors_path: str | None, no_progres
     help="Write the whole app as one bulk import file (JSON lines, history kept) instead.",
 )
 @click.option(
+    "--via",
+    type=click.Choice(["api", "import"]),
+    default="api",
+    show_default=True,
+    help="api: the API's writes; import: the whole app as one import file, uploaded and "
+    "imported by the vendor's import pipeline (no rate limit).",
+)
+@click.option(
     "--errors",
     "errors_dir",
     type=click.Path(file_okay=False),
@@ -528,6 +548,7 @@ def migrate(
     checkpoint: str | None,
     dry_run: bool,
     to_jsonl: str | None,
+    via: str,
     errors_dir: str | None,
     concurrency: int,
     no_progress: bool,
@@ -554,7 +575,7 @@ def migrate(
         else:
             with _client(db, base_url) as client:
                 report = run_plan(client, plan, checkpoint=checkpoint, errors=errors_dir,
-                                  dry_run=dry_run, concurrency=concurrency,
+                                  dry_run=dry_run, concurrency=concurrency, via=via,
                                   progress=progress)  # fmt: skip
     except MigrationInterrupted:
         _fail("interrupted: acknowledged rows are journaled; rerun the same command to resume"

@@ -11,6 +11,7 @@ nothing.
 
 from __future__ import annotations
 
+import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
@@ -112,6 +113,7 @@ def migrate(
     errors: str | PathLike[str] | None = None,
     dry_run: bool = False,
     to_jsonl: str | PathLike[str] | None = None,
+    via: str = "api",
     **options: Any,
 ) -> MigrationReport:
     """Run every step of ``plan`` (a :class:`Plan` or a plan file) into ``client``.
@@ -124,6 +126,10 @@ def migrate(
     """
     if not isinstance(plan, Plan):
         plan = Plan.from_toml(plan)
+    if via not in ("api", "import"):
+        raise ValueError(f"via must be 'api' or 'import', not {via!r}")
+    if via == "import" and client is not None and not dry_run:
+        return _through_pipeline(client, plan, checkpoint, errors, options)
     allowed = {f.name for f in fields(ImportOptions)} - {
         "checkpoint",
         "errors_path",
@@ -188,3 +194,43 @@ def _run(
             done = "would be created" if dry_run else "were created"
             report.notes.append(f"feed groups {', '.join(sorted(set(refs.created_groups)))} "
                                 f"{done} for the follows (create_feed_groups = true)")  # fmt: skip
+
+
+def _through_pipeline(
+    client: Client,
+    plan: Plan,
+    checkpoint: str | PathLike[str] | None,
+    errors: str | PathLike[str] | None,
+    options: dict[str, Any],
+) -> MigrationReport:
+    """The whole app as one import file (references checked against the plan and the
+    destination), uploaded and imported: :mod:`feedkit.pipeline`. The file and the record of
+    its upload and task are kept in ``checkpoint`` (a rerun resumes), else in a temporary
+    folder."""
+    from feedkit.pipeline import run_pipeline
+
+    def write(path: Path) -> MigrationReport:
+        written = MigrationReport()
+        refs = References(client, plan.create_feed_groups, dry_run=True)  # checks, no writes
+        with import_file(path) as sink:
+            _run(None, plan, refs, written, None, errors, False, sink, options)
+        return written
+
+    started = time.perf_counter()
+    with ExitStack() as stack:
+        if checkpoint is not None:
+            Path(checkpoint).mkdir(parents=True, exist_ok=True)
+            file = Path(checkpoint) / "app.jsonl"
+        else:
+            file = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="feedkit-app-")))
+            file = file / "app.jsonl"
+        report, run = run_pipeline(client, write, file, progress=options.get("progress", True))
+    for _, step in report.steps:
+        step.task = run.task
+        step.acknowledged = step.valid if run.ok else 0
+    report.duration = time.perf_counter() - started
+    report.notes += run.notes
+    history = " -> ".join(h["next_state"] for h in run.task.get("history") or [])
+    report.notes.append(f"import task {run.task.get('id')}: {run.state} ({history}); "
+                        f"{run.task.get('error_count', 0)} line errors")  # fmt: skip
+    return report

@@ -1,0 +1,119 @@
+"""The import pipeline from the client: import_rows / migrate via="import", the same end
+state as the API's writes, resumed after an interruption without a second upload or task."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+import feedkit
+from feedkit.cli import main
+
+ROOT = Path(__file__).resolve().parents[1]
+POSTS = ROOT / "data" / "posts.parquet"
+MAPPING = feedkit.Mapping.from_toml(ROOT / "data" / "posts.toml")
+APP = ROOT / "data" / "app" / "plan.toml"
+
+
+def stored(client: feedkit.Client) -> dict[str, Any]:
+    return {a["id"]: (a["text"], a["feeds"]) for a in
+            client.iter_activities(include_expired_activities=True)}  # fmt: skip
+
+
+def test_via_import_stores_what_the_api_stores(tmp_path: Path) -> None:
+    with feedkit.connect(tmp_path / "api.db") as api, feedkit.connect(tmp_path / "p.db") as p:
+        by_api = feedkit.import_rows(api, POSTS, MAPPING, progress=False)
+        by_pipe = feedkit.import_rows(p, POSTS, MAPPING, via="import", progress=False)
+        assert by_pipe.task is not None and by_pipe.task["state"] == "completed"
+        assert by_pipe.acknowledged == by_api.acknowledged == 2989
+        assert set(by_pipe.errors.row) == set(by_api.errors.row)  # refused before upload
+        assert stored(p) == stored(api)
+        assert "import task" in by_pipe.summary() and "completed" in by_pipe.summary()
+
+
+def test_an_interrupted_pipeline_neither_uploads_nor_imports_twice(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    checkpoint = tmp_path / "posts.ck"
+    with feedkit.connect(tmp_path / "s.db") as client:
+        uploads: list[str] = []
+        real_upload = client.upload_import_file
+
+        def counted(url: str, file: Any, **kw: Any) -> None:
+            uploads.append(url)
+            real_upload(url, file, **kw)
+
+        def stopped(*args: Any, **kwargs: Any) -> Any:
+            raise KeyboardInterrupt
+
+        monkeypatch.setattr(client, "upload_import_file", counted)
+        monkeypatch.setattr(client, "create_import", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            feedkit.import_rows(client, POSTS, MAPPING, via="import", checkpoint=checkpoint,
+                                progress=False)  # fmt: skip
+        assert len(uploads) == 1 and client.list_imports() == []
+        monkeypatch.undo()
+        monkeypatch.setattr(client, "upload_import_file", counted)
+        again = feedkit.import_rows(client, POSTS, MAPPING, via="import", checkpoint=checkpoint,
+                                    progress=False)  # fmt: skip
+        assert len(uploads) == 1  # the file the first run uploaded
+        assert any("not uploaded again" in n for n in again.notes)
+        assert again.task is not None and again.task["state"] == "completed"
+        # A task whose id was never recorded is found at the destination and polled.
+        state = Path(f"{checkpoint}.jsonl.state.json")
+        record = json.loads(state.read_text())
+        del record["task_id"]
+        state.write_text(json.dumps(record))
+        third = feedkit.import_rows(client, POSTS, MAPPING, via="import", checkpoint=checkpoint,
+                                    progress=False)  # fmt: skip
+        assert any("polled, not created again" in n for n in third.notes)
+        assert len(client.list_imports()) == 1 and len(uploads) == 1
+        assert len(stored(client)) == 2989
+
+
+def test_an_edited_source_is_a_new_file_and_a_new_import(tmp_path: Path) -> None:
+    import pandas as pd
+
+    frame = pd.read_parquet(POSTS)
+    checkpoint = tmp_path / "ck"
+    with feedkit.connect(tmp_path / "s.db") as client:
+        feedkit.import_rows(client, frame, MAPPING, via="import", checkpoint=checkpoint,
+                            progress=False)  # fmt: skip
+        frame.loc[0, "body"] = "edited"
+        edited = feedkit.import_rows(client, frame, MAPPING, via="import", checkpoint=checkpoint,
+                                     progress=False)  # fmt: skip
+        assert not edited.notes and len(client.list_imports()) == 2
+        assert client.get_activity(frame.loc[0, "post_id"])["text"] == "edited"
+
+
+def test_a_whole_app_via_the_pipeline(tmp_path: Path) -> None:
+    with feedkit.connect(tmp_path / "app.db") as client:
+        report = feedkit.migrate(client, APP, via="import", checkpoint=tmp_path / "ck",
+                                 progress=False)  # fmt: skip
+        assert report.total("failed") == 0
+        assert any("completed" in n and "0 line errors" in n for n in report.notes)
+        assert len(stored(client)) == 996
+        follows = client.query_follows(limit=100)
+        assert len(follows["follows"]) == 100 and follows.get("next")
+    assert (tmp_path / "ck" / "app.jsonl").exists()
+
+
+def test_via_auto_keeps_the_api_for_the_embedded_store(tmp_path: Path) -> None:
+    with feedkit.connect(tmp_path / "s.db") as client:
+        report = feedkit.import_rows(client, POSTS, MAPPING, via="auto", progress=False)
+        assert report.task is None and report.acknowledged == 2989
+
+
+def test_cli_via_import(tmp_path: Path) -> None:
+    result = CliRunner().invoke(main, ["import", str(POSTS), "--mapping",
+                                       str(ROOT / "data" / "posts.toml"), "--db",
+                                       str(tmp_path / "s.db"), "--via", "import",
+                                       "--no-progress"])  # fmt: skip
+    text = " ".join(result.output.split())
+    assert result.exit_code == 1 and "import task completed" in text  # 11 invalid rows
+    with feedkit.connect(tmp_path / "s.db") as client:
+        assert len(stored(client)) == 2989
