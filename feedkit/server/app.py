@@ -178,6 +178,21 @@ HANDLERS: dict[str, Handler] = {
 ROUTES: tuple[Operation, ...] = tuple(op for op in OPERATIONS if op.id in HANDLERS)
 
 
+def _shapes() -> dict[tuple[str, int], list[Operation]]:
+    """Every operation of the spec by method and number of path segments, the most literal
+    first: ``/imports/v2`` is ListImportV2Tasks before it is GetImport of an id "v2"."""
+    shapes: dict[tuple[str, int], list[Operation]] = {}
+    for op in dict.fromkeys((*ROUTES, *SPEC_OPERATIONS)):
+        parts = op.pattern.strip("/").split("/")
+        shapes.setdefault((op.method, len(parts)), []).append(op)
+    for ops in shapes.values():
+        ops.sort(key=lambda op: -sum(not p.startswith("{") for p in op.pattern.split("/")))
+    return shapes
+
+
+SHAPES = _shapes()
+
+
 def _ids(body: Any) -> list[Any]:
     ids = body.get("ids") if isinstance(body, dict) else None
     if not isinstance(ids, list) or not 1 <= len(ids) <= 100:
@@ -229,21 +244,20 @@ class FeedsApp:
             segments = [unquote(s, errors="strict") for s in raw_path.strip("/").split("/")]
         except UnicodeDecodeError:
             raise Problem.invalid({"path": "is not UTF-8 once percent-decoded"}) from None
-        allowed = False
-        for op in ROUTES:
+        for op in SHAPES.get((request.method, len(segments)), ()):
             params = op.match(request.method, segments)
-            if params is not None:
+            if params is None:
+                continue
+            if op.id in HANDLERS:
                 return op, params
-            allowed = allowed or op.match(op.method, segments) is not None
-        for op in SPEC_OPERATIONS:
-            if op.id not in HANDLERS and op.match(request.method, segments) is not None:
-                raise Problem(
-                    501,
-                    NOT_IMPLEMENTED,
-                    f"{op.id} ({request.method} {op.pattern}) is not implemented by feedkit's "
-                    "embedded server",
-                )
-            allowed = allowed or op.match(op.method, segments) is not None
+            raise Problem(
+                501,
+                NOT_IMPLEMENTED,
+                f"{op.id} ({request.method} {op.pattern}) is not implemented by feedkit's "
+                "embedded server",
+            )
+        allowed = any(op.match(op.method, segments) is not None
+                      for ops in SHAPES.values() for op in ops)  # fmt: skip
         if allowed:
             raise Problem(405, 4, f"{request.method} is not allowed on {raw_path}")
         raise Problem(404, 16, f"no such endpoint: {request.method} {raw_path}")
