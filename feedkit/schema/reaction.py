@@ -20,7 +20,6 @@ from typing import Any
 import orjson
 
 from feedkit.schema import (
-    FEED_ID,
     MAX_FEEDS,
     MAX_ID,
     Field,
@@ -118,6 +117,7 @@ REACTION_FIELDS: dict[str, Field] = {
             Kind.STRING_LIST,
             "Feeds given an activity sharing the reacted one.",
             max_items=MAX_FEEDS,
+            feed_id=True,
             settable=True,
             unsettable=True,
         ),
@@ -137,10 +137,6 @@ def validate_reaction(data: Mapping[str, Any]) -> list[FieldError]:
         value = data.get(name)
         if value is not None and not (name == "type" and value == ""):
             errors += f.errors(value)
-    for i, feed in enumerate(data.get("target_feeds") or []):
-        if isinstance(feed, str) and not FEED_ID.match(feed):
-            errors.append(FieldError(f"target_feeds[{i}]", Reason.FEED_FORMAT,
-                                     "must be a feed id 'group:id'", feed))  # fmt: skip
     custom = data.get("custom")
     if not errors and isinstance(custom, dict):
         errors += [FieldError(f"custom.{e.field}".rstrip("."), e.code, e.message, e.value)
