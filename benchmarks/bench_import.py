@@ -33,7 +33,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from importlib.metadata import version
 from pathlib import Path
@@ -745,20 +745,30 @@ def _sections(args: argparse.Namespace, work_dir: Path) -> Iterator[str]:
     yield from bench_memory(args.big, files, work_dir, not args.no_send)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    args = parse_args(argv)
-    if args.child_import:
-        return child_import(args.child_import, args.child_url)
+def print_sections(
+    title: str,
+    sections: Callable[[argparse.Namespace, Path], Iterator[str]],
+    args: argparse.Namespace,
+) -> int:
+    """Print the run's header (``title``, versions, CPUs, load), then every line of
+    ``sections(args, work_dir)`` as it comes, in a temporary work folder removed at the end."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     print(
-        f"feedkit import benchmark: python {platform.python_version()}, {versions()}, "
+        f"feedkit {title} benchmark: python {platform.python_version()}, {versions()}, "
         f"sqlite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, load {load:.2f}",
         flush=True,
     )
     with tempfile.TemporaryDirectory(prefix="feedkit-bench-") as tmp:
-        for line in _sections(args, Path(tmp)):
+        for line in sections(args, Path(tmp)):
             print(line, flush=True)
     return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = parse_args(argv)
+    if args.child_import:
+        return child_import(args.child_import, args.child_url)
+    return print_sections("import", _sections, args)
 
 
 if __name__ == "__main__":

@@ -66,3 +66,12 @@ def test_migrate_benchmark(tmp_path: Path) -> None:
     expected += ["rss 20x/10x", "refs checked/unchecked"]
     assert ratios(output, "migrate|rss|refs") == expected, output
     assert len(list((tmp_path / "c").glob("app-*"))) == 3, "generated apps are cached"
+
+
+def test_pipeline_benchmark(tmp_path: Path) -> None:
+    output = run_quick("bench_pipeline.py", tmp_path)
+    expected = ["write feedkit/polars", "pipeline import/api", "pipeline server/bulk-load",
+                "limited import/api", "rss 100k/50k"]  # fmt: skip
+    assert ratios(output, "write|pipeline|limited|rss") == expected, output
+    assert re.search(r"schema check of every 50th line: [\d,]+ lines checked, 0 refused", output)
+    assert list((tmp_path / "c").glob("posts-*.parquet")), "generated files are cached"
