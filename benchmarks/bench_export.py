@@ -23,11 +23,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import math
-import os
-import platform
 import random
-import sqlite3
 import statistics
 import sys
 import tempfile
@@ -51,8 +47,8 @@ from bench_import import (
     median_of,
     mib,
     post_texts,
+    print_sections,
     run_json_child,
-    versions,
     vm_hwm_kib,
 )
 from bench_server import (
@@ -530,17 +526,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child_export:
         return child_export(args.child_url, args.child_export)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
-    libraries = versions(("pyarrow", "pandas", "httpx", "getstream"))
-    print(
-        f"feedkit export benchmark: python {platform.python_version()}, {libraries}, "
-        f"sqlite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, load {load:.2f}",
-        flush=True,
-    )
-    with tempfile.TemporaryDirectory(prefix="feedkit-bench-") as tmp:
-        for line in _sections(args, Path(tmp)):
-            print(line, flush=True)
-    return 0
+    return print_sections("export", _sections, args, ("pyarrow", "pandas", "httpx", "getstream"))
 
 
 if __name__ == "__main__":

@@ -749,12 +749,15 @@ def print_sections(
     title: str,
     sections: Callable[[argparse.Namespace, Path], Iterator[str]],
     args: argparse.Namespace,
+    libraries: Sequence[str] = ("pyarrow", "pandas", "polars", "getstream"),
 ) -> int:
-    """Print the run's header (``title``, versions, CPUs, load), then every line of
-    ``sections(args, work_dir)`` as it comes, in a temporary work folder removed at the end."""
+    """Print the run's header (``title``, the ``libraries``' versions, CPUs, load), then
+    every line of ``sections(args, work_dir)`` as it comes, in a temporary work folder
+    removed at the end."""
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
     print(
-        f"feedkit {title} benchmark: python {platform.python_version()}, {versions()}, "
+        f"feedkit {title} benchmark: python {platform.python_version()}, "
+        f"{versions(libraries)}, "
         f"sqlite {sqlite3.sqlite_version}, {os.cpu_count()} CPUs, load {load:.2f}",
         flush=True,
     )

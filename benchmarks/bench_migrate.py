@@ -26,7 +26,6 @@ import importlib.util
 import json
 import math
 import os
-import platform
 import shutil
 import sqlite3
 import statistics
@@ -41,7 +40,7 @@ from typing import Any
 
 import orjson
 import pandas as pd
-from bench_import import median_of, mib, run_json_child, versions, vm_hwm_kib
+from bench_import import median_of, mib, print_sections, run_json_child, vm_hwm_kib
 from bench_server import API_KEY, API_SECRET, chunks, connect, ingest_raw, remove_db, serving
 from bench_server import verdict as _verdict
 
@@ -604,17 +603,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
     if args.child_migrate:
         return child_migrate(args.child_migrate)
-    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else math.nan
-    print(
-        f"feedkit migration benchmark: python {platform.python_version()}, "
-        f"{versions(('pyarrow', 'pandas', 'getstream'))}, sqlite {sqlite3.sqlite_version}, "
-        f"{os.cpu_count()} CPUs, load {load:.2f}",
-        flush=True,
-    )
-    with tempfile.TemporaryDirectory(prefix="feedkit-bench-") as tmp:
-        for line in _sections(args, Path(tmp)):
-            print(line, flush=True)
-    return 0
+    return print_sections("migration", _sections, args, ("pyarrow", "pandas", "getstream"))
 
 
 if __name__ == "__main__":

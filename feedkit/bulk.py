@@ -661,13 +661,8 @@ def _through_pipeline(
                                check=check, sink=writer)  # fmt: skip
 
     started = time.perf_counter()
-    with ExitStack() as stack:
-        if opts.checkpoint is not None:
-            file = Path(f"{os.fspath(opts.checkpoint)}.jsonl")
-        else:
-            folder = stack.enter_context(tempfile.TemporaryDirectory(prefix="feedkit-pipeline-"))
-            file = Path(folder) / "import.jsonl"
-        report, run = run_pipeline(client, write, file, progress=opts.progress)
+    kept = Path(f"{os.fspath(opts.checkpoint)}.jsonl") if opts.checkpoint is not None else None
+    report, run = run_pipeline(client, write, kept, progress=opts.progress)
     report.task = run.task
     report.duration = time.perf_counter() - started  # the file, its upload and the task
     report.checkpoint = str(opts.checkpoint) if opts.checkpoint else None

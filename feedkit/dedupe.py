@@ -20,17 +20,23 @@ reported instead of silently merged.
 from __future__ import annotations
 
 import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import BinaryIO
 
 import numpy as np
 
-__all__ = ["PARTITIONS", "SPILL_ROWS", "IdIndex", "Superseded"]
+__all__ = ["PARTITIONS", "SPILL_ROWS", "IdIndex", "Superseded", "key_hashes"]
 
 
 SPILL_ROWS = 1_000_000  # rows held in memory before the index moves to partition files
 PARTITIONS = 256  # files a spilled index is split into, by hash: each is judged alone
+
+
+def key_hashes(keys: Iterable[str]) -> np.ndarray:
+    """Rows' keys as 64-bit hashes (the same key, the same hash, within one process)."""
+    return np.fromiter(map(hash, keys), dtype=np.int64)
 
 
 class IdIndex:
@@ -52,7 +58,7 @@ class IdIndex:
         self._files: list[BinaryIO] = []
 
     def add(self, ids: list[str], rows: np.ndarray) -> None:
-        self._hashes.append(np.fromiter(map(hash, ids), dtype=np.int64, count=len(ids)))
+        self._hashes.append(key_hashes(ids))
         self._rows.append(np.asarray(rows, dtype=np.int64))
         self._held += len(ids)
         if self._held >= self._spill_rows:

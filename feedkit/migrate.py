@@ -11,7 +11,6 @@ nothing.
 
 from __future__ import annotations
 
-import tempfile
 import time
 from contextlib import ExitStack
 from dataclasses import dataclass, field, fields
@@ -217,14 +216,8 @@ def _through_pipeline(
         return written
 
     started = time.perf_counter()
-    with ExitStack() as stack:
-        if checkpoint is not None:
-            Path(checkpoint).mkdir(parents=True, exist_ok=True)
-            file = Path(checkpoint) / "app.jsonl"
-        else:
-            file = Path(stack.enter_context(tempfile.TemporaryDirectory(prefix="feedkit-app-")))
-            file = file / "app.jsonl"
-        report, run = run_pipeline(client, write, file, progress=options.get("progress", True))
+    kept = Path(checkpoint) / "app.jsonl" if checkpoint is not None else None
+    report, run = run_pipeline(client, write, kept, progress=options.get("progress", True))
     for _, step in report.steps:
         step.task = run.task
         step.acknowledged = step.valid if run.ok else 0

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -97,7 +98,7 @@ def _save(state: Path, record: dict[str, Any]) -> None:
 def run_pipeline(
     client: Client,
     write: Callable[[Path], Written],
-    file: str | os.PathLike[str],
+    file: str | os.PathLike[str] | None,
     *,
     merge_custom: bool | None = None,
     progress: bool = True,
@@ -106,8 +107,15 @@ def run_pipeline(
 ) -> tuple[Written, PipelineRun]:
     """Write the import file at ``file`` (``write(path)`` returns its report), then upload
     and import it into ``client``'s app; the writer's report and the :class:`PipelineRun`.
-    The state of the run is kept in ``<file>.state.json``."""
+    The state of the run is kept in ``<file>.state.json``; with ``file`` None, both are in a
+    temporary folder removed at the end (nothing to resume from)."""
+    if file is None:
+        with tempfile.TemporaryDirectory(prefix="feedkit-pipeline-") as folder:
+            return run_pipeline(client, write, Path(folder) / "import.jsonl",
+                                merge_custom=merge_custom, progress=progress, poll_s=poll_s,
+                                max_wait_s=max_wait_s)  # fmt: skip
     path = Path(file)
+    path.parent.mkdir(parents=True, exist_ok=True)
     written = write(path)
     run = PipelineRun(str(path), _digest(path), path.stat().st_size)
     state_path = path.with_name(path.name + ".state.json")

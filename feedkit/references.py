@@ -18,6 +18,7 @@ import numpy as np
 from feedkit import senders
 from feedkit.client import Client
 from feedkit.convert import KEY_SEPARATOR, ConvertedBatch
+from feedkit.dedupe import key_hashes
 from feedkit.mapping import Mapping, Template, spec_columns
 from feedkit.resources import RESOURCES
 from feedkit.schema import MAX_PAGE, Reason
@@ -30,10 +31,6 @@ FEED_GROUP = "feed_group"
 REFERRED = frozenset({FEED_GROUP, *(k for r in RESOURCES.values() for k in r.references.values())})
 
 
-def _hashes(keys: Iterable[str]) -> np.ndarray:
-    return np.fromiter((hash(k) for k in keys), dtype=np.int64)
-
-
 class KeySet:
     """Keys added in bulk, looked up a batch at a time; :meth:`freeze` makes added keys
     visible (a step's keys join the set when the step ends)."""
@@ -43,7 +40,7 @@ class KeySet:
         self._added: list[np.ndarray] = []
 
     def add(self, keys: Iterable[str]) -> None:
-        self._added.append(_hashes(keys))
+        self._added.append(key_hashes(keys))
 
     def freeze(self) -> None:
         if self._added:
@@ -53,7 +50,7 @@ class KeySet:
     def contains(self, keys: list[str]) -> np.ndarray:
         found: np.ndarray = np.zeros(len(keys), dtype=bool)
         if len(self._sorted) and keys:
-            wanted = _hashes(keys)
+            wanted = key_hashes(keys)
             at = np.minimum(np.searchsorted(self._sorted, wanted), len(self._sorted) - 1)
             found = self._sorted[at] == wanted
         return found

@@ -17,6 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from feedkit.dedupe import key_hashes
+
 __all__ = ["NO_DEPTH", "Threads"]
 
 NO_DEPTH = -1  # a row in a cycle of replies: no level stores it
@@ -33,7 +35,7 @@ class Threads:
 
     def add(self, keys: list[str], parents: list[str | None], rows: np.ndarray) -> None:
         n = len(keys)
-        self._keys.append(np.fromiter(map(hash, keys), dtype=np.int64, count=n))
+        self._keys.append(key_hashes(keys))
         self._parents.append(
             np.fromiter((hash(p) if p else 0 for p in parents), dtype=np.int64, count=n)
         )
