@@ -177,6 +177,71 @@ def test_line_errors_name_line_type_and_reason_and_the_rest_is_applied(
     assert client.get_activity("a1")["created_at"] == parse_time("2020-01-02T03:04:05Z")
 
 
+def _post(n: int, **data: Any) -> dict[str, Any]:
+    return {
+        "type": "activity",
+        "data": {
+            "id": f"a{n}",
+            "type": "post",
+            "user_id": "ann",
+            "fids": ["user:ann"],
+            "text": f"post {n}",
+            **data,
+        },
+    }
+
+
+def test_a_line_the_write_refuses_inside_a_run_is_the_only_one_refused(
+    client: Client, tmp_path: Path
+) -> None:
+    """A run of activities is one batch write; a line in it that the write refuses (a feed
+    id the schema lets through) sends the run line by line: that line alone is refused."""
+    bad = _post(7, fids=["nocolon"])
+    path = write_lines(tmp_path / "run.jsonl", [
+        {"type": "user", "data": {"id": "ann"}},
+        *[_post(n, created_at=f"2020-01-{n + 1:02d}T00:00:00Z") for n in range(7)], bad,
+        *[_post(n) for n in range(8, 12)],
+        {"type": "user", "data": {"id": "bad id!"}},  # refused by the schema: reported earlier
+        {"type": "user", "data": {"id": "bob", "name": "b"}},
+    ])  # fmt: skip
+    task = run_import(client, path)
+    assert task["state"] == "completed" and (task["applied"], task["error_count"]) == (13, 2)
+    errors = {e["line"]: e for e in task["errors"]}
+    assert sorted(errors) == [9, 14] and errors[9]["reason"].startswith("data.fids[0]: ")
+    # Newest first: the lines without times were written now, the others at the file's times.
+    feed = [a.id for a in client.read_feed("user:ann", limit=100)]
+    assert feed == [f"a{n}" for n in (11, 10, 9, 8, 6, 5, 4, 3, 2, 1, 0)]
+    assert {u["id"]: u.get("name") for u in client.query_users()} == {"ann": None, "bob": "b"}
+
+
+def test_a_new_created_at_for_an_activity_moves_it_in_its_feeds(
+    client: Client, tmp_path: Path
+) -> None:
+    first = [_post(n, created_at=f"2020-01-0{n + 1}T00:00:00Z") for n in range(3)]
+    run_import(client, write_lines(tmp_path / "1.jsonl", first))
+    again = [_post(0, created_at="2021-01-01T00:00:00Z"), _post(1)]
+    task = run_import(client, write_lines(tmp_path / "2.jsonl", again))
+    assert task["applied"] == 2
+    feed = client.read_feed("user:ann", limit=10)
+    assert [a.id for a in feed] == ["a0", "a2", "a1"]
+    assert feed[0]["created_at"] == parse_time("2021-01-01T00:00:00Z")
+    assert client.get_activity("a1")["created_at"] == parse_time("2020-01-02T00:00:00Z")
+    with sqlite3.connect(tmp_path / "x.db") as db:  # its one key row is at the new time
+        keys = db.execute("SELECT k.created_at FROM activity_keys k JOIN activities a "
+                          "ON a.rid = k.rid WHERE a.id = 'a0'").fetchall()  # fmt: skip
+    assert keys == [(parse_time("2021-01-01T00:00:00Z"),)] * len(keys) and keys
+
+
+def test_insert_mode_keeps_the_first_of_two_lines_of_one_new_item(
+    client: Client, tmp_path: Path
+) -> None:
+    path = write_lines(tmp_path / "twice.jsonl", [_post(1, text="first"), _post(1, text="second"),
+                                                   _post(2)])  # fmt: skip
+    task = run_import(client, path, mode="insert")
+    assert (task["applied"], task["skipped"]) == (2, 1)
+    assert client.get_activity("a1")["text"] == "first"
+
+
 def test_a_file_of_no_valid_line_fails_its_analysis(client: Client, tmp_path: Path) -> None:
     path = tmp_path / "junk.jsonl"
     path.write_bytes(b"not json\n{}\n")

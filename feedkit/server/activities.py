@@ -28,12 +28,12 @@ from feedkit.schema import (
 )
 from feedkit.schema.user import validate_user
 from feedkit.server import engagement
-from feedkit.server.auth import Principal
+from feedkit.server.auth import APP, Principal
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.query import Compiled, PageRequest, Sort, compile_filter, run_page
 from feedkit.server.render import Answer
 from feedkit.server.requests import body_list, body_object, checked_id, page_cursor, page_limit
-from feedkit.server.store import ROW, Store, now_ns, record_row
+from feedkit.server.store import ROW, History, Store, now_ns, record_row
 
 __all__ = ["ActivitiesService"]
 
@@ -211,17 +211,29 @@ class ActivitiesService:
         return out
 
     def _write(
-        self, db: Any, pairs: Sequence[tuple[dict[str, Any], str]], principal: Principal
+        self,
+        db: Any,
+        pairs: Sequence[tuple[dict[str, Any], str]],
+        principal: Principal,
+        history: Sequence[History] | None = None,
     ) -> list[dict[str, Any]]:
+        """Build and store records; ``history`` gives each pair's (created_at, updated_at)
+        to keep in place of the write's own times (an import keeps the old app's)."""
         ids = [str(b["id"]) for b, _ in pairs if b.get("id")]
         stored = self.store.get_records(db, ids) if ids else {}
         for old in stored.values():
             self._owner_check(principal, old)
         latest = dict(stored)
         records = []
-        for body, actor in pairs:
+        for i, (body, actor) in enumerate(pairs):
             now = self.store.tick()  # one tick each: created_at orders the writes of a batch
             rec = self._build(body, actor, now, latest.get(body.get("id") or ""))
+            if history is not None:
+                created, updated = history[i]
+                if created is not None:
+                    rec["created_at"] = created
+                if created is not None or updated is not None:
+                    rec["updated_at"] = updated if updated is not None else created
             latest[rec["id"]] = rec
             records.append(rec)
         # An id upserted twice in one batch is written once, as its last version.
@@ -269,9 +281,27 @@ class ActivitiesService:
         items = body_list(body_object(body), "activities")
         pairs = self._validate_new(items, principal, "activities[{i}].")
         with self.store.transaction() as db:
-            self._upsert_embedded_users(db, items, now_ns())
-            records = self._write(db, pairs, principal)
+            records = self._store(db, items, pairs, principal)
             return {"activities": self._render(db, records), "mention_notifications_created": 0}
+
+    def write_activities(
+        self, db: Any, items: Sequence[Any], history: Sequence[History] | None = None
+    ) -> None:
+        """UpsertActivities without its answer, in the caller's transaction, for the app
+        itself (an import batch): ``history`` as :meth:`_write` takes it."""
+        pairs = self._validate_new(items, APP, "")  # a refused item is found alone
+        self._store(db, items, pairs, APP, history)
+
+    def _store(
+        self,
+        db: Any,
+        items: Sequence[Any],
+        pairs: Sequence[tuple[dict[str, Any], str]],
+        principal: Principal,
+        history: Sequence[History] | None = None,
+    ) -> list[dict[str, Any]]:
+        self._upsert_embedded_users(db, items, now_ns())
+        return self._write(db, pairs, principal, history)
 
     def get_activity(
         self, principal: Principal, activity_id: str, user_id: str | None

@@ -42,6 +42,9 @@ class Principal:
         return self.user_id
 
 
+APP = Principal(None)  # the app itself, as a server-side token is (an import acts for it)
+
+
 class Authenticator:
     """Verifies requests for one app (api key + secret). The secret is never shown."""
 

@@ -1,12 +1,17 @@
-"""One import line applied to the embedded store: the REST write of its kind, then its history.
+"""Import lines applied to the embedded store: the REST write of their kind, then their history.
 
 A line goes through the resource's own service (so it is checked and stored exactly as the API
 would store it: :mod:`feedkit.server.activities`, :mod:`feedkit.server.users`, ...) as an
-upsert, inside the caller's transaction (each line a savepoint of it: a refused line writes
-nothing). Then the times the file gives (``created_at``, ``updated_at``; the API sets both
-itself) replace the ones the write set: the history of the old app is kept. In ``insert``
-mode a line whose item exists already is skipped, as the vendor's importer does ("--mode insert
-to only insert new items and skip existing ones", getstream.io/chat/docs/*/import).
+upsert, inside the caller's transaction. Then the times the file gives (``created_at``,
+``updated_at``; the API sets both itself) replace the ones the write set: the history of the
+old app is kept. In ``insert`` mode a line whose item exists already is skipped, as the
+vendor's importer does ("--mode insert to only insert new items and skip existing ones",
+getstream.io/chat/docs/*/import).
+
+A run of lines of one kind that has a batch write (users, activities: :data:`APPLY_MANY`) is
+written by one call of it, without the answer the API would render, in one savepoint; when
+that refuses (one bad line refuses the batch), the run is applied again line by line, each in
+its own savepoint, so only the bad lines are refused and the rest are stored.
 
 The file's names are the import format's (``tests/reference/import-schemas``); the request's
 are :data:`feedkit.resources.RESOURCES`' ``import_names`` read backwards.
@@ -14,18 +19,21 @@ are :data:`feedkit.resources.RESOURCES`' ``import_names`` read backwards.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
 from feedkit.resources import HISTORY_FIELDS, RESOURCES
 from feedkit.schema import parse_time
-from feedkit.server.auth import Principal
+from feedkit.server.auth import APP
 from feedkit.server.problems import INPUT_ERROR, Problem
 from feedkit.server.service import AppService
+from feedkit.server.store import History
 
-__all__ = ["APPLY", "Importer", "item_key"]
+__all__ = ["APPLY", "APPLY_MANY", "Importer", "Line", "Outcome", "history", "item_key", "reason"]
 
-APP = Principal(None)  # an import acts for the app itself, as a server-side token does
+Line = tuple[int, Mapping[str, Any]]  # a line's number in the file and its data
 # Members of a line the REST write does not take: the times go in afterwards (history).
 _NOT_SENT = (*HISTORY_FIELDS, "deleted_at", "deactivated_at", "last_feed_get_at", "app_pk")
 
@@ -37,12 +45,22 @@ def _request(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     return {names.get(k, k): v for k, v in data.items() if k not in _NOT_SENT}
 
 
-def _user(s: AppService, d: Mapping[str, Any]) -> None:
-    s.users.update(APP, {"users": {d["id"]: _request("user", d)}})
+def history(data: Mapping[str, Any]) -> History:
+    """A line's (created_at, updated_at), None where the file gives none."""
+    try:
+        created, updated = (parse_time(data[t]) if data.get(t) else None for t in HISTORY_FIELDS)
+    except (TypeError, ValueError) as exc:
+        raise Problem.invalid({"data.created_at": f"is not a date-time: {exc}"}) from None
+    return created, updated
 
 
-def _activity(s: AppService, d: Mapping[str, Any]) -> None:
-    s.activities.upsert_activities(APP, {"activities": [_request("activity", d)]})
+def _users(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> None:
+    s.users.write_users(db, {"users": {d["id"]: _request("user", d) for d in lines}})
+
+
+def _activities(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> None:
+    items = [_request("activity", d) for d in lines]
+    s.activities.write_activities(db, items, [history(d) for d in lines])
 
 
 def _follow(s: AppService, d: Mapping[str, Any]) -> None:
@@ -111,13 +129,20 @@ def _unsupported(s: AppService, d: Mapping[str, Any]) -> None:
     raise Problem(400, INPUT_ERROR, "collection lines are not supported by the embedded server")
 
 
-# How each line type is written (the REST write of its kind, as an upsert).
+# Line types written a run at a time (the REST batch write of the kind, without its answer),
+# in the caller's transaction.
+APPLY_MANY: dict[str, Callable[[AppService, Any, Sequence[Mapping[str, Any]]], None]] = {
+    "user": _users,
+    "activity": _activities,
+}
+# Those that keep their history themselves (the times go into the write).
+_OWN_HISTORY = frozenset({"activity"})
+
+# How each other line type is written (the REST write of its kind, as an upsert).
 APPLY: dict[str, Callable[[AppService, Mapping[str, Any]], None]] = {
-    "user": _user,
     "feed_group": _feed_group,
     "feed_view": _feed_view,
     "feed": _feed,
-    "activity": _activity,
     "follow": _follow,
     "comment": _comment,
     "reaction": _reaction,
@@ -155,6 +180,34 @@ def _where(kind: str, data: Mapping[str, Any]) -> tuple[str, str, list[Any]]:
     return table, " AND ".join(f"{c} = ?" for c in key), list(key.values())
 
 
+_NAME = re.compile(r"^[^.\[]+")
+
+
+def reason(problem: Problem, kind: str) -> str:
+    """What a refused line is reported with: each field, in the file's terms (``data.fids``
+    for an activity's ``feeds``), and why; or the message."""
+    resource = RESOURCES.get(kind)
+    names = resource.import_names if resource else {}
+    fields = [
+        "data." + _NAME.sub(lambda m: names.get(m[0], m[0]), k) if k else "data"
+        for k in problem.fields
+    ]
+    return (
+        "; ".join(f"{k}: {v}" for k, v in zip(fields, problem.fields.values(), strict=True))
+        or problem.message
+    )
+
+
+@dataclass
+class Outcome:
+    """What became of a run of lines: how many were stored, skipped (``insert`` mode, the
+    item exists), and the refused ones as (line number, reason)."""
+
+    applied: int = 0
+    skipped: int = 0
+    refused: list[tuple[int, str]] = field(default_factory=list)
+
+
 class Importer:
     """Applies lines to one app's store: ``mode`` "upsert" or "insert"."""
 
@@ -162,6 +215,56 @@ class Importer:
         self.service = service
         self.store = service.store
         self.mode = mode
+
+    def apply_run(self, kind: str, lines: Sequence[Line]) -> Outcome:
+        """Apply lines of one kind, in order, in the caller's transaction: one batch write
+        when the kind has one and every line is accepted, else line by line."""
+        outcome = Outcome()
+        if self.mode == "insert":
+            lines = self._new(kind, lines, outcome)
+        many = APPLY_MANY.get(kind)
+        if many is not None and len(lines) > 1:
+            try:
+                with self.store.transaction() as db:
+                    many(self.service, db, [d for _, d in lines])
+                    if kind not in _OWN_HISTORY:
+                        for _, data in lines:
+                            self._history(db, kind, data)
+            except (Problem, KeyError, TypeError, ValueError):
+                pass  # a line of the run is refused: line by line finds which
+            else:
+                outcome.applied += len(lines)
+                return outcome
+        for number, data in lines:
+            try:
+                stored = self.apply(kind, data)
+            except Problem as problem:
+                outcome.refused.append((number, reason(problem, kind)))
+            else:
+                outcome.applied += stored
+                outcome.skipped += not stored
+        return outcome
+
+    def _new(self, kind: str, lines: Sequence[Line], outcome: Outcome) -> list[Line]:
+        """The lines whose item is neither stored nor named by an earlier line of the run
+        (``insert`` mode keeps the first); the others are counted as skipped."""
+        if kind not in _KEYS:
+            return list(lines)
+        seen: set[tuple[Any, ...]] = set()
+        kept = []
+        with self.store.reading() as db:
+            for line in lines:
+                table, where, params = _where(kind, line[1])
+                key = tuple(params)
+                if (
+                    key in seen
+                    or db.execute(f"SELECT 1 FROM {table} WHERE {where}", params).fetchone()
+                ):
+                    outcome.skipped += 1
+                    continue
+                seen.add(key)
+                kept.append(line)
+        return kept
 
     def apply(self, kind: str, data: Mapping[str, Any]) -> bool:
         """Write one line in a savepoint of the caller's transaction: False when ``insert``
@@ -172,28 +275,27 @@ class Importer:
                 if db.execute(f"SELECT 1 FROM {table} WHERE {where}", params).fetchone():
                     return False
             try:
-                APPLY[kind](self.service, data)
+                many = APPLY_MANY.get(kind)
+                if many is not None:
+                    many(self.service, db, [data])
+                else:
+                    APPLY[kind](self.service, data)
             except (KeyError, TypeError, ValueError) as exc:  # a member the schema allows odd
                 raise Problem.invalid({"data": f"cannot be applied: {exc!r}"}) from None
-            self._history(db, kind, data)
+            if kind not in _OWN_HISTORY:
+                self._history(db, kind, data)
         return True
 
     def _history(self, db: Any, kind: str, data: Mapping[str, Any]) -> None:
         """The file's created_at and updated_at (updated_at: created_at when only it is
         given) in place of the write's own."""
-        if kind not in _KEYS or not any(data.get(t) for t in HISTORY_FIELDS):
+        if kind not in _KEYS:
             return
-        try:
-            times = {t: parse_time(data[t]) for t in HISTORY_FIELDS if data.get(t)}
-        except (TypeError, ValueError) as exc:
-            raise Problem.invalid({"data.created_at": f"is not a date-time: {exc}"}) from None
-        times.setdefault("updated_at", times.get("created_at", 0))
+        created, updated = history(data)
+        times = {"created_at": created, "updated_at": updated if updated is not None else created}
+        times = {t: v for t, v in times.items() if v is not None}
+        if not times:
+            return
         table, where, params = _where(kind, data)
         sets = ", ".join(f"{t} = ?" for t in times)
         db.execute(f"UPDATE {table} SET {sets} WHERE {where}", [*times.values(), *params])
-        if kind == "activity" and "created_at" in times:  # feed pages are ordered by it
-            db.execute(
-                "UPDATE activity_keys SET created_at = ? WHERE rid = "
-                "(SELECT rid FROM activities WHERE id = ?)",
-                (times["created_at"], data["id"]),
-            )

@@ -38,7 +38,7 @@ from starlette.requests import Request
 from feedkit.protocol import IMPORT_UPLOADS
 from feedkit.server.auth import Authenticator, Principal
 from feedkit.server.import_lines import check_line
-from feedkit.server.importer import Importer
+from feedkit.server.importer import Importer, Line, Outcome
 from feedkit.server.problems import NOT_ALLOWED, TOKEN_SIGNATURE, Problem
 from feedkit.server.requests import body_object
 from feedkit.server.service import AppService
@@ -293,45 +293,57 @@ class ImportsService:
                 count += 1
                 if len(errors) < MAX_REPORTED_ERRORS:
                     errors.append({"line": n, "type": kind, "reason": reason})
-        task.update(lines=lines, errors=errors, error_count=count)
+        task.update(lines=lines, errors=errors, error_count=count, invalid_lines=count)
         self._move(task, IMPORTING if valid else ANALYZE_FAILED)
 
     def _import(self, task: dict[str, Any]) -> None:
-        """Apply the valid lines from where the task got to, ``BATCH_LINES`` a transaction."""
+        """Apply the valid lines from where the task got to, ``BATCH_LINES`` a transaction,
+        each run of one kind together (:meth:`Importer.apply_run`)."""
         importer = Importer(self.service, task["mode"])
+        # Lines the analysis found valid are not checked again when it found no other.
+        read = _parsed if task.get("invalid_lines") == 0 else check_line
         with open(self.folder / task["path"], "rb") as f:
             f.seek(task["offset"])
             n = task["line"]
             while not self._stop.is_set():
-                batch = []
+                runs: list[tuple[str, list[Line]]] = []
+                count = 0
                 for raw in f:
                     n += 1
-                    batch.append((n, raw))
-                    if len(batch) == BATCH_LINES:
+                    count += 1
+                    if raw.strip():
+                        kind, data, reason = read(raw)
+                        if reason is None:  # (a refused line was reported by the analysis)
+                            if not runs or runs[-1][0] != kind:
+                                runs.append((kind, []))
+                            runs[-1][1].append((n, data))
+                    if count == BATCH_LINES:
                         break
-                if not batch:
+                if not count:
                     break
                 with self.store.transaction() as db:
-                    for number, raw in batch:
-                        self._apply(importer, task, number, raw)
+                    for kind, lines in runs:
+                        self._count(task, kind, importer.apply_run(kind, lines))
                     task.update(line=n, offset=f.tell(), updated_at=self.store.tick())
                     self._save(db, task)
         if not self._stop.is_set():
             self._move(task, COMPLETED)
 
-    def _apply(self, importer: Importer, task: dict[str, Any], number: int, raw: bytes) -> None:
-        if not raw.strip():
-            return
-        kind, data, reason = check_line(raw)
-        if reason is not None:
-            return  # reported by the analysis
-        try:
-            task["applied" if importer.apply(kind, data) else "skipped"] += 1
-        except Problem as problem:
-            reason = "; ".join(f"{k}: {v}" for k, v in problem.fields.items()) or problem.message
-            task["error_count"] += 1
-            if len(task["errors"]) < MAX_REPORTED_ERRORS:
-                task["errors"].append({"line": number, "type": kind, "reason": reason})
+    @staticmethod
+    def _count(task: dict[str, Any], kind: str, outcome: Outcome) -> None:
+        task["applied"] += outcome.applied
+        task["skipped"] += outcome.skipped
+        task["error_count"] += len(outcome.refused)
+        room = MAX_REPORTED_ERRORS - len(task["errors"])
+        task["errors"] += [
+            {"line": number, "type": kind, "reason": why} for number, why in outcome.refused[:room]
+        ]
+
+
+def _parsed(raw: bytes) -> tuple[str, Any, None]:
+    """A line the analysis checked already: its type and data."""
+    line = orjson.loads(raw)
+    return line["type"], line["data"], None
 
 
 # The ImportTask members of the spec, then feedkit's own (lines, applied, errors, ...).

@@ -352,6 +352,10 @@ def holds_data(db: sqlite3.Connection) -> bool:
     return False
 
 
+# An item's (created_at, updated_at) kept from elsewhere (an import file), or None for now.
+History = tuple[int | None, int | None]
+
+
 def now_ns() -> int:
     return time.time_ns()
 
@@ -524,7 +528,7 @@ class Store:
         a ``parent_id`` counts as one share of its parent.
         """
         columns = ", ".join(COLUMNS)
-        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS if c != "created_at")
+        updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS)
         db.executemany(
             f"INSERT INTO activities ({columns}, mentions, doc) "
             f"VALUES ({', '.join('?' * len(COLUMNS))}, ?, ?) ON CONFLICT (id) DO UPDATE SET "
@@ -553,8 +557,10 @@ class Store:
             old = existing.get(rec["id"])
             old_keys = activity_keys(old) if old is not None else []
             new_keys = activity_keys(rec)
-            if old_keys != new_keys:
-                stale += [(k, rec["created_at"], rec["rid"]) for k in old_keys]
+            # created_at orders the keys: it changes only when an import keeps an old time
+            if old_keys != new_keys or (old is not None and old["created_at"] != rec["created_at"]):
+                if old is not None:
+                    stale += [(k, old["created_at"], rec["rid"]) for k in old_keys]
                 added += [(k, rec["created_at"], rec["rid"]) for k in new_keys]
         db.executemany(
             "DELETE FROM activity_keys WHERE k = ? AND created_at = ? AND rid = ?", stale

@@ -18,7 +18,7 @@ import orjson
 
 from feedkit.schema import DEFAULT_PAGE, MAX_ID, MAX_PAGE, FieldError, parse_time
 from feedkit.schema.user import USER_FIELDS, validate_user, validate_user_partial
-from feedkit.server.auth import Principal
+from feedkit.server.auth import APP, Principal
 from feedkit.server.problems import Problem
 from feedkit.server.render import FULL_USER_DEFAULTS, user_response
 from feedkit.server.store import Store, now_ns
@@ -46,6 +46,25 @@ def _ids(body: Any, key: str = "user_ids") -> list[str]:
     return list(dict.fromkeys(ids))
 
 
+def _checked(principal: Principal, body: Any, where: str = "users.{key}.") -> list[dict[str, Any]]:
+    """UpdateUsers' users, checked, as they are stored; a refused field is named ``where``
+    (formatted with the user's ``key``) and its own name."""
+    users = body.get("users") if isinstance(body, dict) else None
+    if not isinstance(users, dict) or not users:
+        raise Problem.invalid({"users": "is required: an object of id -> user"})
+    clean = []
+    for key, user in users.items():
+        if not isinstance(user, dict):
+            raise Problem.invalid({f"users.{key}": "must be an object"})
+        user = {"id": key, **user}
+        errors = validate_user(user)
+        if errors:
+            raise _problem(errors, where.format(key=key))
+        principal.acting_as(user["id"])
+        clean.append({k: v for k, v in user.items() if k in USER_FIELDS and v is not None})
+    return clean
+
+
 class UsersService:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -70,23 +89,15 @@ class UsersService:
 
     def update(self, principal: Principal, body: Any) -> dict[str, Any]:
         """UpdateUsers: each user replaced whole by the fields given."""
-        users = body.get("users") if isinstance(body, dict) else None
-        if not isinstance(users, dict) or not users:
-            raise Problem.invalid({"users": "is required: an object of id -> user"})
-        clean = []
-        for key, user in users.items():
-            if not isinstance(user, dict):
-                raise Problem.invalid({f"users.{key}": "must be an object"})
-            user = {"id": key, **user}
-            errors = validate_user(user)
-            if errors:
-                raise _problem(errors, f"users.{key}.")
-            principal.acting_as(user["id"])
-            clean.append({k: v for k, v in user.items() if k in USER_FIELDS and v is not None})
+        clean = _checked(principal, body)
         with self.store.transaction() as db:
             self._save(db, clean)
             answered = self._answer(db, [u["id"] for u in clean])
         return {"users": answered, "membership_deletion_task_id": ""}
+
+    def write_users(self, db: Any, body: Any) -> None:
+        """UpdateUsers without its answer, in the caller's transaction (an import batch)."""
+        self._save(db, _checked(APP, body, ""))  # (a refused user is found alone)
 
     def update_partial(self, principal: Principal, body: Any) -> dict[str, Any]:
         """UpdateUsersPartial: ``set`` and ``unset`` per user (``custom.x`` paths reach in)."""
