@@ -593,8 +593,8 @@ def import_rows(
     (:mod:`feedkit.pipeline`): the rows become an import file (beside ``checkpoint``, which
     then also records the upload and the task, so a rerun resumes), uploaded and imported;
     the report adds the task's final state, and its ``task`` has the lines it refused.
-    ``via="auto"`` takes the pipeline for a source of :data:`AUTO_PIPELINE_BYTES` or more
-    sent to a remote server, and says so.
+    ``via="auto"`` takes the pipeline where it is faster (:func:`pipeline_wanted`), and says
+    so in the report's notes.
 
     ``overrides`` are :class:`ImportOptions` fields: ``batch_size``, ``concurrency``,
     ``checkpoint``, ``dry_run``, ``progress``, ``errors_path``, ``keep_errors``, ``read_rows``.
@@ -609,9 +609,9 @@ def import_rows(
     if via not in ("api", "import", "auto"):
         raise ValueError(f"via must be 'api', 'import' or 'auto', not {via!r}")
     if via != "api" and client is not None and not opts.dry_run and sink is None:
-        chosen = pipeline_wanted(client, source) if via == "auto" else True
-        if chosen:
-            return _through_pipeline(client, source, mapping, opts, check, via == "auto")
+        why = pipeline_wanted(client, source, mapping.resource) if via == "auto" else ""
+        if via == "import" or why:
+            return _through_pipeline(client, source, mapping, opts, check, why)
     if sink is not None and (client is not None or opts.dry_run or opts.checkpoint):
         raise ValueError("a sink writes a file: no client, dry run or checkpoint with it")
     if client is None and sink is None and not opts.dry_run:
@@ -632,16 +632,36 @@ def import_rows(
         stack.close()
 
 
-AUTO_PIPELINE_BYTES = 256 * 1024**2  # via="auto": a source this big goes through the pipeline
+AUTO_PIPELINE_BYTES = 256 * 1024**2  # via="auto": a source this big to a remote server
+AUTO_ROWWISE_BYTES = 1024**2  # via="auto": a source this big of a kind stored a request a row
+AUTO_ROWWISE_ROWS = 10_000  # the same for a table in memory
 
 
-def pipeline_wanted(client: Client, source: Any) -> bool:
-    """Whether ``via="auto"`` takes the import pipeline: a remote server (the embedded one
-    writes as fast either way) and a source of files of :data:`AUTO_PIPELINE_BYTES` or more."""
-    if client.store_id is not None or not isinstance(source, (str, os.PathLike)):
-        return False
-    paths = [Path(source)] if Path(source).is_file() else list(Path(source).rglob("*"))
-    return sum(p.stat().st_size for p in paths if p.is_file()) >= AUTO_PIPELINE_BYTES
+def pipeline_wanted(client: Client, source: Any, resource: Resource) -> str:
+    """Why ``via="auto"`` takes the import pipeline, or "" when it does not: a kind the API
+    stores one request a row (reactions, bookmarks) from a source of
+    :data:`AUTO_ROWWISE_BYTES` or more (:data:`AUTO_ROWWISE_ROWS` rows of a table), or any
+    kind from a source of :data:`AUTO_PIPELINE_BYTES` or more sent to a remote server (the
+    embedded one writes batches about as fast either way)."""
+    if isinstance(source, (str, os.PathLike)):
+        paths = [Path(source)] if Path(source).is_file() else list(Path(source).rglob("*"))
+        size = sum(p.stat().st_size for p in paths if p.is_file())
+        big = size >= AUTO_ROWWISE_BYTES
+    else:
+        size, big = 0, _rows_in(source) >= AUTO_ROWWISE_ROWS
+    if resource.items is None and big:
+        return f"{resource.plural} are stored a request a row: a big source goes as one file"
+    if client.store_id is None and size >= AUTO_PIPELINE_BYTES:
+        return "a big source sent to a remote server"
+    return ""
+
+
+def _rows_in(source: Any) -> int:
+    """Rows of a table in memory (a DataFrame, an Arrow table); 0 when unknown."""
+    try:
+        return len(source) if isinstance(source, (pd.DataFrame, pa.Table)) else 0
+    except TypeError:
+        return 0
 
 
 def _through_pipeline(
@@ -650,7 +670,7 @@ def _through_pipeline(
     mapping: Mapping,
     opts: ImportOptions,
     check: Check | None,
-    auto: bool,
+    why: str,
 ) -> ImportReport:
     from feedkit.importfile import import_file
     from feedkit.pipeline import run_pipeline
@@ -667,9 +687,8 @@ def _through_pipeline(
     report.duration = time.perf_counter() - started  # the file, its upload and the task
     report.checkpoint = str(opts.checkpoint) if opts.checkpoint else None
     report.notes += run.notes
-    if auto:
-        report.notes.insert(0, "sent through the import pipeline (--via auto: a big source to "
-                               "a remote server)")  # fmt: skip
+    if why:
+        report.notes.insert(0, f"sent through the import pipeline (--via auto: {why})")
     report.sent = report.valid  # in the file; stored once the task completed without errors
     report.acknowledged = report.valid if run.ok else 0
     return report

@@ -279,8 +279,8 @@ via_option = click.option(
     default="api",
     show_default=True,
     help="api: the API's writes; import: the vendor's import pipeline (an import file, "
-    "uploaded and imported: no rate limit); auto: the pipeline for a big source sent to a "
-    "remote server.",
+    "uploaded and imported: no rate limit); auto: the pipeline for a big source of a kind "
+    "stored a request a row (reactions, bookmarks), or any big source sent to a remote server.",
 )
 concurrency_option = click.option(
     "--concurrency",
@@ -526,11 +526,12 @@ def validate(source: str, mapping_path: str, errors_path: str | None, no_progres
 )
 @click.option(
     "--via",
-    type=click.Choice(["api", "import"]),
+    type=click.Choice(["api", "import", "auto"]),
     default="api",
     show_default=True,
     help="api: the API's writes; import: the whole app as one import file, uploaded and "
-    "imported by the vendor's import pipeline (no rate limit).",
+    "imported by the vendor's import pipeline (no rate limit); auto: each step chooses (the "
+    "pipeline for a big step of reactions or bookmarks, stored a request a row by the API).",
 )
 @click.option(
     "--errors",

@@ -120,13 +120,17 @@ def migrate(
     ``checkpoint`` is a folder holding one journal per step; ``errors`` a folder receiving
     one CSV of failures per step. ``to_jsonl`` writes the whole app as one bulk import file
     instead (``client`` None: references are checked against the plan alone), every step's
-    lines in dependency order. ``options`` are :class:`~feedkit.bulk.ImportOptions` fields
-    (``concurrency``, ``batch_size``, ``progress``, ...), for every step.
+    lines in dependency order. ``via="import"`` sends the whole app as one such file through
+    the vendor's import pipeline; ``via="auto"`` lets each step choose (the pipeline for a big
+    step of reactions or bookmarks, which the API stores a request a row:
+    :func:`feedkit.bulk.pipeline_wanted`). ``options`` are
+    :class:`~feedkit.bulk.ImportOptions` fields (``concurrency``, ``batch_size``,
+    ``progress``, ...), for every step.
     """
     if not isinstance(plan, Plan):
         plan = Plan.from_toml(plan)
-    if via not in ("api", "import"):
-        raise ValueError(f"via must be 'api' or 'import', not {via!r}")
+    if via not in ("api", "import", "auto"):
+        raise ValueError(f"via must be 'api', 'import' or 'auto', not {via!r}")
     if via == "import" and client is not None and not dry_run:
         return _through_pipeline(client, plan, checkpoint, errors, options)
     allowed = {f.name for f in fields(ImportOptions)} - {
@@ -152,7 +156,8 @@ def migrate(
                             "destination and no feed_group step to check them against")  # fmt: skip
     with ExitStack() as stack:
         sink = stack.enter_context(import_file(to_jsonl)) if to_jsonl is not None else None
-        _run(client, plan, refs, report, checkpoint, errors, dry_run, sink, options)
+        _run(client, plan, refs, report, checkpoint, errors, dry_run, sink,
+             {**options, "via": via} if via == "auto" else options)  # fmt: skip
         if sink is not None:
             lines = ", ".join(f"{n:,} {kind}" for kind, n in sink.lines.items())
             report.notes.append(f"wrote {to_jsonl}: {lines} lines")

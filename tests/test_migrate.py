@@ -150,6 +150,25 @@ def test_a_whole_app_is_stored_and_bad_references_explained(tmp_path: Path) -> N
         assert_migrated(client, app)
 
 
+def test_via_auto_sends_a_big_step_of_reactions_through_the_import_pipeline(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each step chooses: the reactions (a request a row by the API) go as an import file
+    once their source is big (here: any size), the other steps through the API; the store
+    ends the same, bad references refused the same."""
+    monkeypatch.setattr(feedkit.bulk, "AUTO_ROWWISE_BYTES", 1)
+    app = write_app(tmp_path / "app")
+    with feedkit.connect(tmp_path / "store.db") as client:
+        report = migrate(client, tmp_path / "app" / "plan.toml", via="auto", progress=False)
+        assert refused(report) == app["bad"]
+        assert_migrated(client, app)
+    piped = {step.kind: r.task is not None for step, r in report.steps}
+    assert piped == {"user": False, "activity": False, "follow": False, "comment": False,
+                     "reaction": True}  # fmt: skip
+    notes = dict((step.kind, r.notes) for step, r in report.steps)
+    assert "reactions are stored a request a row" in notes["reaction"][0]
+
+
 def test_a_dry_run_finds_the_same_bad_references_and_stores_nothing(tmp_path: Path) -> None:
     app = write_app(tmp_path / "app")
     offline = migrate(None, tmp_path / "app" / "plan.toml", dry_run=True, progress=False)

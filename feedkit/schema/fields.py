@@ -406,13 +406,17 @@ def json_depth(value: Any, limit: int) -> int:
     level, depth = [value], 0
     while level and depth <= limit:
         depth += 1
-        below = []
+        below: list[Any] = []
         for node in level:
-            for child in node.values() if isinstance(node, Mapping) else node:
-                if isinstance(child, (Mapping, list, tuple)):
-                    below.append(child)
+            children = node.values() if isinstance(node, Mapping) else node
+            # (scalars first: a plain type test, where the Mapping test is an abstract one)
+            below += [c for c in children if not isinstance(c, _SCALARS) and
+                      isinstance(c, (Mapping, list, tuple))]  # fmt: skip
         level = below
     return depth
+
+
+_SCALARS = (str, int, float, type(None))
 
 
 _LENIENT = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
