@@ -145,12 +145,14 @@ def stored(db: Path) -> dict[str, int]:
         conn.close()
 
 
-def migrate_feedkit(plan: Plan, work_dir: Path) -> tuple[feedkit.MigrationReport, float]:
+def migrate_feedkit(
+    plan: Plan, work_dir: Path, via: str = "api"
+) -> tuple[feedkit.MigrationReport, float]:
     """The checked migration into a fresh server: its report and its wall seconds."""
     db = work_dir / "migrate-feedkit.db"
     with serving(db, work_dir) as url, connect(url) as client:
         started = time.perf_counter()
-        report = feedkit.migrate(client, plan, concurrency=CONCURRENCY, progress=False)
+        report = feedkit.migrate(client, plan, concurrency=CONCURRENCY, progress=False, via=via)
         wall = time.perf_counter() - started
     check_sent(report.steps)
     remove_db(db)
@@ -436,15 +438,15 @@ def raw_rates(
 
 
 def bench_steps(
-    folder: Path, share: float, work_dir: Path, done: list[feedkit.MigrationReport]
+    folder: Path, share: float, work_dir: Path, done: list[feedkit.MigrationReport], via: str
 ) -> Iterator[str]:
     """Part 1's lines; the checked migration's report is appended to ``done``."""
     plan = Plan.from_toml(folder / "plan.toml")
     yield (
         f"1. migration of the app into a fresh feedkit serve + SQLite file per run: "
-        f"feedkit.migrate (concurrency {CONCURRENCY}, batches of {BATCH}) per step"
+        f"feedkit.migrate (via {via}, concurrency {CONCURRENCY}, batches of {BATCH}) per step"
     )
-    report, wall = migrate_feedkit(plan, work_dir)
+    report, wall = migrate_feedkit(plan, work_dir, via)
     done.append(report)
     sdk = migrate_sdk(plan, report, share, work_dir)
     raw = raw_rates(plan, report, work_dir)
@@ -456,7 +458,10 @@ def bench_steps(
     for step, r in report.steps:
         kind = step.kind
         fk = r.rows_read / r.duration
-        per_row = "one request a row" if step.resource.items is None else f"batches of {BATCH}"
+        per_row = (
+            "import pipeline" if r.task is not None
+            else "one request a row" if step.resource.items is None else f"batches of {BATCH}"
+        )  # fmt: skip
         s, ceiling = sdk[kind], statistics.median(raw[kind])
         yield (
             f"   {kind:<9} {r.rows_read:>9,} rows  feedkit {fk:>9,.0f} rows/s ({per_row})  "
@@ -549,8 +554,20 @@ def bench_refs(
 
 # -- the command ------------------------------------------------------------------------------
 
-FULL = {"size": 1.0, "sdk_share": 0.05, "refs_size": 0.1, "rss_runs": 1}
-QUICK = {"size": 0.02, "sdk_share": 0.1, "refs_size": 0.02, "rss_runs": 1}
+FULL: dict[str, Any] = {
+    "size": 1.0,
+    "sdk_share": 0.05,
+    "refs_size": 0.1,
+    "rss_runs": 1,
+    "via": "auto",
+}
+QUICK: dict[str, Any] = {
+    "size": 0.02,
+    "sdk_share": 0.1,
+    "refs_size": 0.02,
+    "rss_runs": 1,
+    "via": "auto",
+}
 RSS_TIMES = (10, 20)
 
 
@@ -562,10 +579,14 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
         ("sdk-share", float, "of each table, the share the slow SDK loops send (every user)"),
         ("refs-size", float, "the app of part 3 (migrated twice), times the issue's"),
         ("rss-runs", int, "dry runs of each size in part 2 (the median peak is compared)"),
+        ("via", str, "feedkit.migrate's via in part 1: auto (each step chooses; a big step of "
+                     "reactions or bookmarks takes the import pipeline) or api"),
     )  # fmt: skip
     for name, kind, what in options:
         key = name.replace("-", "_")
-        help = f"{what} (default {FULL[key]:g}; --quick {QUICK[key]:g})"
+        full, quick = (f"{v:g}" if isinstance(v, float | int) else v
+                       for v in (FULL[key], QUICK[key]))  # fmt: skip
+        help = f"{what} (default {full}; --quick {quick})"
         parser.add_argument(f"--{name}", type=kind, help=help)
     parser.add_argument(
         "--cache-dir",
@@ -581,6 +602,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
             setattr(args, name, value)
     if min(args.size, args.refs_size, args.sdk_share, args.rss_runs) <= 0 or args.sdk_share > 1:
         parser.error("sizes and --rss-runs must be positive, --sdk-share at most 1")
+    if args.via not in ("api", "auto"):
+        parser.error("--via is api or auto")
     return args
 
 
@@ -591,11 +614,12 @@ def _sections(args: argparse.Namespace, work_dir: Path) -> Iterator[str]:
         yield f"data: the app at {size:g}x the issue's: {describe(folder)}: {how} ({folder})"
     yield ""
     done: list[feedkit.MigrationReport] = []
-    yield from bench_steps(apps[args.size][0], args.sdk_share, work_dir, done)
+    yield from bench_steps(apps[args.size][0], args.sdk_share, work_dir, done, args.via)
     yield ""
     yield from bench_memory({k: apps[args.size * k][0] for k in RSS_TIMES}, args.rss_runs, work_dir)
     yield ""
-    same = args.refs_size == args.size  # part 1's migration is the checked one
+    # part 1's migration is the checked one when it was of the same app, through the API
+    same = args.refs_size == args.size and args.via == "api"
     yield from bench_refs(apps[args.refs_size][0], work_dir, done[0] if same else None)
 
 
