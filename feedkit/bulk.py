@@ -609,7 +609,7 @@ def import_rows(
     if via not in ("api", "import", "auto"):
         raise ValueError(f"via must be 'api', 'import' or 'auto', not {via!r}")
     if via != "api" and client is not None and not opts.dry_run and sink is None:
-        why = pipeline_wanted(client, source, mapping.resource) if via == "auto" else ""
+        why = pipeline_wanted(client, source, mapping) if via == "auto" else ""
         if via == "import" or why:
             return _through_pipeline(client, source, mapping, opts, check, why)
     if sink is not None and (client is not None or opts.dry_run or opts.checkpoint):
@@ -637,12 +637,16 @@ AUTO_ROWWISE_BYTES = 1024**2  # via="auto": a source this big of a kind stored a
 AUTO_ROWWISE_ROWS = 10_000  # the same for a table in memory
 
 
-def pipeline_wanted(client: Client, source: Any, resource: Resource) -> str:
+def pipeline_wanted(client: Client, source: Any, mapping: Mapping) -> str:
     """Why ``via="auto"`` takes the import pipeline, or "" when it does not: a kind the API
     stores one request a row (reactions, bookmarks) from a source of
     :data:`AUTO_ROWWISE_BYTES` or more (:data:`AUTO_ROWWISE_ROWS` rows of a table), or any
     kind from a source of :data:`AUTO_PIPELINE_BYTES` or more sent to a remote server (the
-    embedded one writes batches about as fast either way)."""
+    embedded one writes batches about as fast either way). Never for rows the import file
+    could refuse where the API stores them (:func:`fits_import_file`)."""
+    resource = mapping.resource
+    if not fits_import_file(mapping):
+        return ""
     if isinstance(source, (str, os.PathLike)):
         paths = [Path(source)] if Path(source).is_file() else list(Path(source).rglob("*"))
         size = sum(p.stat().st_size for p in paths if p.is_file())
@@ -654,6 +658,18 @@ def pipeline_wanted(client: Client, source: Any, resource: Resource) -> str:
     if client.store_id is None and size >= AUTO_PIPELINE_BYTES:
         return "a big source sent to a remote server"
     return ""
+
+
+def fits_import_file(mapping: Mapping) -> bool:
+    """Whether every row the API would store can be a line of the import file as mapped:
+    the file needs some fields the API does not (an activity's user_id, a comment's
+    object_id, a reaction's activity_id, even on a comment: ``import_required``), so a
+    mapping must fill them, and fill nothing that stands in for them (a reaction mapped to
+    a comment_id may have no activity_id)."""
+    res = mapping.resource
+    needed = set(res.import_required)
+    stand_ins = set(res.one_of) - needed if needed & set(res.one_of) else set()
+    return needed <= set(mapping.fields) and not stand_ins & set(mapping.fields)
 
 
 def _rows_in(source: Any) -> int:
