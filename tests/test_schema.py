@@ -17,6 +17,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from feedkit.schema import (
+    ACTIVITY_FIELDS,
     FEED_ID,
     FIELDS,
     MAX_BATCH,
@@ -869,3 +870,35 @@ def test_a_single_field_violation_of_a_random_activity_is_named(
     activity: dict[str, Any], violation: tuple[str, Any]
 ) -> None:
     assert_names_only(activity, *violation)
+
+
+# -- the fast verdict -----------------------------------------------------------------------
+
+_EDGE_VALUES = st.one_of(
+    st.sampled_from(["", "a", "user:ann", "nocolon", "x" * 256, "public", "tag", "private",
+                     "https://x.org/a.png", "2026-01-02T03:04:05Z", "not a time"]),
+    st.integers(-3, 3), st.booleans(), st.none(), st.floats(allow_nan=True),
+    st.lists(st.sampled_from(["user:ann", "nocolon", "", "x" * 300, 3]), max_size=3),
+    st.dictionaries(st.sampled_from(["lat", "lng", "type", "image_url", "x"]),
+                    st.one_of(st.integers(-200, 200), st.text(max_size=3)), max_size=3),
+)  # fmt: skip
+_VALID = {"id": "a1", "type": "post", "user_id": "ann", "feeds": ["user:ann"], "text": "hi"}
+
+
+@settings(max_examples=500, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from([*(f.name for f in ACTIVITY_FIELDS), "unknown"]),
+                    _EDGE_VALUES, max_size=4),
+    st.sets(st.sampled_from(sorted(_VALID))), st.booleans(),
+)  # fmt: skip
+def test_the_fast_verdict_of_an_activity_is_that_of_its_errors(
+    changed: dict[str, Any], dropped: set[str], strict: bool
+) -> None:
+    """``validate_activity`` answers a valid activity by each field's ``accepts``; the
+    verdict is the same as the full checks' (``require`` given takes the full checks)."""
+    data = {k: v for k, v in {**_VALID, **changed}.items() if k not in dropped}
+    required = [f.name for f in ACTIVITY_FIELDS if f.required]
+    full = validate_activity(data, strict=strict, require=required)
+    assert (validate_activity(data, strict=strict) == []) == (full == []), (data, full)
+    if full:  # the reasons are the full checks' own
+        assert validate_activity(data, strict=strict) == full

@@ -196,6 +196,21 @@ def _check_visibility_tag(data: Mapping[str, Any]) -> list[FieldError]:
     return []
 
 
+def _accepted(data: Mapping[str, Any], strict: bool) -> bool:
+    """Whether :func:`validate_activity` (required fields as declared) finds no error,
+    decided field by field without building any (each field's :attr:`Field.accepts`)."""
+    for f in ACTIVITY_FIELDS:
+        value = data.get(f.name)
+        if value is None:
+            if f.required:
+                return False
+        elif not f.accepts(value):
+            return False
+    if strict and not all(key in FIELDS or key in REQUEST_OPTIONS for key in data):
+        return False
+    return not _check_visibility_tag(data) and not check_encoded(data)
+
+
 def validate_activity(
     data: Mapping[str, Any], *, strict: bool = True, require: Iterable[str] | None = None
 ) -> list[FieldError]:
@@ -211,6 +226,8 @@ def validate_activity(
                 "", Reason.TYPE, f"an activity must be an object, not {type_name(data)}", data
             )
         ]
+    if require is None and _accepted(data, strict):
+        return []
     required = (
         set(require) if require is not None else {f.name for f in ACTIVITY_FIELDS if f.required}
     )

@@ -16,10 +16,11 @@ from __future__ import annotations
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from functools import cached_property
 from typing import Any
 
 import orjson
@@ -120,6 +121,13 @@ class Field:
     def errors(self, value: Any, path: str | None = None) -> list[FieldError]:
         """Errors of one present, non-null value of this field, at ``path`` (its name)."""
         return _check_value(self, path or self.name, value)
+
+    @cached_property
+    def accepts(self) -> Callable[[Any], bool]:
+        """Whether a present, non-null value of this field, at its own name, has no error:
+        ``not self.errors(value)``, decided without building any (the common case of a
+        valid value, several times faster for strings, lists of strings and choices)."""
+        return _accepts(self)
 
 
 @dataclass(frozen=True)
@@ -281,6 +289,38 @@ def _check_string_list(f: Field, path: str, value: Any) -> list[FieldError]:
                 )
             )
     return errors
+
+
+def _accepts(f: Field) -> Callable[[Any], bool]:
+    """:attr:`Field.accepts`: the checks of :func:`_check_string` and
+    :func:`_check_string_list` (and choices, booleans) as one verdict; other kinds ask
+    :meth:`Field.errors`."""
+    limit, item_limit, feed = f.max_length, f.item_max_length, f.feed_id
+    least, most = f.min_items, f.max_items
+    if f.kind is Kind.STRING:
+        nonempty = f.name in ("id", "type", "user_id", "parent_id")
+        return lambda v: isinstance(v, str) and (limit is None or len(v) <= limit) and not (
+            (nonempty and not v) or (feed and not FEED_ID.match(v)))  # fmt: skip
+    if f.kind is Kind.STRING_LIST:
+
+        def strings(v: Any) -> bool:
+            if not isinstance(v, (list, tuple)):
+                return False
+            if (least is not None and len(v) < least) or (most is not None and len(v) > most):
+                return False
+            if not all(isinstance(item, str) for item in v):
+                return False
+            if feed:
+                return all(FEED_ID.match(item) for item in v)
+            return item_limit is None or all(len(item) <= item_limit for item in v)
+
+        return strings
+    if f.kind is Kind.CHOICE:
+        choices = f.choices
+        return lambda v: v in choices
+    if f.kind is Kind.BOOL:
+        return lambda v: isinstance(v, bool)
+    return lambda v: not _check_value(f, f.name, v)
 
 
 def _check_location(path: str, value: Any) -> list[FieldError]:
