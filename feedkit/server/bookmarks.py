@@ -11,6 +11,7 @@ folder. The rows and queries are :mod:`feedkit.server.saved`'s.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from typing import Any
 
 from feedkit.schema import DEFAULT_PAGE
@@ -23,7 +24,7 @@ from feedkit.schema.bookmark import (
 )
 from feedkit.server import listing, saved
 from feedkit.server.activities import ActivitiesService
-from feedkit.server.auth import Principal
+from feedkit.server.auth import APP, Principal
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.render import Answer
 from feedkit.server.requests import body_object, checked_id, page_limit
@@ -109,40 +110,68 @@ class BookmarksService:
 
     # -- bookmarks --------------------------------------------------------------------------
 
-    def add_bookmark(self, principal: Principal, activity_id: str, body: Any) -> dict[str, Any]:
+    def _checked(
+        self, principal: Principal, body: Any, *, update: bool = False
+    ) -> tuple[dict[str, Any], str]:
+        """An AddBookmark (``update``: UpdateBookmark) body and its user, or a 400."""
         body = body_object(body)
-        errors = validate_bookmark(body)
+        errors = validate_bookmark(body, update=update)
         if errors:
             raise Problem.from_field_errors(errors)
-        actor = self._acting(principal, body)
+        return body, self._acting(principal, body)
+
+    def add_bookmark(self, principal: Principal, activity_id: str, body: Any) -> dict[str, Any]:
+        body, actor = self._checked(principal, body)
         with self.store.transaction() as db:
-            now = self.store.tick()
-            self._visible_activity(db, activity_id, actor)
-            folder_id = saved.NO_FOLDER
-            if body.get("new_folder") is not None:
-                folder_id = self._new_folder(db, actor, body["new_folder"], now)
-            elif body.get("folder_id"):
-                folder_id = self._owned_folder(
-                    db, principal, body["folder_id"], actor, "folder_id"
-                )["id"]
-            if saved.get_bookmark(db, actor, activity_id, folder_id) is not None:
-                raise Problem.invalid(
-                    {
-                        "activity_id": f"user {actor!r} has bookmarked activity "
-                        f"{activity_id!r} in that folder already"
-                    }
-                )
-            self.store.ensure_users(db, [actor], now)
-            bookmark = {
-                "user_id": actor,
-                "activity_id": activity_id,
-                "folder_id": folder_id,
-                "custom": body.get("custom") or {},
-                "created_at": now,
-                "updated_at": now,
-            }
-            saved.put_bookmark(db, bookmark)
+            bookmark = self._add(db, principal, activity_id, body, actor)
             return {"bookmark": self._answers(db, [bookmark], actor)[0]}
+
+    def _add(
+        self, db: Any, principal: Principal, activity_id: str, body: dict[str, Any], actor: str
+    ) -> dict[str, Any]:
+        """Store a new bookmark of a checked AddBookmark body; the bookmark stored."""
+        now = self.store.tick()
+        self._visible_activity(db, activity_id, actor)
+        folder_id = saved.NO_FOLDER
+        if body.get("new_folder") is not None:
+            folder_id = self._new_folder(db, actor, body["new_folder"], now)
+        elif body.get("folder_id"):
+            folder = self._owned_folder(db, principal, body["folder_id"], actor, "folder_id")
+            folder_id = folder["id"]
+        if saved.get_bookmark(db, actor, activity_id, folder_id) is not None:
+            raise Problem.invalid(
+                {
+                    "activity_id": f"user {actor!r} has bookmarked activity "
+                    f"{activity_id!r} in that folder already"
+                }
+            )
+        self.store.ensure_users(db, [actor], now)
+        bookmark = {
+            "user_id": actor,
+            "activity_id": activity_id,
+            "folder_id": folder_id,
+            "custom": body.get("custom") or {},
+            "created_at": now,
+            "updated_at": now,
+        }
+        saved.put_bookmark(db, bookmark)
+        return bookmark
+
+    def write_bookmarks(self, db: Any, items: Sequence[tuple[str, dict[str, Any]]]) -> None:
+        """AddBookmark as an upsert, without its answer, in the caller's transaction, for the
+        app itself (an import batch): ``items`` are (activity id, body); a bookmark the user
+        has of the activity in that folder already is changed as UpdateBookmark changes it."""
+        for activity_id, request in items:
+            folder_id = request.get("folder_id") or saved.NO_FOLDER
+            named = request.get("user_id")
+            update = isinstance(named, str) and (
+                saved.get_bookmark(db, named, activity_id, folder_id) is not None
+            )
+            body, actor = self._checked(APP, request, update=update)
+            if update:
+                self._update(db, APP, activity_id, body, actor)
+            else:
+                self._add(db, APP, activity_id, body, actor)
 
     def _find(self, db: Any, actor: str, activity_id: str, folder_id: Any) -> dict[str, Any]:
         found = saved.get_bookmark(db, actor, activity_id, folder_id or saved.NO_FOLDER)
@@ -154,33 +183,36 @@ class BookmarksService:
     def update_bookmark(self, principal: Principal, activity_id: str, body: Any) -> dict[str, Any]:
         """Change a bookmark's custom, or move it: ``new_folder_id`` ("" for no folder) or
         ``new_folder``; ``folder_id`` says which of the user's bookmarks of it."""
-        body = body_object(body)
-        errors = validate_bookmark(body, update=True)
-        if errors:
-            raise Problem.from_field_errors(errors)
-        actor = self._acting(principal, body)
+        body, actor = self._checked(principal, body, update=True)
         with self.store.transaction() as db:
-            now = self.store.tick()
-            old = self._find(db, actor, activity_id, body.get("folder_id"))
-            target = old["folder_id"]
-            if body.get("new_folder") is not None:
-                target = self._new_folder(db, actor, body["new_folder"], now)
-            elif body.get("new_folder_id"):
-                target = self._owned_folder(
-                    db, principal, body["new_folder_id"], actor, "new_folder_id"
-                )["id"]
-            elif body.get("new_folder_id") == "":
-                target = saved.NO_FOLDER
-            if target != old["folder_id"]:
-                if saved.get_bookmark(db, actor, activity_id, target) is not None:
-                    raise Problem.invalid(
-                        {"new_folder_id": "the activity is bookmarked in that folder already"}
-                    )
-                saved.delete_bookmark(db, actor, activity_id, old["folder_id"])
-            custom = body["custom"] if body.get("custom") is not None else old["custom"]
-            bookmark = {**old, "folder_id": target, "custom": custom, "updated_at": now}
-            saved.put_bookmark(db, bookmark)
+            bookmark = self._update(db, principal, activity_id, body, actor)
             return {"bookmark": self._answers(db, [bookmark], actor)[0]}
+
+    def _update(
+        self, db: Any, principal: Principal, activity_id: str, body: dict[str, Any], actor: str
+    ) -> dict[str, Any]:
+        """Store a checked UpdateBookmark body over the bookmark it names; the bookmark."""
+        now = self.store.tick()
+        old = self._find(db, actor, activity_id, body.get("folder_id"))
+        target = old["folder_id"]
+        if body.get("new_folder") is not None:
+            target = self._new_folder(db, actor, body["new_folder"], now)
+        elif body.get("new_folder_id"):
+            target = self._owned_folder(
+                db, principal, body["new_folder_id"], actor, "new_folder_id"
+            )["id"]
+        elif body.get("new_folder_id") == "":
+            target = saved.NO_FOLDER
+        if target != old["folder_id"]:
+            if saved.get_bookmark(db, actor, activity_id, target) is not None:
+                raise Problem.invalid(
+                    {"new_folder_id": "the activity is bookmarked in that folder already"}
+                )
+            saved.delete_bookmark(db, actor, activity_id, old["folder_id"])
+        custom = body["custom"] if body.get("custom") is not None else old["custom"]
+        bookmark = {**old, "folder_id": target, "custom": custom, "updated_at": now}
+        saved.put_bookmark(db, bookmark)
+        return bookmark
 
     def delete_bookmark(
         self, principal: Principal, activity_id: str, folder_id: str | None, user_id: str | None

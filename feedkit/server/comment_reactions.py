@@ -17,11 +17,12 @@ from __future__ import annotations
 
 import math
 import sqlite3
+from collections.abc import Sequence
 from typing import Any
 
 from feedkit.schema.reaction import COMMENT_REACTION_FILTER_FIELDS, DOWNVOTE, UPVOTE
 from feedkit.server import comment_store as cs
-from feedkit.server.auth import Principal
+from feedkit.server.auth import APP, Principal
 from feedkit.server.comment_render import render_comments
 from feedkit.server.problems import Problem
 from feedkit.server.reactions import (
@@ -30,7 +31,6 @@ from feedkit.server.reactions import (
     checked_reaction,
     checked_type,
     delete_reaction,
-    put_reaction,
     reaction_filter,
     reaction_page,
     render_reactions,
@@ -116,12 +116,8 @@ class CommentReactionsService:
         actor = self.reactions._actor(principal, body)
         with self.store.transaction() as db:
             comment = self._comment(db, principal, comment_id)
-            now = self.store.tick()
-            self.reactions.activities._upsert_embedded_users(db, [body], now)
-            self.store.ensure_users(db, [actor], now)
-            row = put_reaction(db, COMMENT, comment["id"], comment["object_id"], actor,
-                               body["type"], body.get("custom"), now,
-                               enforce_unique=bool(body.get("enforce_unique")))  # fmt: skip
+            row = self.reactions.react(db, COMMENT, comment["id"], comment["object_id"], body,
+                                       actor)  # fmt: skip
             rescore(db, comment["id"])
             answer: dict[str, Any] = {"reaction": render_reactions(db, [row])[0]}
             if body.get("target_feeds"):
@@ -130,6 +126,22 @@ class CommentReactionsService:
                 )
             answer["comment"] = self._answer(db, comment["id"], actor)
             return answer
+
+    def write_comment_reactions(
+        self, db: sqlite3.Connection, items: Sequence[tuple[str, Any]]
+    ) -> None:
+        """AddCommentReaction without its answer (nor ``target_feeds``' shares), in the
+        caller's transaction, for the app itself (an import batch): ``items`` are (comment
+        id, request body). Each comment is rescored once, after all its reactions."""
+        reacted: dict[str, None] = {}  # (in order, once each)
+        for comment_id, body in items:
+            body = checked_reaction(body)
+            actor = self.reactions._actor(APP, body)
+            comment = self._comment(db, APP, comment_id)
+            self.reactions.react(db, COMMENT, comment["id"], comment["object_id"], body, actor)
+            reacted[comment["id"]] = None
+        for comment_id in reacted:
+            rescore(db, comment_id)
 
     def delete_comment_reaction(
         self, principal: Principal, comment_id: str, kind: str, user_id: str | None

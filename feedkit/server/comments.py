@@ -31,7 +31,7 @@ from feedkit.schema.comment import (
 from feedkit.server import comment_store as cs
 from feedkit.server import listing
 from feedkit.server.activities import ActivitiesService
-from feedkit.server.auth import Principal
+from feedkit.server.auth import APP, Principal
 from feedkit.server.comment_filter import compile_comment_filter
 from feedkit.server.comment_render import render_comments
 from feedkit.server.dependents import forget_comments
@@ -42,6 +42,8 @@ from feedkit.server.store import Store
 __all__ = ["CommentsService"]
 
 _CURSOR = "comments"
+# The members of an UpdateComment body: what an upsert of a stored comment replaces.
+_UPDATED = ("comment", "attachments", "custom", "mentioned_user_ids", "user_id")
 
 
 def _number(query: Mapping[str, Any], name: str, low: int, high: int, default: int) -> int:
@@ -64,6 +66,18 @@ def _sort(value: Any, name: str = "sort") -> str:
     if value not in COMMENT_SORTS:
         raise Problem.invalid({name: f"must be one of {', '.join(COMMENT_SORTS)}"})
     return str(value)
+
+
+def _replaced(body: dict[str, Any]) -> dict[str, Any]:
+    """The changes of an UpdateComment body (each field given replaces the stored one), or one
+    400 naming every bad field."""
+    errors = validate_comment(body, new=False)
+    if errors:
+        raise Problem.from_field_errors(errors)
+    given = {"text": body.get("comment"), "attachments": body.get("attachments"),
+             "custom": body.get("custom"),
+             "mentioned_user_ids": body.get("mentioned_user_ids")}  # fmt: skip
+    return {"set": {k: v for k, v in given.items() if v is not None}}
 
 
 class CommentsService:
@@ -195,31 +209,47 @@ class CommentsService:
         """Write ``changes`` (stored names) over a comment of the acting user's."""
         self._actor(principal, body)
         with self.store.transaction() as db:
-            comment = self._load(db, comment_id)
-            self._author_check(principal, comment)
-            if comment.get("deleted_at") is not None:
-                raise Problem.not_found(f"comment {comment_id!r}")
-            updated = apply_partial(comment, changes.get("set"), changes.get("unset"))
-            now = self.store.tick()
-            updated["updated_at"] = now
-            if any(updated.get(k) != comment.get(k) for k in ("text", "attachments")):
-                updated["edited_at"] = now
-            self.store.ensure_users(db, updated.get("mentioned_user_ids") or [], now)
-            cs.update_comment(db, updated)
+            updated = self._edit(db, principal, comment_id, changes)
             return {"comment": self._one(db, updated, principal.user_id)}
+
+    def _edit(
+        self, db: sqlite3.Connection, principal: Principal, comment_id: str, changes: dict[str, Any]
+    ) -> dict[str, Any]:
+        """Store ``changes`` over a comment that is not deleted; the comment as stored."""
+        comment = self._load(db, comment_id)
+        self._author_check(principal, comment)
+        if comment.get("deleted_at") is not None:
+            raise Problem.not_found(f"comment {comment_id!r}")
+        updated = apply_partial(comment, changes.get("set"), changes.get("unset"))
+        now = self.store.tick()
+        updated["updated_at"] = now
+        if any(updated.get(k) != comment.get(k) for k in ("text", "attachments")):
+            updated["edited_at"] = now
+        self.store.ensure_users(db, updated.get("mentioned_user_ids") or [], now)
+        cs.update_comment(db, updated)
+        return updated
 
     def update_comment(self, principal: Principal, comment_id: str, body: Any) -> dict[str, Any]:
         """UpdateComment: each field given (``comment``, ``attachments``, ``custom``,
         ``mentioned_user_ids``) replaces the stored one; the others are kept."""
         body = body_object(body)
-        errors = validate_comment(body, new=False)
-        if errors:
-            raise Problem.from_field_errors(errors)
-        given = {"text": body.get("comment"), "attachments": body.get("attachments"),
-                 "custom": body.get("custom"),
-                 "mentioned_user_ids": body.get("mentioned_user_ids")}  # fmt: skip
-        changes = {k: v for k, v in given.items() if v is not None}
-        return self._change(principal, comment_id, body, {"set": changes})
+        return self._change(principal, comment_id, body, _replaced(body))
+
+    def write_comments(self, db: sqlite3.Connection, items: Sequence[Any]) -> None:
+        """AddCommentsBatch as an upsert, without its answer, in the caller's transaction, for
+        the app itself (an import batch), in order (a reply may answer a comment made earlier
+        in the batch): a comment whose id is stored takes what UpdateComment would change
+        (``_UPDATED``; its author and place stay), any other is added as AddComment adds it."""
+        for body in items:
+            body = body_object(body)
+            if db.execute("SELECT 1 FROM comments WHERE id = ?", (body.get("id"),)).fetchone():
+                update = {k: body.get(k) for k in _UPDATED}
+                changes = _replaced(update)
+                self._actor(APP, update)
+                self._edit(db, APP, body["id"], changes)
+            else:
+                ((request, actor),) = self._checked_new(APP, [body], "")
+                self._new(db, request, actor, "", None)
 
     def update_comment_partial(
         self, principal: Principal, comment_id: str, body: Any

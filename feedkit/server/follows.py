@@ -10,12 +10,13 @@ accepts or rejects it.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from feedkit.schema import DEFAULT_PAGE, FEED_ID
 from feedkit.schema.follow import FOLLOW_STATUSES, PUSH_PREFERENCES
 from feedkit.server import listing
-from feedkit.server.auth import Principal
+from feedkit.server.auth import APP, Principal
 from feedkit.server.feed_groups import group_setting
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.render import feed_response
@@ -97,18 +98,42 @@ class FollowsService:
         with self.store.transaction() as db:
             now = self.store.tick()
             done, created = [], []
-            for source, target, fields in requests:
-                self._feed_owner_check(db, principal, source)
-                self.store.ensure_feeds(db, [source, target], principal.user_id, now)
-                row = self.store.follow(db, source, target, now, fields, keep=keep)
-                if not keep or row["created_at"] == now:
-                    row = self._request(db, principal, row, now, fields.get("status"))
-                if row["created_at"] == now and fields["follower_role"] is None:
-                    row = self._default_role(db, row)
+            for request in requests:
+                self._feed_owner_check(db, principal, request[0])
+                self.store.ensure_feeds(db, request[:2], principal.user_id, now)
+                row = self._put(db, principal, request, now, keep=keep)
                 done.append(self._follow_response(db, row))
                 if row["created_at"] == now:
                     created.append(done[-1])
             return {"follows": done, "created": created}
+
+    def write_follows(self, db: Any, items: Sequence[Any]) -> None:
+        """FollowBatch without its answer, in the caller's transaction, for the app itself
+        (an import batch): each follow written at its own tick, as one FollowBatch each."""
+        requests = [self._follow_request(x) for x in items]  # a refused item is found alone
+        fids = [fid for source, target, _ in requests for fid in (source, target)]
+        self.store.ensure_feeds(db, fids, APP.user_id, self.store.tick())
+        for request in requests:
+            self._put(db, APP, request, self.store.tick())
+
+    def _put(
+        self,
+        db: Any,
+        principal: Principal,
+        request: tuple[str, str, dict[str, Any]],
+        now: int,
+        *,
+        keep: bool = False,
+    ) -> dict[str, Any]:
+        """Write one checked FollowRequest between feeds that exist (its status and default
+        role set as a new follow takes them); the stored follow."""
+        source, target, fields = request
+        row = self.store.follow(db, source, target, now, fields, keep=keep)
+        if not keep or row["created_at"] == now:
+            row = self._request(db, principal, row, now, fields.get("status"))
+        if row["created_at"] == now and fields["follower_role"] is None:
+            row = self._default_role(db, row)
+        return row
 
     def update_follow(self, principal: Principal, body: Any) -> dict[str, Any]:
         source, target, fields = self._follow_request(body)

@@ -8,10 +8,13 @@ old app is kept. In ``insert`` mode a line whose item exists already is skipped,
 vendor's importer does ("--mode insert to only insert new items and skip existing ones",
 getstream.io/chat/docs/*/import).
 
-A run of lines of one kind that has a batch write (users, activities: :data:`APPLY_MANY`) is
-written by one call of it, without the answer the API would render, in one savepoint; when
-that refuses (one bad line refuses the batch), the run is applied again line by line, each in
-its own savepoint, so only the bad lines are refused and the rest are stored.
+A run of lines of one kind that has a batch write (users, activities, follows, comments,
+reactions, bookmarks: :data:`APPLY_MANY`, each its service's write without the answer the API
+would render) is written by one call of it in one savepoint, then the run's history by one
+statement a stretch; when that refuses (one bad line refuses the batch), the run is applied
+again line by line, each in its own savepoint, so only the bad lines are refused and the rest
+are stored. A run is cut before a line naming an item named earlier in it, so each item's
+write and history come in the order writing line by line gives them.
 
 The file's names are the import format's (``tests/reference/import-schemas``); the request's
 are :data:`feedkit.resources.RESOURCES`' ``import_names`` read backwards.
@@ -19,6 +22,7 @@ are :data:`feedkit.resources.RESOURCES`' ``import_names`` read backwards.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -63,47 +67,37 @@ def _activities(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> N
     s.activities.write_activities(db, items, [history(d) for d in lines])
 
 
-def _follow(s: AppService, d: Mapping[str, Any]) -> None:
-    body = _request("follow", d)
-    follow = {k: body[k] for k in ("source", "target", "push_preference", "custom") if k in body}
-    s.follows.follow_batch(APP, {"follows": [follow]})
+def _follows(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> None:
+    keys = ("source", "target", "push_preference", "custom")
+    bodies = [_request("follow", d) for d in lines]
+    s.follows.write_follows(db, [{k: b[k] for k in keys if k in b} for b in bodies])
 
 
-def _comment(s: AppService, d: Mapping[str, Any]) -> None:
-    body = _request("comment", d)
-    body.pop("status", None)
-    with s.store.reading() as db:
-        exists = db.execute("SELECT 1 FROM comments WHERE id = ?", (d["id"],)).fetchone()
-    if exists:  # an upsert: the text and the rest of an existing comment are replaced
-        keep = ("comment", "attachments", "custom", "mentioned_user_ids", "user_id")
-        s.comments.update_comment(APP, d["id"], {k: body.get(k) for k in keep})
-    else:
-        s.comments.add_comments_batch(APP, {"comments": [body]})
+def _comments(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> None:
+    bodies = [_request("comment", d) for d in lines]
+    for body in bodies:
+        body.pop("status", None)
+    s.comments.write_comments(db, bodies)
 
 
-def _reaction(s: AppService, d: Mapping[str, Any]) -> None:
-    body = {k: d[k] for k in ("type", "user_id", "custom") if k in d}
-    if d.get("comment_id"):
-        s.comment_reactions.add_comment_reaction(APP, d["comment_id"], body)
-    else:
-        s.reactions.add_activity_reaction(APP, d["activity_id"], body)
+def _reactions(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> None:
+    """Those on activities, then those on comments (reactions on two objects never meet)."""
+    on: dict[bool, list[tuple[str, dict[str, Any]]]] = {False: [], True: []}
+    for d in lines:
+        body = {k: d[k] for k in ("type", "user_id", "custom") if k in d}
+        on[bool(d.get("comment_id"))].append((d.get("comment_id") or d["activity_id"], body))
+    s.reactions.write_activity_reactions(db, on[False])
+    s.comment_reactions.write_comment_reactions(db, on[True])
 
 
-def _bookmark(s: AppService, d: Mapping[str, Any]) -> None:
-    if d.get("object_type", "activity") != "activity":
-        raise Problem.invalid({"object_type": "only activity bookmarks can be imported here"})
-    activity_id = d.get("object_id") or d["activity_id"]
-    body = {k: d[k] for k in ("user_id", "folder_id", "custom") if k in d}
-    key = item_key("bookmark", d)
-    with s.store.reading() as db:
-        exists = db.execute(
-            "SELECT 1 FROM bookmarks WHERE activity_id = ? AND user_id = ? AND folder_id = ?",
-            list(key.values()),
-        ).fetchone()
-    if exists:
-        s.bookmarks.update_bookmark(APP, activity_id, body)
-    else:
-        s.bookmarks.add_bookmark(APP, activity_id, body)
+def _bookmarks(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> None:
+    items = []
+    for d in lines:
+        if d.get("object_type", "activity") != "activity":
+            raise Problem.invalid({"object_type": "only activity bookmarks can be imported here"})
+        body = {k: d[k] for k in ("user_id", "folder_id", "custom") if k in d}
+        items.append((d.get("object_id") or d["activity_id"], body))
+    s.bookmarks.write_bookmarks(db, items)
 
 
 def _feed_group(s: AppService, d: Mapping[str, Any]) -> None:
@@ -134,6 +128,10 @@ def _unsupported(s: AppService, d: Mapping[str, Any]) -> None:
 APPLY_MANY: dict[str, Callable[[AppService, Any, Sequence[Mapping[str, Any]]], None]] = {
     "user": _users,
     "activity": _activities,
+    "follow": _follows,
+    "comment": _comments,
+    "reaction": _reactions,
+    "bookmark": _bookmarks,
 }
 # Those that keep their history themselves (the times go into the write).
 _OWN_HISTORY = frozenset({"activity"})
@@ -143,10 +141,6 @@ APPLY: dict[str, Callable[[AppService, Mapping[str, Any]], None]] = {
     "feed_group": _feed_group,
     "feed_view": _feed_view,
     "feed": _feed,
-    "follow": _follow,
-    "comment": _comment,
-    "reaction": _reaction,
-    "bookmark": _bookmark,
     "collection": _unsupported,
 }
 
@@ -222,19 +216,22 @@ class Importer:
         outcome = Outcome()
         if self.mode == "insert":
             lines = self._new(kind, lines, outcome)
+        for part in _parts(kind, lines):
+            self._apply_part(kind, part, outcome)
+        return outcome
+
+    def _apply_part(self, kind: str, lines: Sequence[Line], outcome: Outcome) -> None:
         many = APPLY_MANY.get(kind)
         if many is not None and len(lines) > 1:
             try:
                 with self.store.transaction() as db:
                     many(self.service, db, [d for _, d in lines])
-                    if kind not in _OWN_HISTORY:
-                        for _, data in lines:
-                            self._history(db, kind, data)
+                    self._history(db, kind, [d for _, d in lines])
             except (Problem, KeyError, TypeError, ValueError):
                 pass  # a line of the run is refused: line by line finds which
             else:
                 outcome.applied += len(lines)
-                return outcome
+                return
         for number, data in lines:
             try:
                 stored = self.apply(kind, data)
@@ -243,7 +240,6 @@ class Importer:
             else:
                 outcome.applied += stored
                 outcome.skipped += not stored
-        return outcome
 
     def _new(self, kind: str, lines: Sequence[Line], outcome: Outcome) -> list[Line]:
         """The lines whose item is neither stored nor named by an earlier line of the run
@@ -282,20 +278,49 @@ class Importer:
                     APPLY[kind](self.service, data)
             except (KeyError, TypeError, ValueError) as exc:  # a member the schema allows odd
                 raise Problem.invalid({"data": f"cannot be applied: {exc!r}"}) from None
-            if kind not in _OWN_HISTORY:
-                self._history(db, kind, data)
+            self._history(db, kind, [data])
         return True
 
-    def _history(self, db: Any, kind: str, data: Mapping[str, Any]) -> None:
+    def _history(self, db: Any, kind: str, lines: Sequence[Mapping[str, Any]]) -> None:
         """The file's created_at and updated_at (updated_at: created_at when only it is
-        given) in place of the write's own."""
-        if kind not in _KEYS:
+        given) in place of the write's own, for lines written: one statement a stretch of
+        lines giving the same times."""
+        if kind not in _KEYS or kind in _OWN_HISTORY:
             return
-        created, updated = history(data)
-        times = {"created_at": created, "updated_at": updated if updated is not None else created}
-        times = {t: v for t, v in times.items() if v is not None}
-        if not times:
-            return
-        table, where, params = _where(kind, data)
-        sets = ", ".join(f"{t} = ?" for t in times)
-        db.execute(f"UPDATE {table} SET {sets} WHERE {where}", [*times.values(), *params])
+        table, key = _KEYS[kind]
+        updates = []
+        for data in lines:
+            created, updated = history(data)
+            times = {"created_at": created,
+                     "updated_at": updated if updated is not None else created}  # fmt: skip
+            times = {t: v for t, v in times.items() if v is not None}
+            if times:
+                item = key(data)
+                updates.append(((tuple(times), tuple(item)), [*times.values(), *item.values()]))
+        for (names, columns), stretch in itertools.groupby(updates, lambda u: u[0]):
+            sets = ", ".join(f"{t} = ?" for t in names)
+            where = " AND ".join(f"{c} = ?" for c in columns)
+            db.executemany(f"UPDATE {table} SET {sets} WHERE {where}", [u[1] for u in stretch])
+
+
+def _parts(kind: str, lines: Sequence[Line]) -> list[list[Line]]:
+    """A run cut before each line naming an item a line before it in its part names: in a
+    part, the batch write then the history give what writing line by line gives (the file's
+    times of a line, then the next write of its item); a kind that keeps its history in its
+    write is one part."""
+    if kind not in _KEYS or kind in _OWN_HISTORY:
+        return [list(lines)]
+    parts: list[list[Line]] = [[]]
+    seen: set[Any] = set()
+    for line in lines:
+        try:
+            key: Any = tuple(item_key(kind, line[1]).values())
+            hash(key)
+        except (KeyError, TypeError):
+            key = object()  # no key: the write refuses the line
+        if key in seen:
+            parts.append([])
+            seen.clear()
+        seen.add(key)
+        parts[-1].append(line)
+    return parts

@@ -36,7 +36,7 @@ from feedkit.schema.reaction import (
 )
 from feedkit.schema.user import validate_user
 from feedkit.server import listing
-from feedkit.server.auth import Principal
+from feedkit.server.auth import APP, Principal
 from feedkit.server.problems import Problem
 from feedkit.server.requests import body_object, checked_id, page_limit
 from feedkit.server.store import Store, now_ns
@@ -396,6 +396,28 @@ class ReactionsService:
             raise Problem.invalid({"user_id": "is required for server-side requests"})
         return actor
 
+    def react(
+        self, db: Any, object_type: str, object_id: str, activity_id: str, body: Any, actor: str
+    ) -> dict[str, Any]:
+        """Store a checked reaction request of ``actor`` on a found object (its embedded user
+        and its user made or updated first); the stored reaction."""
+        now = self.store.tick()
+        self.activities._upsert_embedded_users(db, [body], now)
+        self.store.ensure_users(db, [actor], now)
+        return put_reaction(db, object_type, object_id, activity_id, actor, body["type"],
+                            body.get("custom"), now,
+                            enforce_unique=bool(body.get("enforce_unique")))  # fmt: skip
+
+    def write_activity_reactions(self, db: Any, items: Sequence[tuple[str, Any]]) -> None:
+        """AddActivityReaction without its answer (nor ``target_feeds``' shares), in the
+        caller's transaction, for the app itself (an import batch): ``items`` are
+        (activity id, request body)."""
+        for activity_id, body in items:
+            body = checked_reaction(body)
+            actor = self._actor(APP, body)
+            rec = self._activity(db, APP, activity_id)
+            self.react(db, ACTIVITY, rec["id"], rec["id"], body, actor)
+
     def share(
         self, db: Any, principal: Principal, activity_id: str, body: dict[str, Any], actor: str
     ) -> Any:
@@ -416,12 +438,7 @@ class ReactionsService:
         actor = self._actor(principal, body)
         with self.store.transaction() as db:
             rec = self._activity(db, principal, activity_id)
-            now = self.store.tick()
-            self.activities._upsert_embedded_users(db, [body], now)
-            self.store.ensure_users(db, [actor], now)
-            row = put_reaction(db, ACTIVITY, rec["id"], rec["id"], actor, body["type"],
-                               body.get("custom"), now,
-                               enforce_unique=bool(body.get("enforce_unique")))  # fmt: skip
+            row = self.react(db, ACTIVITY, rec["id"], rec["id"], body, actor)
             answer: dict[str, Any] = {"reaction": render_reactions(db, [row])[0]}
             if body.get("target_feeds"):
                 answer["reference_activity"] = self.share(db, principal, rec["id"], body, actor)

@@ -701,9 +701,12 @@ class Store:
     def ensure_feeds_by(
         self, db: sqlite3.Connection, feeds: Iterable[tuple[str, str | None]], at: int
     ) -> None:
-        """Create the feeds that do not exist yet, each with its creator."""
+        """Create the feeds that do not exist yet, each with its creator (the first named:
+        a batch makes a feed as the first of its writes naming it would)."""
         rows = []
-        wanted = dict(feeds)
+        wanted: dict[str, str | None] = {}
+        for fid, created_by in feeds:
+            wanted.setdefault(fid, created_by)
         visibility = ensure_groups(
             db, (f.partition(":")[0] for f in wanted), at, strict=self.strict_groups
         )
