@@ -12,13 +12,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from test_server_imports import run_import, write_lines
+from _importtasks import app_import_file, run_import, write_lines
 
 import feedkit
 from feedkit.client import Client
 from feedkit.server import importer
 
-PLAN = Path(__file__).resolve().parent.parent / "data" / "app" / "plan.toml"
 # The tables an import writes (not its own tasks and uploads).
 TABLES = ("users", "feeds", "feed_groups", "activities", "activity_keys", "follows",
           "comments", "reactions", "bookmarks", "bookmark_folders")  # fmt: skip
@@ -27,9 +26,7 @@ TABLES = ("users", "feeds", "feed_groups", "activities", "activity_keys", "follo
 @pytest.fixture(scope="module")
 def app_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """data/app's whole app as one import file."""
-    path = tmp_path_factory.mktemp("app") / "app.jsonl"
-    feedkit.migrate(None, PLAN, to_jsonl=path)
-    return path
+    return app_import_file(tmp_path_factory.mktemp("app"))
 
 
 def one_line_a_part(kind: str, lines: Any) -> list[list[Any]]:

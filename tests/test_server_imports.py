@@ -15,6 +15,7 @@ import httpx
 import orjson
 import pytest
 from _importschemas import validator
+from _importtasks import DONE, TIMEOUT_S, app_import_file, run_import, wait, write_lines
 from _serve import STOP_TIMEOUT_S, assert_error_body, new_secret, start
 
 import feedkit
@@ -25,17 +26,11 @@ from feedkit.server.app import create_app
 from feedkit.server.import_lines import KINDS, check_line
 from feedkit.transport import InProcessTransport
 
-PLAN = Path(__file__).resolve().parent.parent / "data" / "app" / "plan.toml"
-DONE = ("completed", "failed", "analyze_failed")
-TIMEOUT_S = 120.0
-
 
 @pytest.fixture(scope="module")
 def app_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """data/app's whole app as one import file."""
-    path = tmp_path_factory.mktemp("app") / "app.jsonl"
-    feedkit.migrate(None, PLAN, to_jsonl=path)
-    return path
+    return app_import_file(tmp_path_factory.mktemp("app"))
 
 
 @pytest.fixture
@@ -51,27 +46,6 @@ def _small_app(max_upload_bytes: int) -> Client:
     c = Client("http://feedkit.embedded", "k", app.state.feeds.auth._secret, transport=transport)
     c._owned += [transport, app.state.imports, app.state.store]
     return c
-
-
-def wait(client: Client, task_id: str) -> dict[str, Any]:
-    end = time.monotonic() + TIMEOUT_S
-    while time.monotonic() < end:
-        task = client.get_import(task_id)
-        if task["state"] in DONE:
-            return task
-        time.sleep(0.05)
-    raise AssertionError(f"import {task_id} did not finish: {task}")
-
-
-def run_import(client: Client, path: Path, mode: str = "upsert") -> dict[str, Any]:
-    url = client.create_import_url(path.name)
-    client.upload_import_file(url["upload_url"], path)
-    return wait(client, client.create_import(url["path"], mode=mode)["id"])
-
-
-def write_lines(path: Path, lines: list[Any]) -> Path:
-    path.write_bytes(b"".join(orjson.dumps(x) + b"\n" for x in lines))
-    return path
 
 
 def lines_by_type(path: Path) -> dict[str, list[dict[str, Any]]]:
