@@ -14,7 +14,9 @@ Exactly once, whatever happens:
   type and user...): the source is read twice; the first pass finds them (:mod:`feedkit.dedupe`)
   and the last valid row of each key is the only one sent, the earlier ones are reported
   (``duplicate_id``). So the store holds one row per key, the source's last word, and
-  ``acknowledged`` counts rows stored.
+  ``acknowledged`` counts rows stored. The first pass reads the keys alone
+  (:func:`feedkit.convert.convert_keys`: a Parquet or Arrow source only its key columns); only
+  when some key repeats does it convert the rows, to learn which of them are valid.
 - A request the server refuses for some items (400 naming them) is sent again without them; one
   it refuses as a whole (413, or a 400 naming no item) is split in halves until only the guilty
   rows fail. Rows over a limit of the server are row errors before anything is sent.

@@ -502,6 +502,8 @@ class _Batch:
         self, mask: Any, values: pa.Array | None, column: str, path: str, code: Reason, message: str
     ) -> None:
         """Record ``code`` for every row where ``mask`` is true."""
+        if isinstance(mask, pa.BooleanArray) and not mask.true_count:
+            return  # (mostly no row fails a check: a count of set bits says so)
         hits = np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False))
         if not len(hits):
             return
