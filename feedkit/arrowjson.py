@@ -13,6 +13,7 @@ passes. Objects skip their null members, as the protocol's clients strip nulls::
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import NamedTuple, TypeAlias
 
@@ -261,8 +262,10 @@ def _inner(fragment: Fragment) -> pa.Array:
     return fragment.inner if isinstance(fragment, Wrapped) else fragment
 
 
+@functools.lru_cache(maxsize=4096)
 def json_key(key: str) -> str:
-    """A member's key with its colon, escaped as JSON."""
+    """A member's key with its colon, escaped as JSON (cached: a batch writes each key of its
+    objects, and a source has few keys)."""
     escaped = key.replace("\\", "\\\\").replace('"', '\\"')
     for ch in _CONTROL:
         escaped = escaped.replace(ch, _SHORT.get(ch, f"\\u{ord(ch):04x}"))

@@ -14,7 +14,9 @@ Exactly once, whatever happens:
   type and user...): the source is read twice; the first pass finds them (:mod:`feedkit.dedupe`)
   and the last valid row of each key is the only one sent, the earlier ones are reported
   (``duplicate_id``). So the store holds one row per key, the source's last word, and
-  ``acknowledged`` counts rows stored.
+  ``acknowledged`` counts rows stored. The first pass reads the keys alone
+  (:func:`feedkit.convert.convert_keys`: a Parquet or Arrow source only its key columns); only
+  when some key repeats does it convert the rows, to learn which of them are valid.
 - A request the server refuses for some items (400 naming them) is sent again without them; one
   it refuses as a whole (413, or a 400 naming no item) is split in halves until only the guilty
   rows fail. Rows over a limit of the server are row errors before anything is sent.
@@ -48,7 +50,14 @@ import pyarrow.compute as pc
 from feedkit import senders
 from feedkit.checkpoint import Journal, body_digest
 from feedkit.client import Client
-from feedkit.convert import ERROR_COLUMNS, KEY_SEPARATOR, ConvertedBatch, convert, errors_frame
+from feedkit.convert import (
+    ERROR_COLUMNS,
+    KEY_SEPARATOR,
+    ConvertedBatch,
+    convert,
+    convert_keys,
+    errors_frame,
+)
 from feedkit.dedupe import IdIndex, Superseded
 from feedkit.display import report_html
 from feedkit.errors import APIError, FeedkitError
@@ -468,9 +477,13 @@ def _superseded(
     """The first pass: which valid rows a later row with the same id supersedes, how many
     rows the source has (the total of the second pass's bar) and, for a kind whose rows reply
     to each other, every row's depth (:mod:`feedkit.threads`)."""
-    index = IdIndex()
     parent = mapping.resource.parent
     threads = Threads() if parent is not None and parent in mapping.fields else None
+    if threads is None and not (check is not None and check.first_pass):
+        rows_total = _unrepeated(open_source, mapping, opts)
+        if rows_total is not None:
+            return Superseded({}), rows_total, None
+    index = IdIndex()
     opened, batches = convert(open_source(), mapping, batch_rows=opts.read_rows,
                               import_file=import_file)  # fmt: skip
     rows = 0
@@ -487,6 +500,27 @@ def _superseded(
     if check is not None and check.first_pass:
         check.finish_gathering()
     return index.superseded(), rows, threads.depths(rows) if threads is not None else None
+
+
+def _unrepeated(
+    open_source: Callable[[], Any], mapping: Mapping, opts: ImportOptions
+) -> int | None:
+    """The rows of a source whose keys, read alone (:func:`feedkit.convert.convert_keys`),
+    never repeat: then no valid row supersedes another, and the first pass need not convert
+    the rows. None when some key repeats (or keys need whole rows): the full pass decides."""
+    found = convert_keys(open_source(), mapping, batch_rows=opts.read_rows)
+    if found is None:
+        return None
+    opened, batches = found
+    index = IdIndex()
+    rows = 0
+    with Progress(opts.progress, opened, f"{opts.label}check ids") as bar:
+        for keys, sb in batches:
+            present = keys.is_valid().to_numpy(zero_copy_only=False)
+            index.add(keys.drop_null().to_pylist(), sb.rows[present])
+            rows += sb.rows_read
+            bar.advance(sb.rows_read)
+    return None if index.superseded() else rows
 
 
 def _key_field(mapping: Mapping) -> str:
@@ -765,17 +799,17 @@ class _Import:
             for cb in batches:
                 if self.check is not None:
                     cb = _checked(cb, self.check.refuse(cb))
-                ids = cb.ids.to_pylist()
                 report.rows_read += cb.rows_read
                 late = np.zeros(len(cb.rows), dtype=bool)
-                if superseded is not None:
+                if superseded:  # (none superseded, mostly: then nothing to hold back)
+                    ids = cb.ids.to_pylist()
                     late = superseded.mask(cb.rows, ids)
                     if late.any():
                         errors.add(_duplicate_errors(cb.rows, ids, late, superseded, mapping))
                     kept_ids = [i for i, x in zip(ids, late.tolist(), strict=True) if not x]
                     errors.add(_collisions(superseded.mismatched(cb.rows[~late], kept_ids)))
-                else:
-                    assert index is not None
+                elif index is not None:  # a dry run learns the duplicates as it reads
+                    ids = cb.ids.to_pylist()
                     index.add(ids, cb.rows)
                     if threads is not None:
                         threads.add(ids, cb.refs[str(parent)].to_pylist(), cb.rows)
@@ -882,9 +916,12 @@ class _Import:
     def _send(self, cb: ConvertedBatch, keep: np.ndarray, level: int = 0) -> None:
         journal, report = self.journal, self.report
         if self.sink is not None:  # lines of an import file, in order, in this thread
-            mask = pa.array(keep)
-            written = self.sink.write(self.mapping.kind, cb.json.filter(mask), cb.ids.filter(mask),
-                                      {k: v.filter(mask) for k, v in cb.refs.items()})  # fmt: skip
+            if not keep.all():
+                mask = pa.array(keep)
+                cb = ConvertedBatch(cb.json.filter(mask), cb.rows[keep], [], cb.rows_read,
+                                    cb.ids.filter(mask),
+                                    {k: v.filter(mask) for k, v in cb.refs.items()})  # fmt: skip
+            written = self.sink.write(self.mapping.kind, cb.json, cb.ids, cb.refs)
             report.sent += written
             report.acknowledged += written
             return

@@ -41,6 +41,7 @@ from feedkit.arrowjson import (
     is_json_field,
     json_array_of,
     json_fragment,
+    json_key,
     json_object,
     json_string,
     json_value,
@@ -78,7 +79,8 @@ from feedkit.schema import (
 )
 from feedkit.sources import RowError, Source, SourceBatch, open_source
 
-__all__ = ["ERROR_COLUMNS", "Conversion", "ConvertedBatch", "convert", "to_activities"]
+__all__ = ["ERROR_COLUMNS", "Conversion", "ConvertedBatch", "convert", "convert_keys",
+           "to_activities"]  # fmt: skip
 
 ERROR_COLUMNS = ["row", "column", "field", "code", "message", "value"]
 VALUE_SHOWN = 300  # characters of an offending value the error table shows, at most
@@ -500,6 +502,8 @@ class _Batch:
         self, mask: Any, values: pa.Array | None, column: str, path: str, code: Reason, message: str
     ) -> None:
         """Record ``code`` for every row where ``mask`` is true."""
+        if isinstance(mask, pa.BooleanArray) and not mask.true_count:
+            return  # (mostly no row fails a check: a count of set bits says so)
         hits = np.flatnonzero(pc.fill_null(mask, False).to_numpy(zero_copy_only=False))
         if not len(hits):
             return
@@ -862,22 +866,30 @@ def convert_batch(
     members = [(k, _kept(fragments[k], b.bad)) for k in res.order if k in fragments]
     keep = pa.array(~b.bad)
     keys: pa.Array
-    if not res.derivable:
-        parts = [pc.fill_null(values[k], "") if k in values else "" for k in res.key]
-        keys = pc.binary_join_element_wise(*parts, KEY_SEPARATOR).filter(keep)
-    elif "id" in fragments:
-        keys = values["id"].filter(keep)
+    if not res.derivable or "id" in fragments:
+        keys = _keys(res, values).filter(keep)
     else:
         keys = pa.array(_derived_ids(json_object(members, first_present=True)), pa.string())
         members.insert(0, ("id", json_string(keys)))
-    text_json = json_object(members, first_present=True) if members else pa.array([], pa.string())
     rows = sb.rows[~b.bad]
     named = (*res.references, "user_id") if import_file else res.references  # user lines too
     refs = {k: values[k].filter(keep) for k in named if k in values}
-    refused = _refused(mapping, rows, text_json, deep)  # whole rows, by the API's names
-    if import_file and members:  # the same rows in the import format's names
+    written = import_file and bool(members)  # the import format's names and defaults
+    if written and not deep and res.validate is None:
+        # Only the import format's JSON is built whole; the API's only for rows that may be
+        # too large by its names (mostly none), refused as the API path would refuse them.
         text_json = json_object(_import_members(res, members, len(keys)), first_present=True)
-        refused += _insecure_urls(rows, text_json)
+        refused = _too_large_by_api(mapping, rows, members, text_json)
+    else:
+        text_json = (
+            json_object(members, first_present=True) if members else pa.array([], pa.string())
+        )
+        refused = _refused(mapping, rows, text_json, deep)  # whole rows, by the API's names
+        if written:
+            text_json = json_object(_import_members(res, members, len(keys)), first_present=True)
+    if written:
+        refused += _insecure_urls(rows, text_json, fragments.get("attachments"), b.bad,
+                                  bool(mapping.attachments))  # fmt: skip
     if refused:  # each refused by the field that made it so, and left out
         b.errors += refused
         bad = {e.row for e in refused}
@@ -889,6 +901,46 @@ def convert_batch(
         )
         refs = {k: v.filter(ok) for k, v in refs.items()}
     return ConvertedBatch(text_json, rows, b.errors, sb.rows_read, keys, refs)
+
+
+def _keys(res: Resource, values: dict[str, pa.Array]) -> pa.Array:
+    """Each row's key from its fields' values: its id, or its key fields joined."""
+    if res.derivable:
+        return values["id"]
+    parts = [pc.fill_null(values[k], "") if k in values else "" for k in res.key]
+    return pc.binary_join_element_wise(*parts, KEY_SEPARATOR)
+
+
+def convert_keys(
+    source: Any, mapping: Mapping, *, batch_rows: int = 10_000
+) -> tuple[Source, Iterator[tuple[pa.Array, SourceBatch]]] | None:
+    """The opened source and, batch by batch, every row's key as :func:`convert` would give
+    it (null where a row has none: such a row is invalid), computed from the key columns
+    alone, without converting the rows; None when a key needs the whole row (derived ids) or
+    a value that is not text. Every valid row of :func:`convert` has this key; an invalid
+    row may have one too. A columnar source is read for its key columns only; a text source
+    (CSV, JSON lines) for every mapped column, so that its records split as they do there."""
+    res = mapping.resource
+    names = ["id"] if res.derivable else list(res.key)
+    specs: dict[str, Template] = {}
+    for name in (n for n in names if n in mapping.fields):
+        spec, f = mapping.fields[name], res.fields.get(name)
+        if f is None or f.kind not in (Kind.STRING, Kind.CHOICE) or not isinstance(spec, Template):
+            return None
+        specs[name] = spec
+    if res.derivable and "id" not in specs:
+        return None
+    columns = list(dict.fromkeys(c for spec in specs.values() for c in spec_columns(spec)))
+    opened = open_source(source, columns, batch_rows=batch_rows)
+    if opened.text or opened.size is not None:
+        opened = open_source(source, mapping.columns, batch_rows=batch_rows)
+    types = ColumnTypes(dict(mapping.column_types))
+
+    def keys(sb: SourceBatch) -> tuple[pa.Array, SourceBatch]:
+        b = _Batch(sb, mapping, types, opened.text)
+        return _keys(res, {n: b.template(spec, n) for n, spec in specs.items()}), sb
+
+    return opened, map(keys, opened)
 
 
 def _check_presence(
@@ -1007,13 +1059,43 @@ def _import_members(
     ]
 
 
-def _insecure_urls(rows: np.ndarray, text_json: pa.Array) -> list[RowError]:
+def _too_large_by_api(
+    mapping: Mapping, rows: np.ndarray, members: list[tuple[str, Fragment]], import_json: pa.Array
+) -> list[RowError]:
+    """The rows whose API JSON (``members`` by the API's names) is larger than a row may be,
+    from the same rows' import JSON: only rows within reach of the limit (the API's names may
+    be longer than the format's) have their API JSON built and measured."""
+    res = mapping.resource
+    slack = sum(max(0, len(json_key(k)) - len(json_key(res.import_names[k])))
+                for k, _ in members if k in res.import_names)  # fmt: skip
+    lengths = pc.binary_length(import_json).to_numpy(zero_copy_only=False)
+    near = lengths + slack > MAX_ACTIVITY_BYTES
+    if not near.any():
+        return []
+    api_json = json_object([(k, _kept(f, ~near)) for k, f in members], first_present=True)
+    return _refused(mapping, rows[near], api_json, [])
+
+
+def _insecure_urls(
+    rows: np.ndarray,
+    text_json: pa.Array,
+    attachments: Fragment | None,
+    bad: np.ndarray,
+    from_templates: bool,
+) -> list[RowError]:
     """Attachment URLs an import file refuses (not https://). Rows whose every ``_url``
-    member is https are passed in one vectorised count; only the others are parsed."""
-    urls = pc.count_substring(text_json, '_url":"')
-    safe = pc.count_substring(text_json, '_url":"https://')
+    member is https are passed in one vectorised count; only the others are parsed. The
+    count looks at the attachments alone where the mapping writes them from templates
+    (every URL a JSON string there), else at the whole row."""
+    if attachments is None:
+        return []  # no attachments: nothing to refuse
+    kept = _kept(attachments, bad)
+    scanned = (kept.inner if isinstance(kept, Wrapped) else kept) if from_templates else text_json
+    urls = pc.count_substring(scanned, '_url":"')
+    safe = pc.count_substring(scanned, '_url":"https://')
+    unsafe = pc.fill_null(pc.not_equal(urls, safe), False).to_numpy(zero_copy_only=False)
     errors: list[RowError] = []
-    for i in np.flatnonzero(pc.not_equal(urls, safe).to_numpy(zero_copy_only=False)).tolist():
+    for i in np.flatnonzero(unsafe).tolist():
         data = orjson.loads(text_json[i].as_py())
         for j, attachment in enumerate(data.get("attachments") or []):
             for key in IMPORT_URL_FIELDS:

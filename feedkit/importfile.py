@@ -93,8 +93,9 @@ class ImportFileWriter:
             self.users.update(keys.to_pylist())
         named = refs.get("user_id")
         if named is not None:
-            new = [u for u in pc.unique(named.drop_null()).to_pylist() if u not in self.users]
-            if new:
+            distinct = pc.unique(named.drop_null()).to_pylist()
+            if not self.users.issuperset(distinct):  # (mostly every user has a line already)
+                new = [u for u in distinct if u not in self.users]
                 self.users.update(new)
                 users = pa.array(new, pa.string())
                 ids = pc.binary_join_element_wise('{"id":"', escape(users), '"}', "")

@@ -115,12 +115,21 @@ BAD_CREDENTIALS: dict[str, tuple[Any, Any, int]] = {
     "alg-none": (lambda s: jwt.encode({}, None, algorithm="none"), "default", AUTH_ERROR),
     # Only a token with no user_id claim at all acts server-side: an empty or null claim, or
     # one that is not a string, must not pass for one (it could act for anybody).
-    "empty-user-id": (lambda s: jwt.encode({"user_id": ""}, s, algorithm="HS256"), "default",
-                      AUTH_ERROR),
-    "null-user-id": (lambda s: jwt.encode({"user_id": None}, s, algorithm="HS256"), "default",
-                     AUTH_ERROR),
-    "numeric-user-id": (lambda s: jwt.encode({"user_id": 7}, s, algorithm="HS256"), "default",
-                        AUTH_ERROR),
+    "empty-user-id": (
+        lambda s: jwt.encode({"user_id": ""}, s, algorithm="HS256"),
+        "default",
+        AUTH_ERROR,
+    ),
+    "null-user-id": (
+        lambda s: jwt.encode({"user_id": None}, s, algorithm="HS256"),
+        "default",
+        AUTH_ERROR,
+    ),
+    "numeric-user-id": (
+        lambda s: jwt.encode({"user_id": 7}, s, algorithm="HS256"),
+        "default",
+        AUTH_ERROR,
+    ),
 }
 
 

@@ -61,8 +61,9 @@ def test_the_client_names_the_field_before_sending(client: feedkit.Client) -> No
         client.add_comment("x", user_id="bob")
     assert caught.value.fields.keys() == {"object_id"}
     with pytest.raises(ValidationError) as caught:
-        client.add_comments_batch([{"comment": "x", "object_id": "a1"}, {"object_type": "poll",
-                                                                          "object_id": "a1"}])
+        client.add_comments_batch(
+            [{"comment": "x", "object_id": "a1"}, {"object_type": "poll", "object_id": "a1"}]
+        )
     assert caught.value.fields.keys() == {"comments[1].object_type"}
     with pytest.raises(ValidationError) as caught:
         client.update_comment_partial("c", set={"user_id": "x", "custom": []}, unset=["text"])

@@ -1233,3 +1233,46 @@ def test_time_helpers_agree() -> None:
     assert parse_time("2031-06-15T12:30:45.123456789+02:00") == EXPECTED_EXPIRES[1]
     stamp = datetime.fromisoformat("2031-06-15T10:30:45+00:00").timestamp()
     assert _ns(2031, 6, 15, 10, 30, 45) == int(stamp) * 10**9
+
+
+# -- keys alone ---------------------------------------------------------------------------------
+
+KEYED = {
+    "activity": {"id": "{a}", "type": "post", "feeds": ["user:{b}"]},
+    "follow": {"source": "timeline:{a}", "target": "user:{b}"},
+}
+
+
+@settings(
+    max_examples=40, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    kind=st.sampled_from(sorted(KEYED)),
+    cells=st.lists(st.tuples(st.sampled_from(["", " ", "p1", "p2", "x y", "é"]),
+                             st.sampled_from(["", "ann", "b:c", "bob"])), max_size=30),
+    csv=st.booleans(),
+)  # fmt: skip
+def test_keys_alone_are_the_keys_convert_gives_valid_rows(
+    tmp_path: Path, kind: str, cells: list[tuple[str, str]], csv: bool
+) -> None:
+    frame = pd.DataFrame(cells, columns=["a", "b"], dtype=object)
+    frame["c"] = "unused"
+    source: Any = frame
+    if csv:
+        source = tmp_path / "keys.csv"
+        frame.to_csv(source, index=False)
+    mapping = Mapping.from_dict({kind: KEYED[kind]})
+    found = feedkit.convert.convert_keys(source, mapping, batch_rows=7)
+    assert found is not None
+    keys: dict[int, str | None] = {}
+    for arr, sb in found[1]:
+        keys.update(zip(sb.rows.tolist(), arr.to_pylist(), strict=True))
+    assert len(keys) == len(cells)
+    for cb in convert(source, mapping, batch_rows=7)[1]:
+        for row, key in zip(cb.rows.tolist(), cb.ids.to_pylist(), strict=True):
+            assert keys[row] == key
+
+
+def test_keys_that_need_the_whole_row_are_not_read_alone() -> None:
+    derived = Mapping.build({"id": {"derive": True}, "type": "post", "feeds": ["user:{u}"]})
+    assert feedkit.convert.convert_keys(pd.DataFrame({"u": ["a"]}), derived) is None

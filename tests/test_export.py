@@ -143,8 +143,13 @@ def test_import_file_lines_validate_and_keep_history(tmp_path: Path) -> None:
 
 
 def test_import_file_refuses_what_the_format_cannot_hold(tmp_path: Path) -> None:
-    frame = pd.DataFrame({"pid": ["a", "b", "c", "d"], "who": ["ann", "b.o.b", "", "dee"],
-                          "img": ["https://x/1.png", "http://x/2.png", None, "ftp://x/4"]})
+    frame = pd.DataFrame(
+        {
+            "pid": ["a", "b", "c", "d"],
+            "who": ["ann", "b.o.b", "", "dee"],
+            "img": ["https://x/1.png", "http://x/2.png", None, "ftp://x/4"],
+        }
+    )
     mapping = feedkit.Mapping.build(
         {
             "id": "{pid}",

@@ -71,8 +71,13 @@ def test_hive_partitions_are_text_columns(tmp_path: Path) -> None:
     assert [t.column("year").to_pylist() for t in columns][2] == ["2025"] * 5
     assert [t.column("month").to_pylist() for t in columns][1] == ["2"] * 5
     mapping = feedkit.Mapping.build(
-        {"id": "{pid}", "type": "post", "user_id": "{who}", "feeds": ["user:{who}"],
-         "text": "{text} in {year}"}
+        {
+            "id": "{pid}",
+            "type": "post",
+            "user_id": "{who}",
+            "feeds": ["user:{who}"],
+            "text": "{text} in {year}",
+        }
     )
     with feedkit.connect(":memory:") as client:
         feedkit.import_activities(client, root, mapping, progress=False)
@@ -202,7 +207,9 @@ def test_recursive_glob(tmp_path: Path) -> None:
     # Sorted by path: a/b/low.csv, a/mid.csv, top.csv hold rows 4-5, 2-3, 0-1.
     source = open_source(f"{tmp_path}/**/*.csv", ["pid"])
     assert [b.batch.column("pid").to_pylist() for b in source] == [
-        ["p4", "p5"], ["p2", "p3"], ["p0", "p1"]
+        ["p4", "p5"],
+        ["p2", "p3"],
+        ["p0", "p1"],
     ]
 
 

@@ -205,8 +205,14 @@ def test_a_reaction_names_one_target_only(client: feedkit.Client) -> None:
 
 
 def test_bookmarks_with_folders_are_stored_once(client: feedkit.Client) -> None:
-    saved = pd.DataFrame({"post": ["p1", "p2", "p1"], "who": ["bob", "bob", "cy"],
-                          "folder": ["", "", ""], "note": ['{"n": 1}', '{"n": 2}', '{"n": 3}']})
+    saved = pd.DataFrame(
+        {
+            "post": ["p1", "p2", "p1"],
+            "who": ["bob", "bob", "cy"],
+            "folder": ["", "", ""],
+            "note": ['{"n": 1}', '{"n": 2}', '{"n": 3}'],
+        }
+    )
     mapping = Mapping.from_dict({"bookmark": {"activity_id": "{post}", "user_id": "{who}",
                                               "custom": "{note}"}})  # fmt: skip
     for _ in range(2):

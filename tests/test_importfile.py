@@ -14,6 +14,7 @@ from click.testing import CliRunner
 
 import feedkit
 from feedkit.cli import main
+from feedkit.schema import MAX_ACTIVITY_BYTES
 
 APP = Path(__file__).resolve().parents[1] / "data" / "app"
 
@@ -53,8 +54,9 @@ def test_a_whole_app_as_one_import_file(tmp_path: Path) -> None:
 def test_users_get_a_line_before_the_first_line_naming_them(tmp_path: Path) -> None:
     frame = pd.DataFrame({"cid": ["c1", "c2", "c3"], "post": ["p1", "p1", "p2"],
                           "who": ["ann", "bob", "ann"], "text": ["a", "b", "c"]})  # fmt: skip
-    mapping = feedkit.Mapping.from_dict({"comment": {"id": "{cid}", "object_id": "{post}",
-                                                     "user_id": "{who}", "comment": "{text}"}})
+    mapping = feedkit.Mapping.from_dict(
+        {"comment": {"id": "{cid}", "object_id": "{post}", "user_id": "{who}", "comment": "{text}"}}
+    )
     written = feedkit.write_import_file(frame, mapping, tmp_path / "c.jsonl")
     got = lines(tmp_path / "c.jsonl")
     assert [(x["type"], x["data"].get("id")) for x in got] == [
@@ -86,7 +88,9 @@ def test_feed_groups_and_bookmarks_use_the_format_s_names(tmp_path: Path) -> Non
                                                       "user_id": "{who}"}})  # fmt: skip
     feedkit.write_import_file(saved, mapping, tmp_path / "b.jsonl")
     assert lines(tmp_path / "b.jsonl")[-1]["data"] == {
-        "object_id": "p1", "user_id": "ann", "object_type": "activity"
+        "object_id": "p1",
+        "user_id": "ann",
+        "object_type": "activity",
     }
     assert invalid_lines(tmp_path / "b.jsonl") == invalid_lines(tmp_path / "g.jsonl") == []
 
@@ -104,3 +108,55 @@ def test_cli_writes_import_files_of_any_kind_and_whole_apps(tmp_path: Path) -> N
     both = runner.invoke(main, ["migrate", str(APP / "plan.toml"), "--to-jsonl", "x.jsonl",
                                 "--db", str(tmp_path / "s.db")])  # fmt: skip
     assert both.exit_code == 2 and "--to-jsonl writes a file" in both.output
+
+
+def test_a_repeated_key_of_an_invalid_row_supersedes_nothing(tmp_path: Path) -> None:
+    # The keys read alone repeat (p1 twice), so the full first pass decides: the second p1
+    # has no feed, is invalid, and leaves the first one written.
+    frame = pd.DataFrame({"id": ["p1", "p2", "p1", "p2"], "who": ["ann", "bob", "", "cat"]})
+    frame.to_parquet(tmp_path / "posts.parquet")
+    mapping = feedkit.Mapping.build({"id": "{id}", "type": "post", "user_id": "{who}",
+                                     "feeds": ["user:{who}"]})  # fmt: skip
+    for source in (frame, tmp_path / "posts.parquet"):
+        written = feedkit.write_import_file(source, mapping, tmp_path / "a.jsonl")
+        got = [(x["type"], x["data"]["id"]) for x in lines(tmp_path / "a.jsonl")]
+        assert got == [("user", "ann"), ("user", "cat"), ("activity", "p1"),
+                       ("activity", "p2")]  # fmt: skip
+        assert written.errors[["row", "code"]].values.tolist() == [
+            [1, "duplicate_id"], [2, "required"], [2, "required"]
+        ]  # fmt: skip
+
+
+def test_rows_too_large_by_the_api_s_names_are_refused_in_a_file_too(tmp_path: Path) -> None:
+    # An activity's feeds are "fids" in the file, a byte shorter: a row one byte over the
+    # limit by the API's names is refused all the same, one at the limit is written.
+    base = {"id": "a", "type": "post", "user_id": "ann", "feeds": ["user:ann"], "text": ""}
+    room = MAX_ACTIVITY_BYTES - len(json.dumps(base, separators=(",", ":")))
+    frame = pd.DataFrame({"id": ["a", "b"], "text": ["x" * (room + 1), "y" * room]})
+    mapping = feedkit.Mapping.build({"id": "{id}", "type": "post", "user_id": "ann",
+                                     "feeds": ["user:ann"], "text": "{text}"})  # fmt: skip
+    written = feedkit.write_import_file(frame, mapping, tmp_path / "big.jsonl")
+    assert written.errors[["row", "field", "code"]].values.tolist() == [[0, "text", "too_large"]]
+    (line,) = [x for x in lines(tmp_path / "big.jsonl") if x["type"] == "activity"]
+    assert line["data"]["id"] == "b"
+
+
+def test_attachment_urls_other_than_https_are_refused_in_a_file(tmp_path: Path) -> None:
+    frame = pd.DataFrame({"id": ["a", "b", "c", "d"],
+                          "img": ["https://x/a.png", "http://x/b.png", None, "ftp://x/d"],
+                          "thumb": [None, "https://x/t.png", "http://x/t.png", "https://x/d"],
+                          "link": ["http://x", "http://y", "http://z", None]})  # fmt: skip
+    mapping = feedkit.Mapping.build({
+        "id": "{id}", "type": "post", "user_id": "ann", "feeds": ["user:ann"],
+        "custom": {"page_url": "{link}"},
+        "attachments": [{"type": "image", "image_url": "{img}", "custom": {"src_url": "{link}"}},
+                        {"type": "image", "thumb_url": "{thumb}"}],
+    })  # fmt: skip
+    written = feedkit.write_import_file(frame, mapping, tmp_path / "u.jsonl")
+    assert written.errors[["row", "field", "code"]].values.tolist() == [
+        [1, "attachments[0].image_url", "format"],
+        [2, "attachments[0].thumb_url", "format"],
+        [3, "attachments[0].image_url", "format"],
+    ]
+    kept = [x["data"]["id"] for x in lines(tmp_path / "u.jsonl") if x["type"] == "activity"]
+    assert kept == ["a"]

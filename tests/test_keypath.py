@@ -45,7 +45,7 @@ def test_a_mapping_names_the_key_it_cannot_read_or_that_repeats() -> None:
         feedkit.Mapping.build({**base, "custom": {"a..b": "{x}"}})
     assert caught.value.field == "custom.a..b" and "empty segment" in str(caught.value)
     with pytest.raises(MappingError, match=re.escape("names the key of 'a.b' again")):
-        feedkit.Mapping.build({**base, "custom": {"a.b": "{x}", "a.\"b\"": "{y}"}})
+        feedkit.Mapping.build({**base, "custom": {"a.b": "{x}", 'a."b"': "{y}"}})
     with pytest.raises(MappingError, match="set as a value and as an object"):
         feedkit.Mapping.build({**base, "custom": {"a": "{x}", "a.b": "{y}"}})
     built = feedkit.Mapping.build({**base, "custom": {'"a.b"': "{x}", "a.b": "{y}"}})

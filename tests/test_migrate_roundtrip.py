@@ -23,9 +23,11 @@ def apps(draw: st.DrawFn) -> dict[str, pd.DataFrame]:
     """A small app as a legacy export would hold it, one table per kind."""
     users = [f"u{i}" for i in range(draw(st.integers(2, 6)))]
     text = st.text(st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), max_size=12)
-    posts = pd.DataFrame({
-        "pid": [f"p{i}" for i in range(draw(st.integers(1, 6)))],
-    })
+    posts = pd.DataFrame(
+        {
+            "pid": [f"p{i}" for i in range(draw(st.integers(1, 6)))],
+        }
+    )
     posts["author"] = [draw(st.sampled_from(users)) for _ in posts.pid]
     posts["body"] = [draw(text) for _ in posts.pid]
     pairs = draw(st.sets(st.tuples(st.sampled_from(users), st.sampled_from(users)), min_size=1,
@@ -86,8 +88,11 @@ def comparable(frame: pd.DataFrame, kind: str) -> pd.DataFrame:
     return kept.sort_values(KEYS[kind]).reset_index(drop=True)
 
 
-@settings(max_examples=15, deadline=None,
-          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
 @given(app=apps(), order=st.randoms(use_true_random=False))
 def test_export_migrate_export_is_the_identity(
     app: dict[str, pd.DataFrame], order: Any, tmp_path_factory: Any

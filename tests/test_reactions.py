@@ -100,9 +100,13 @@ def test_a_bad_reaction_is_refused_naming_the_field(
 
 
 INTS = st.integers(-(2**63), 2**63 - 1)  # what JSON on the wire carries
-JSON = st.recursive(st.none() | st.booleans() | INTS | st.text(max_size=5),
-                    lambda inner: st.lists(inner, max_size=3)
-                    | st.dictionaries(st.text(max_size=3), inner, max_size=3), max_leaves=6)
+JSON = st.recursive(
+    st.none() | st.booleans() | INTS | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=3), inner, max_size=3)
+    ),
+    max_leaves=6,
+)
 REACTION_BODIES = st.fixed_dictionaries({}, optional={
     "type": st.none() | INTS | st.text(max_size=3)
             | st.text(min_size=MAX_REACTION_TYPE, max_size=MAX_REACTION_TYPE + 1),

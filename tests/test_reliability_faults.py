@@ -129,8 +129,9 @@ def test_import_through_20_percent_faults_stores_every_valid_row_once(tmp_path: 
     secret = new_secret()
     with (
         running(tmp_path / "faults.db", api_secret=secret) as server,
-        FaultProxy(server.base_url, RATES, seed=SEED, slow_s=SLOW_S,
-                   retry_after=RETRY_AFTER_S) as proxy,
+        FaultProxy(
+            server.base_url, RATES, seed=SEED, slow_s=SLOW_S, retry_after=RETRY_AFTER_S
+        ) as proxy,
         feedkit.connect(
             base_url=proxy.url,
             api_key=server.api_key,

@@ -269,8 +269,12 @@ def _steer(case: Any, rng: random.Random) -> None:
     elif name in ("FollowBatch", "GetOrCreateFollows"):
         follows = [f for f in body.get("follows") or [{}] if isinstance(f, dict)][:3] or [{}]
         pairs = [rng.sample(FEED_IDS, 2) for _ in follows]
-        case.body = {**body, "follows": [{**f, "source": s, "target": t}
-                                         for f, (s, t) in zip(follows, pairs, strict=True)]}
+        case.body = {
+            **body,
+            "follows": [
+                {**f, "source": s, "target": t} for f, (s, t) in zip(follows, pairs, strict=True)
+            ],
+        }
     elif name == "QueryFollows":
         case.body = {**body, "filter": {"source_feed": rng.choice(FEED_IDS)}}
         case.body.pop("next", None), case.body.pop("prev", None), case.body.pop("sort", None)
@@ -292,8 +296,11 @@ def _steer(case: Any, rng: random.Random) -> None:
             case.query = {**(case.query or {}), "user_id": rng.choice(USERS)}
         kind = body.get("type")
         if name == "AddActivityReaction":
-            case.body = {**body, "user_id": rng.choice(USERS),
-                         "type": kind if isinstance(kind, str) and kind else "like"}
+            case.body = {
+                **body,
+                "user_id": rng.choice(USERS),
+                "type": kind if isinstance(kind, str) and kind else "like",
+            }
             if "target_feeds" in body:
                 case.body["target_feeds"] = rng.sample(FEED_IDS, rng.randint(0, 2))
         elif name == "QueryActivityReactions":
@@ -302,8 +309,9 @@ def _steer(case: Any, rng: random.Random) -> None:
                 case.body["filter"] = {"reaction_type": rng.choice(("like", "love"))}
         elif name == "BatchQueryActivityReactions":
             case.body = {k: v for k, v in body.items() if k == "limit"}
-            case.body.update(activity_ids=rng.sample(POOL, rng.randint(1, 4)),
-                             user_id=rng.choice(USERS))
+            case.body.update(
+                activity_ids=rng.sample(POOL, rng.randint(1, 4)), user_id=rng.choice(USERS)
+            )
     # feed groups and views name pooled ids (never a built-in group: a delete would break the
     # other operations); a follow request to answer is made fresh by _prepare
     if name in GROUP_OPS or name in VIEW_OPS:
@@ -322,8 +330,11 @@ def _steer(case: Any, rng: random.Random) -> None:
             case.query = {**query, "user_id": rng.choice(USERS)}
         kind = body.get("type")
         if name == "AddCommentReaction":
-            case.body = {**body, "user_id": rng.choice(USERS),
-                         "type": kind if isinstance(kind, str) and kind else "upvote"}
+            case.body = {
+                **body,
+                "user_id": rng.choice(USERS),
+                "type": kind if isinstance(kind, str) and kind else "upvote",
+            }
             if "target_feeds" in body:
                 case.body["target_feeds"] = rng.sample(FEED_IDS, rng.randint(0, 2))
         elif name == "QueryCommentReactions":
@@ -332,15 +343,23 @@ def _steer(case: Any, rng: random.Random) -> None:
                 case.body["filter"] = {"reaction_type": rng.choice(("upvote", "like"))}
         elif name == "BatchQueryCommentReactions":
             case.body = {k: v for k, v in body.items() if k == "limit"}
-            case.body.update(comment_ids=rng.sample(COMMENT_POOL, rng.randint(1, 4)),
-                             user_id=rng.choice(USERS))
+            case.body.update(
+                comment_ids=rng.sample(COMMENT_POOL, rng.randint(1, 4)), user_id=rng.choice(USERS)
+            )
     _steer_comments(case, rng)
     if name in BOOKMARK_OPS or name in PIN_OPS:  # bookmarks and pins: the pool, user:alice
         _steer_saved(case, name, body, rng)
 
 
-BOOKMARK_OPS = ("AddBookmark", "UpdateBookmark", "DeleteBookmark", "QueryBookmarks",
-                "QueryBookmarkFolders", "UpdateBookmarkFolder", "DeleteBookmarkFolder")
+BOOKMARK_OPS = (
+    "AddBookmark",
+    "UpdateBookmark",
+    "DeleteBookmark",
+    "QueryBookmarks",
+    "QueryBookmarkFolders",
+    "UpdateBookmarkFolder",
+    "DeleteBookmarkFolder",
+)
 PIN_OPS = ("PinActivity", "UnpinActivity", "QueryPinnedActivities")
 
 
@@ -359,16 +378,24 @@ def _steer_saved(case: Any, name: str, body: dict[str, Any], rng: random.Random)
         folder = folder if rng.random() < 0.5 else None
         case.body = {"user_id": user, "custom": custom, "new_folder": folder}
     elif name == "UpdateBookmark":
-        case.body = {"user_id": "alice", "custom": custom,
-                     "new_folder_id": "" if rng.random() < 0.5 else None}
+        case.body = {
+            "user_id": "alice",
+            "custom": custom,
+            "new_folder_id": "" if rng.random() < 0.5 else None,
+        }
     elif name == "DeleteBookmark":
         case.query = {"user_id": "alice"}
     elif name in ("QueryBookmarks", "QueryBookmarkFolders", "QueryPinnedActivities"):
-        case.body = {"filter": {"user_id": user} if name != "QueryPinnedActivities" else {},
-                     "limit": rng.randint(0, 100)}
+        case.body = {
+            "filter": {"user_id": user} if name != "QueryPinnedActivities" else {},
+            "limit": rng.randint(0, 100),
+        }
     elif name == "UpdateBookmarkFolder":
-        case.body = {"name": rng.choice(("Renamed", None)), "custom": custom,
-                     "user_id": rng.choice(("alice", None))}
+        case.body = {
+            "name": rng.choice(("Renamed", None)),
+            "custom": custom,
+            "user_id": rng.choice(("alice", None)),
+        }
     for value in (case.body, case.query):
         if isinstance(value, dict):
             for key in [k for k, v in value.items() if v is None]:
@@ -451,8 +478,9 @@ def _prepare(admin: httpx.Client, case: Any) -> None:
         path = f"{FEEDS}/feed_groups/{group}/feeds/{feed_id}"
         assert admin.post(path, json=closed).status_code == 201
         follow = {"source": case.body["source"], "target": case.body["target"]}
-        admin.delete(f"{FEEDS}/follows/{quote(follow['source'], safe='')}/"
-                     f"{quote(follow['target'], safe='')}")  # a request once answered is gone
+        admin.delete(
+            f"{FEEDS}/follows/{quote(follow['source'], safe='')}/{quote(follow['target'], safe='')}"
+        )  # a request once answered is gone
         assert admin.post(f"{FEEDS}/follows", json=follow).json()["follow"]["status"] == "pending"
     _prepare_comments(admin, case)
     if name == "DeleteCommentReaction":  # the reaction to delete, on the pooled comment
@@ -1250,6 +1278,5 @@ def _cases_report(book: Ledger) -> str:
     return (
         "Hand-written cases, each asserting the exact status and vendor code and that nothing "
         "else in the store changed (a witness activity compared field by field, the row "
-        "count of every table):\n\n"
-        + table(["group", "cases passed"], rows)
+        "count of every table):\n\n" + table(["group", "cases passed"], rows)
     )

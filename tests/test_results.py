@@ -93,7 +93,7 @@ def test_a_page_shows_its_activities_and_cursors(client: feedkit.Client) -> None
     assert "feed user:alice: 2 activities" in markup
     assert markup.index(">p2<") < markup.index(">p1<")  # newest first, as the page holds them
     assert "<th" in markup and ">filter_tags<" in markup and ">created_at<" in markup
-    assert '[&quot;x&quot;]' in markup and ">[]<" in markup  # lists as lists, empty ones too
+    assert "[&quot;x&quot;]" in markup and ">[]<" in markup  # lists as lists, empty ones too
     last = client.read_feed("user:alice", limit=2, next=page.next)
     assert "the last page" in last._repr_html_() and "next cursor" not in last._repr_html_()
     assert f"prev cursor: {last.prev}" in pretty(last) if last.prev else True

@@ -150,8 +150,10 @@ def test_query_comment_reactions_filters_sorts_and_pages(sdk_client: Stream) -> 
         id="c1", filter={"reaction_type": "like", "user_id": {"$in": ["u1", "u3"]}},
         sort=[SortParamRequest(field="created_at", direction=1)],
     ).data  # fmt: skip
-    assert [(r.user.id, r.custom) for r in likes.reactions] == [("u1", {"by": "u1"}),
-                                                                ("u3", {"by": "u3"})]
+    assert [(r.user.id, r.custom) for r in likes.reactions] == [
+        ("u1", {"by": "u1"}),
+        ("u3", {"by": "u3"}),
+    ]
     assert [r.user.id for r in feeds.query_comment_reactions(
         id="c1", filter={"activity_id": aid, "comment_id": "c1", "user_id": "u2"}
     ).data.reactions] == ["u2"]  # fmt: skip

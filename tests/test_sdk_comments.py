@@ -152,7 +152,9 @@ def test_delete_restore_and_hard_delete_keep_the_counts(sdk_client: Stream) -> N
     assert soft.activity.id == aid and soft.activity.comment_count == 2
     threaded = feeds.get_comments(object_id=aid, object_type="activity").data.comments
     assert [(c.id, c.status, [r.id for r in c.replies or []]) for c in threaded] == [
-        ("d1", "deleted", ["d2"]), ("d3", "active", [])]  # the thread keeps its shape
+        ("d1", "deleted", ["d2"]),
+        ("d3", "active", []),
+    ]  # the thread keeps its shape
     restored = feeds.restore_comment(id="d1").data
     assert restored.comment.status == "active" and restored.comment.deleted_at is None
     assert restored.activity.comment_count == 3

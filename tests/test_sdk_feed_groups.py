@@ -32,22 +32,25 @@ SETTINGS: dict[str, Any] = {
     "default_visibility": "followers",
     "default_follower_role": "feed_follower",
     "activity_selectors": [
-        ActivitySelectorConfig(type="following", cutoff_time="2030-01-02T03:04:05Z",
-                               sort=[SortParamRequest(field="created_at", direction=-1)]),
-        ActivitySelectorConfig(type="popular", min_popularity=3, cutoff_window="3d",
-                               filter={"activity_type": "post"}),
+        ActivitySelectorConfig(
+            type="following",
+            cutoff_time="2030-01-02T03:04:05Z",
+            sort=[SortParamRequest(field="created_at", direction=-1)],
+        ),
+        ActivitySelectorConfig(
+            type="popular", min_popularity=3, cutoff_window="3d", filter={"activity_type": "post"}
+        ),
     ],
     "activity_processors": [ActivityProcessorConfig(type="text_interest_tags", min_word_count=4)],
     "activity_filter": ActivityFilterConfig(exclude_owner_activities=True),
     "activity_marks": ActivityMarksConfig(track_read=True, track_seen=False),
-    "aggregation": AggregationConfig(format="{{ user_id }}", activities_sort="created_at_asc",
-                                     score_strategy="max"),
+    "aggregation": AggregationConfig(
+        format="{{ user_id }}", activities_sort="created_at_asc", score_strategy="max"
+    ),
     "custom": {"team": "growth", "n": [1, 2]},
-    "notification": NotificationConfig(track_read=True, track_seen=True,
-                                       deduplication_window="1h"),
+    "notification": NotificationConfig(track_read=True, track_seen=True, deduplication_window="1h"),
     "push_notification": PushNotificationConfig(enable_push=True, push_types=["follow"]),
-    "ranking": RankingConfig(type="expression", score="popularity * 2",
-                             defaults={"popularity": 0}),
+    "ranking": RankingConfig(type="expression", score="popularity * 2", defaults={"popularity": 0}),
     "stories": StoriesConfig(skip_watched=True, track_watched=True),
 }
 

@@ -12,9 +12,7 @@ def _feeds(sdk: Stream) -> None:
     sdk.feeds.feed("user", "ann").get_or_create(user_id="ann", data=FeedInput(name="Ann's"))
     sdk.feeds.feed("user", "bob").get_or_create(user_id="bob")
     sdk.feeds.feed("timeline", "ann").get_or_create(user_id="ann")
-    sdk.feeds.feed("user", "cy").get_or_create(
-        user_id="cy", data=FeedInput(visibility="private")
-    )
+    sdk.feeds.feed("user", "cy").get_or_create(user_id="cy", data=FeedInput(visibility="private"))
 
 
 def test_query_feeds_filters_and_answers_each_feed(sdk_client: Stream) -> None:

@@ -12,7 +12,7 @@ def test_follows_present_are_found_by_source_and_target_past_one_page() -> None:
     with feedkit.connect(":memory:") as client:
         pairs = [(f"timeline:u{i}", f"user:v{j}") for i in range(12) for j in range(12)]
         for start in range(0, len(pairs), 100):
-            client.follow_batch([{"source": s, "target": t} for s, t in pairs[start:start + 100]])
+            client.follow_batch([{"source": s, "target": t} for s, t in pairs[start : start + 100]])
         keys = [KEY_SEPARATOR.join(p) for p in pairs[::7]]
         missing = KEY_SEPARATOR.join(("timeline:u1", "user:nobody"))
         assert senders.present(client, RESOURCES["follow"], [*keys, missing]) == set(keys)

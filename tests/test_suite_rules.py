@@ -75,7 +75,7 @@ def test_the_check_finds_a_path_outside() -> None:
     probe = ROOT / "tests" / "test_probe.py"
     assert _escapes(probe, 'Path(__file__).resolve().parents[2] / "x"')
     assert _escapes(probe, 'Path(__file__).parent.parent.parent / "x"')
-    assert _escapes(probe, 'ROOT / "../' + 'sh' + 'ared/reference/spec.json"')
+    assert _escapes(probe, 'ROOT / "../' + "sh" + 'ared/reference/spec.json"')
     assert _escapes(ROOT / "notebooks" / "n.ipynb", 'Path("../../elsewhere")')
     assert not _escapes(probe, 'Path(__file__).resolve().parents[1] / "data"')
     assert not _escapes(ROOT / "notebooks" / "n.ipynb", 'Path("../data")')
