@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -603,6 +604,11 @@ class Check(Protocol):
 
     def refuse(self, cb: ConvertedBatch) -> list[RowError]: ...
 
+    def activities_of(self, comment_ids: list[str]) -> dict[str, str]:
+        """The activity of each of these comments that the check knows (an import file's
+        reaction on a comment names the comment's activity too)."""
+        ...
+
 
 def import_rows(
     client: Client | None,
@@ -697,11 +703,12 @@ def pipeline_wanted(client: Client, source: Any, mapping: Mapping) -> str:
 def fits_import_file(mapping: Mapping) -> bool:
     """Whether every row the API would store can be a line of the import file as mapped:
     the file needs some fields the API does not (an activity's user_id, a comment's
-    object_id, a reaction's activity_id, even on a comment: ``import_required``), so a
-    mapping must fill them, and fill nothing that stands in for them (a reaction mapped to
-    a comment_id may have no activity_id)."""
+    object_id: ``import_required``), so a mapping must fill them, and fill nothing that
+    stands in for them (a comment mapped to a parent_id may have no object_id). A field
+    the file needs that is found from another (``import_derived``: a reaction on a
+    comment names the comment's activity, found by :func:`_derived`) need not be mapped."""
     res = mapping.resource
-    needed = set(res.import_required)
+    needed = set(res.import_required) - set(res.import_derived)
     stand_ins = set(res.one_of) - needed if needed & set(res.one_of) else set()
     return needed <= set(mapping.fields) and not stand_ins & set(mapping.fields)
 
@@ -724,6 +731,11 @@ def _through_pipeline(
 ) -> ImportReport:
     from feedkit.importfile import import_file
     from feedkit.pipeline import run_pipeline
+    from feedkit.references import References
+
+    if check is None and set(mapping.resource.import_derived.values()) & set(mapping.fields):
+        # (a reaction on a comment names the comment's activity: the destination knows it)
+        check = References(client, dry_run=True).step(mapping)
 
     def write(path: Path) -> ImportReport:
         with import_file(path) as writer:
@@ -799,6 +811,8 @@ class _Import:
             for cb in batches:
                 if self.check is not None:
                     cb = _checked(cb, self.check.refuse(cb))
+                if self.sink is not None and self.resource.import_derived:
+                    cb = _checked(*_derived(cb, self.resource, self.mapping, self.check))
                 report.rows_read += cb.rows_read
                 late = np.zeros(len(cb.rows), dtype=bool)
                 if superseded:  # (none superseded, mostly: then nothing to hold back)
@@ -942,6 +956,50 @@ class _Import:
         for f in self.pending:
             f.result()
         self.pending = set()
+
+
+def _derived(
+    cb: ConvertedBatch, resource: Resource, mapping: Mapping, check: Check | None
+) -> tuple[ConvertedBatch, list[RowError]]:
+    """The batch with the fields an import file needs that its rows left to be found
+    (``import_derived``: a reaction on a comment names the comment's activity, found among
+    the plan's comments or at the destination by ``check``), and the rows whose cannot be."""
+    refused: list[RowError] = []
+    for name, source in resource.import_derived.items():
+        given, via = cb.refs.get(name), cb.refs.get(source)
+        if via is None:
+            continue
+        wanted = pc.and_(pc.is_valid(via), pc.is_null(given) if given is not None
+                         else pa.repeat(True, len(via)))  # fmt: skip
+        at = np.flatnonzero(wanted.to_numpy(zero_copy_only=False))
+        if not len(at):
+            continue
+        keys = via.take(pa.array(at)).to_pylist()
+        found = check.activities_of(sorted(set(keys))) if check is not None else {}
+        texts: list[str | None] = [None] * len(cb.json)
+        values: list[str | None] = [None] * len(cb.json)
+        for i, key in zip(at.tolist(), keys, strict=True):
+            if key in found:  # (the JSON gains the field first: {"activity_id":"...",...)
+                values[i] = found[key]
+                texts[i] = "{" + orjson.dumps({name: found[key]}).decode()[1:-1] + ","
+            else:
+                where = ("neither among the plan's valid rows nor at the destination"
+                         if check is not None else "known to a migration plan or the "
+                         "destination only")  # fmt: skip
+                message = (
+                    f"is required in an import file: it is the "
+                    f"{source.removesuffix('_id')}'s, and {source} {key!r} is {where}"
+                )
+                column = ",".join(spec_columns(mapping.fields[source]))
+                refused.append(RowError(int(cb.rows[i]), column, name, Reason.REQUIRED.value,
+                                        message, key))  # fmt: skip
+        rest = pc.utf8_slice_codeunits(cb.json, 1)
+        patched = pc.binary_join_element_wise(pa.array(texts, cb.json.type), rest, "")
+        refs = dict(cb.refs)
+        refs[name] = pc.coalesce(pa.array(values, pa.string()), given) if given is not None \
+            else pa.array(values, pa.string())  # fmt: skip
+        cb = replace(cb, json=pc.coalesce(patched, cb.json), refs=refs)
+    return cb, refused
 
 
 def _checked(cb: ConvertedBatch, refused: list[RowError]) -> ConvertedBatch:

@@ -948,7 +948,9 @@ def _check_presence(
 ) -> None:
     """Required fields, ids, and the fields of which a row needs one (or exactly one)."""
     res = mapping.resource
-    extra = res.import_required if import_file else ()
+    # (a field the migration derives is looked for once the rows are checked: feedkit.bulk)
+    extra = tuple(f for f in res.import_required if f not in res.import_derived) \
+        if import_file else ()  # fmt: skip
     for name in (*res.required, *extra):
         arr = values.get(name)
         column = _columns_of(mapping, name) if name in mapping.fields else ""

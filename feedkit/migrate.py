@@ -23,7 +23,7 @@ from feedkit.client import Client
 from feedkit.display import report_html
 from feedkit.importfile import ImportFileWriter, import_file
 from feedkit.plan import Plan, Step
-from feedkit.references import References
+from feedkit.references import ObjectMap, References
 
 __all__ = ["MigrationInterrupted", "MigrationReport", "migrate"]
 
@@ -150,6 +150,8 @@ def migrate(
         if folder is not None:
             Path(folder).mkdir(parents=True, exist_ok=True)
     refs = References(client, plan.create_feed_groups, dry_run)
+    if to_jsonl is not None:  # a reaction's line names its comment's activity
+        refs.comment_activities = ObjectMap()
     report = MigrationReport(dry_run=dry_run)
     if not refs.checks_groups and any(s.kind == "follow" for s in plan.steps):
         report.notes.append("the follows' feed groups were not checked: there is no "
@@ -215,7 +217,8 @@ def _through_pipeline(
 
     def write(path: Path) -> MigrationReport:
         written = MigrationReport()
-        refs = References(client, plan.create_feed_groups, dry_run=True)  # checks, no writes
+        refs = References(client, plan.create_feed_groups, dry_run=True,  # checks, no writes
+                          comment_activities=ObjectMap())  # fmt: skip
         with import_file(path) as sink:
             _run(None, plan, refs, written, None, errors, False, sink, options)
         return written

@@ -9,6 +9,7 @@ whose rows refer to their own kind (replies to comments) first gathers its own v
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +25,7 @@ from feedkit.resources import RESOURCES
 from feedkit.schema import MAX_PAGE, Reason
 from feedkit.sources import RowError
 
-__all__ = ["KeySet", "References", "StepCheck"]
+__all__ = ["KeySet", "ObjectMap", "References", "StepCheck"]
 
 FEED_GROUP = "feed_group"
 # The kinds other rows name: only their keys are remembered.
@@ -64,6 +65,28 @@ class KeySet:
         return len(self._sorted)
 
 
+class ObjectMap:
+    """Keys to the object each belongs to (a comment's activity), kept in a private SQLite
+    file, not in memory: what an import file's reactions on comments need, however many
+    comments an app has."""
+
+    def __init__(self) -> None:
+        self._db = sqlite3.connect("", check_same_thread=False)  # a temporary file
+        self._db.execute("CREATE TABLE m (k TEXT PRIMARY KEY, v TEXT NOT NULL) WITHOUT ROWID")
+
+    def add(self, pairs: Iterable[tuple[str, str]]) -> None:
+        with self._db:
+            self._db.executemany("INSERT OR REPLACE INTO m VALUES (?, ?)", pairs)
+
+    def get(self, keys: list[str]) -> dict[str, str]:
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), MAX_PAGE):
+            chunk = keys[start : start + MAX_PAGE]
+            marks = ",".join("?" * len(chunk))
+            found.update(self._db.execute(f"SELECT k, v FROM m WHERE k IN ({marks})", chunk))
+        return found
+
+
 @dataclass
 class References:
     """What a migration knows exists: keys of the plan's valid rows by kind, and what it
@@ -74,7 +97,21 @@ class References:
     dry_run: bool = False
     known: dict[str, KeySet] = field(default_factory=lambda: {k: KeySet() for k in REFERRED})
     created_groups: list[str] = field(default_factory=list)
+    # The activity of each of the plan's comments, kept when an import file is written.
+    comment_activities: ObjectMap | None = None
     _groups_read: bool = False
+
+    def activities_of(self, comment_ids: list[str]) -> dict[str, str]:
+        """The activity of each of these comments: the plan's, else the destination's."""
+        found = self.comment_activities.get(comment_ids) if self.comment_activities else {}
+        missing = [c for c in comment_ids if c not in found]
+        if missing and self.client is not None:
+            for start in range(0, len(missing), MAX_PAGE):
+                chunk = missing[start : start + MAX_PAGE]
+                answer = self.client.query_comments({"id": {"$in": chunk}}, limit=len(chunk))
+                found.update((c["id"], c["object_id"]) for c in answer.get("comments") or []
+                             if c.get("object_type", "activity") == "activity")  # fmt: skip
+        return found
 
     @property
     def checks_groups(self) -> bool:
@@ -178,7 +215,15 @@ class StepCheck:
             bad = {e.row for e in errors}
             ids = cb.ids.to_pylist()
             self.kept.add(k for r, k in zip(rows, ids, strict=True) if r not in bad)
+            objects = cb.refs.get("object_id") if self.resource.kind == "comment" else None
+            if self.refs.comment_activities is not None and objects is not None:
+                self.refs.comment_activities.add(
+                    (k, o) for r, k, o in zip(rows, ids, objects.to_pylist(), strict=True)
+                    if r not in bad and o is not None)  # fmt: skip
         return errors
+
+    def activities_of(self, comment_ids: list[str]) -> dict[str, str]:
+        return self.refs.activities_of(comment_ids)
 
     def _unknown_groups(self, rows: list[int], keys: list[str]) -> list[RowError]:
         pairs = [k.split(KEY_SEPARATOR) for k in keys]

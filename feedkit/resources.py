@@ -57,6 +57,9 @@ class Resource:
     import_defaults: Mapping[str, str] = field(default_factory=dict)
     import_required: tuple[str, ...] = ()
     import_both: bool = False
+    # Fields the file needs that a row may leave for the migration to find from another of
+    # its fields (a reaction on a comment: its activity_id, the comment's): field -> from.
+    import_derived: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
         return f"Resource({self.kind!r})"
@@ -135,7 +138,8 @@ RESOURCES: dict[str, Resource] = {
                  required=("type", "user_id"), operation="AddActivityReaction",
                  one_of=("activity_id", "comment_id"), only_one=True,
                  references={"activity_id": "activity", "comment_id": "comment"}, rank=5,
-                 import_required=("activity_id",), import_both=True),
+                 import_required=("activity_id",), import_both=True,
+                 import_derived={"activity_id": "comment_id"}),
         Resource("bookmark", "bookmarks", _BOOKMARK_FIELDS, _order(_BOOKMARK_FIELDS),
                  key=("activity_id", "user_id", "folder_id"),
                  required=("activity_id", "user_id"), operation="AddBookmark",

@@ -44,11 +44,36 @@ def test_a_whole_app_as_one_import_file(tmp_path: Path) -> None:
         assert data["object_type"] == "activity" and "text" in data
         assert data.get("parent_id") is None or data["parent_id"] in stored, data["id"]
         stored.add(data["id"])
-    # A like of a comment names no post: the format needs its activity_id.
-    refused = by_kind["reaction"].errors
-    on_comments = refused[(refused.field == "activity_id") & (refused.code == "required")]
-    assert len(on_comments) == 403  # the likes of comments in likes.csv
-    assert "in an import file" in on_comments.message.iloc[0]
+    # A like of a comment names no post in likes.csv: its line names the comment's activity,
+    # found among the plan's comments (the format needs an activity_id on every reaction).
+    comment_of = {x["data"]["id"]: x["data"]["object_id"] for x in got if x["type"] == "comment"}
+    on_comments = [x["data"] for x in got if x["type"] == "reaction" and "comment_id" in x["data"]]
+    # the likes of comments in likes.csv, and row 640, which names the comment's post too
+    # (the format's own way: the API path refuses it as naming two objects)
+    assert len(on_comments) == 403 + 1
+    assert all(d["activity_id"] == comment_of[d["comment_id"]] for d in on_comments)
+    refused = by_kind["reaction"].errors  # the documented bad likes, no other
+    assert sorted(refused.row) == [99, 1313, 1900] and "required" not in set(
+        refused[refused.field == "activity_id"].code
+    )
+
+
+def test_a_like_of_a_comment_without_a_plan_or_a_destination_is_explained(
+    tmp_path: Path,
+) -> None:
+    """Alone, an import file cannot know a comment's activity: the row is refused, saying
+    where it could be found."""
+    frame = pd.DataFrame({"c": ["c1"], "u": ["ann"]})
+    mapping = feedkit.Mapping.from_dict(
+        {"reaction": {"comment_id": "{c}", "type": "like", "user_id": "{u}"}}
+    )
+    written = feedkit.write_import_file(frame, mapping, tmp_path / "r.jsonl")
+    assert written.lines.get("reaction", 0) == 0 and written.invalid == 1
+    error = written.errors.iloc[0]
+    assert (error.row, error.field, error.code, error.column) == (0, "activity_id", "required", "c")
+    assert "comment_id 'c1'" in error.message and "migration plan or the destination" in (
+        error.message
+    )
 
 
 def test_users_get_a_line_before_the_first_line_naming_them(tmp_path: Path) -> None:

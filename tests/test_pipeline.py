@@ -108,28 +108,39 @@ def test_via_auto_keeps_the_api_for_the_embedded_store(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("fields", "fits"),
-    [({"activity_id": "{a}"}, True), ({"activity_id": "{a}", "comment_id": "{c}"}, False),
-     ({"comment_id": "{c}"}, False)],
+    ("kind", "fields", "fits"),
+    [("reaction", {"activity_id": "{a}"}, True),
+     ("reaction", {"activity_id": "{a}", "comment_id": "{c}"}, True),
+     ("reaction", {"comment_id": "{c}"}, True),
+     ("comment", {"object_id": "{a}", "comment": "{c}"}, True),
+     ("comment", {"object_id": "{a}", "parent_id": "{c}", "comment": "{c}"}, False),
+     ("comment", {"parent_id": "{c}", "comment": "{c}"}, False)],
 )  # fmt: skip
 def test_via_auto_never_sends_rows_the_import_file_could_refuse(
-    tmp_path: Path, fields: dict[str, str], fits: bool
+    kind: str, fields: dict[str, str], fits: bool
 ) -> None:
-    """A reaction on a comment needs its activity_id in an import file, not at the API:
-    auto keeps the API for a mapping that may leave it out, whatever the size."""
-    mapping = feedkit.Mapping.build({**fields, "type": "like", "user_id": "{u}"},
-                                    kind="reaction")  # fmt: skip
+    """A reply may name no object_id, which an import file needs (the API does not): auto
+    keeps the API for such a mapping whatever the size. A reaction's activity_id is found
+    from its comment (a whole-app test below): any reaction mapping fits."""
+    own = {"type": "like"} if kind == "reaction" else {"id": "{i}"}
+    mapping = feedkit.Mapping.build({**fields, **own, "user_id": "{u}"}, kind=kind)
     assert feedkit.bulk.fits_import_file(mapping) is fits
-    if "activity_id" not in fields:
-        return  # (rows of reactions on comments alone need comments: the migrate tests)
-    frame = pd.DataFrame({"a": ["p1"] * 3, "c": [None] * 3, "u": ["x", "y", "z"]})
+
+
+def test_via_auto_sends_big_reactions_through_the_pipeline(tmp_path: Path) -> None:
+    mapping = feedkit.Mapping.build({"activity_id": "{a}", "comment_id": "{c}", "type": "like",
+                                     "user_id": "{u}"}, kind="reaction")  # fmt: skip
+    frame = pd.DataFrame({"a": ["p1", "p1", None], "c": [None, None, "c1"],
+                          "u": ["x", "y", "z"]})  # fmt: skip
     with feedkit.connect(tmp_path / "s.db") as client:
         client.add_activity(id="p1", type="post", feeds=["user:x"], user_id="x")
+        client.add_comment(id="c1", object_id="p1", user_id="x", comment="hi")
         with pytest.MonkeyPatch.context() as patch:
             patch.setattr(feedkit.bulk, "AUTO_ROWWISE_ROWS", 2)
             report = feedkit.import_rows(client, frame, mapping, via="auto", progress=False)
-        assert (report.task is not None) is fits and report.acknowledged == 3
-        assert len(client.query_activity_reactions("p1")["reactions"]) == 3
+        assert report.task is not None and report.acknowledged == 3, report.summary()
+        assert len(client.query_activity_reactions("p1")["reactions"]) == 2
+        assert len(client.query_comment_reactions("c1")["reactions"]) == 1
 
 
 def test_cli_via_import(tmp_path: Path) -> None:
