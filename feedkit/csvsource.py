@@ -2,9 +2,10 @@
 
 The bytes pass through :class:`_Escaped`, which turns bytes that are not UTF-8 into private-use
 characters so that the CSV parser never meets them; a cell holding them is an ``encoding`` row
-error naming the bytes. A ragged record is a ``malformed_row`` error. A record larger than the
-parser's block is read again with larger blocks (cells of up to ``CSV_MAX_BLOCK``). Only an
-empty cell is missing: "NA" or "null" are text.
+error naming the bytes. A ragged record is a ``malformed_row`` error. The parser is given
+blocks that end where a record ends (:class:`_Records`): a record larger than ``CSV_BLOCK`` comes
+in a larger block of its own (up to ``CSV_MAX_BLOCK``), the rest in blocks of ``CSV_BLOCK``.
+Only an empty cell is missing: "NA" or "null" are text.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _escape_bytes(exc: UnicodeError) -> tuple[str, int]:
 codecs.register_error("feedkit-escape", _escape_bytes)
 
 
-class _Escaped(io.RawIOBase):
+class _Escaped:
     """A byte stream re-encoded as valid UTF-8: a byte that is not UTF-8 becomes the
     private-use character U+F700 + byte, which :func:`_decode` reports and names."""
 
@@ -50,24 +51,82 @@ class _Escaped(io.RawIOBase):
         self._decoder = codecs.getincrementaldecoder("utf-8")("feedkit-escape")
         self._pending = b""
 
-    def readable(self) -> bool:
-        return True
-
-    def readinto(self, buffer: Any) -> int:
-        view = memoryview(buffer).cast("B")
+    def read(self, size: int) -> bytes:
+        """Up to ``size`` bytes (fewer only at the end, or while a character is incomplete)."""
         while not self._pending:
-            chunk = self._inner.read(max(len(view), 1 << 16))
+            chunk = self._inner.read(max(size, 1 << 16))
             final = not chunk
             self._pending = self._decoder.decode(chunk, final).encode("utf-8")
             if final:
                 break
-        n = min(len(view), len(self._pending))
-        view[:n] = self._pending[:n]
-        self._pending = self._pending[n:]
-        return n
+        out, self._pending = self._pending[:size], self._pending[size:]
+        return out
 
     def close(self) -> None:
         self._inner.close()
+
+
+def _record_ends(tab: bool) -> re.Pattern[bytes]:
+    """Whole records from the start of a text that starts at one (as the CSV parser splits
+    them: a quote opens a quoted cell only at a cell's start; two quotes in one are a quote)."""
+    starts = rb"\t\r\n" if tab else rb",\r\n"
+    quoted = rb"(?<=[" + starts + rb'])"[^"]*+(?:""[^"]*+)*+"'
+    literal = rb"(?<![" + starts + rb'])"'
+    return re.compile(rb'(?:(?:[^"\r\n]++|' + quoted + rb"|" + literal + rb")*+(?:\r\n?|\n))*+")
+
+
+_RECORD_ENDS = {tab: _record_ends(tab) for tab in (False, True)}
+
+
+class _Records(io.RawIOBase):
+    """The escaped bytes of a CSV file (:class:`_Escaped`) in blocks of ``CSV_BLOCK`` that
+    end where a record ends: the parser never meets a record cut by a block's end, and a block
+    grows past ``CSV_BLOCK`` only to hold a record longer than that (up to ``CSV_MAX_BLOCK``),
+    then the next one is ``CSV_BLOCK`` again, so memory stays flat whatever the records."""
+
+    def __init__(self, inner: Any, tab: bool, block: int = CSV_BLOCK) -> None:
+        self._escaped = _Escaped(inner)
+        self._ends = _RECORD_ENDS[tab]
+        self._block = block
+        self._buffer = b""
+        self._before = b"\n"  # the byte before the buffer: a record's start is a cell's
+        self._eof = False
+
+    def readable(self) -> bool:
+        return True
+
+    def read(self, size: int | None = -1) -> bytes:
+        limit = CSV_MAX_BLOCK if size is None or size < 0 else size
+        want = min(self._block, limit)
+        while True:
+            while not self._eof and len(self._buffer) < want:
+                chunk = self._escaped.read(want - len(self._buffer))
+                self._eof = not chunk
+                self._buffer += chunk
+            end = len(self._buffer) if self._eof else self._last_record_end()
+            if end or self._eof or len(self._buffer) >= limit:
+                break
+            want = min(2 * want, limit)  # a record longer than the block: a larger one
+        out, self._buffer = self._buffer[: end or limit], self._buffer[end or limit :]
+        self._before = out[-1:] or self._before
+        return out
+
+    def readinto(self, buffer: Any) -> int:
+        out = self.read(len(memoryview(buffer)))
+        memoryview(buffer).cast("B")[: len(out)] = out
+        return len(out)
+
+    def _last_record_end(self) -> int:
+        """Where the buffer's last whole record ends (0: it holds none)."""
+        buffer = self._buffer
+        stop = len(buffer) - buffer.endswith(b"\r")  # a last \r may be half of \r\n
+        if buffer.find(b'"', 0, stop) < 0:  # no quote: every line end is a record's
+            return max(buffer.rfind(b"\n", 0, stop), buffer.rfind(b"\r", 0, stop)) + 1
+        match = self._ends.match(self._before + buffer, 1, stop + 1)
+        return match.end() - 1 if match else 0
+
+    def close(self) -> None:
+        self._escaped.close()
         super().close()
 
 
@@ -76,8 +135,8 @@ def csv_header(name: str, opener: Callable[[], Any], tab: bool) -> list[str] | N
     streams of its (decompressed) bytes."""
     try:
         probe = pcsv.open_csv(
-            _Escaped(opener()),
-            read_options=pcsv.ReadOptions(use_threads=False),
+            _Records(opener(), tab),
+            read_options=pcsv.ReadOptions(use_threads=False, block_size=CSV_MAX_BLOCK),
             parse_options=pcsv.ParseOptions(
                 invalid_row_handler=lambda row: "skip", **_csv_parse(tab)
             ),
@@ -111,10 +170,6 @@ def _malformed(row: int, text: str, width: int) -> RowError:
     )
 
 
-class _Straddle(Exception):
-    """A record larger than the parser's block."""
-
-
 def csv_batches(
     name: str,
     opener: Callable[[], Any],
@@ -123,49 +178,15 @@ def csv_batches(
     batch_rows: int,
     tab: bool,
 ) -> Iterator[SourceBatch]:
-    """Stream a CSV file (see :func:`_csv_pass`); a record larger than the block is read
-    again with blocks eight times larger, the records already given skipped."""
+    """Stream a CSV file: every column as text, ragged lines and bad bytes as row errors.
+
+    Only an empty cell is missing: "NA" or "null" are text. The parser is given blocks that
+    end where a record ends (:class:`_Records`); it reports ragged records by number,
+    possibly while it reads ahead, so each batch claims the ragged records that fall inside
+    its own span of record numbers.
+    """
     if names is None:
         return
-    block, done = CSV_BLOCK, 0
-    while True:
-        try:
-            for sb, complete in _csv_pass(name, opener, names, columns, batch_rows, tab, block):
-                keep = sb.rows >= done
-                errors = [e for e in sb.errors if e.row >= done]
-                if not keep.all():
-                    sb = SourceBatch(sb.batch.filter(pa.array(keep)), sb.rows[keep], errors)
-                else:
-                    sb.errors = errors
-                if sb.batch.num_rows or sb.errors:
-                    yield sb
-                done = max(done, complete)
-            return
-        except _Straddle:
-            if block >= CSV_MAX_BLOCK:
-                raise SourceError(
-                    f"{name}: record {done} (0-based, after the header) is larger than "
-                    f"{CSV_MAX_BLOCK:,} bytes; split it or drop it"
-                ) from None
-            block *= 8
-
-
-def _csv_pass(
-    name: str,
-    opener: Callable[[], Any],
-    names: list[str],
-    columns: Sequence[str],
-    batch_rows: int,
-    tab: bool,
-    block: int,
-) -> Iterator[tuple[SourceBatch, int]]:
-    """One read of a CSV file: every column as text, ragged lines and bad bytes as row errors;
-    with each batch, the records before which all have been given (0 until a block's last).
-
-    Only an empty cell is missing: "NA" or "null" are text. The reader reports ragged
-    records by number, possibly while it reads ahead, so each batch claims the ragged
-    records that fall inside its own span of record numbers.
-    """
     ragged: list[tuple[int, str]] = []
 
     def on_invalid(row: Any) -> str:
@@ -175,8 +196,8 @@ def _csv_pass(
 
     try:
         reader = pcsv.open_csv(
-            _Escaped(opener()),
-            read_options=pcsv.ReadOptions(use_threads=False, block_size=block),
+            _Records(opener(), tab),
+            read_options=pcsv.ReadOptions(use_threads=False, block_size=CSV_MAX_BLOCK),
             parse_options=pcsv.ParseOptions(invalid_row_handler=on_invalid, **_csv_parse(tab)),
             convert_options=pcsv.ConvertOptions(
                 column_types={n: pa.string() for n in names},
@@ -187,9 +208,7 @@ def _csv_pass(
             ),
         )
     except pa.ArrowInvalid as exc:
-        if "straddl" in str(exc):
-            raise _Straddle from None
-        raise SourceError(f"{name}: unreadable CSV: {exc}") from None
+        raise _unreadable(name, 0, exc) from None
     next_row = 0
     while True:
         try:
@@ -197,9 +216,7 @@ def _csv_pass(
         except StopIteration:
             break
         except pa.ArrowInvalid as exc:
-            if "straddl" in str(exc):
-                raise _Straddle from None
-            raise SourceError(f"{name}: unreadable CSV after record {next_row}: {exc}") from None
+            raise _unreadable(name, next_row, exc) from None
         except (OSError, EOFError) as exc:  # a truncated or corrupt compressed file
             raise SourceError(f"{name}: unreadable after record {next_row}: {exc}") from None
         ragged.sort()
@@ -221,23 +238,31 @@ def _csv_pass(
             lo, hi = (int(part_rows[0]), int(part_rows[-1])) if len(part_rows) else (0, -1)
             found = [e for e in encoding_errors if lo <= e.row <= hi]
             found += errors if start == 0 else []
-            yield SourceBatch(part, part_rows, found), end if start == starts[-1] else 0
+            yield SourceBatch(part, part_rows, found)
     if ragged:
         empty = pa.RecordBatch.from_arrays(
             [pa.array([], pa.string())] * len(columns), names=list(columns)
         )
         rows_left = [max(r, next_row + i) for i, (r, _) in enumerate(sorted(ragged))]
-        yield (
-            SourceBatch(
-                empty,
-                np.array([], dtype=np.int64),
-                [
-                    _malformed(r, t, len(names))
-                    for r, (_, t) in zip(rows_left, sorted(ragged), strict=True)
-                ],
-            ),
-            max(rows_left) + 1,
+        yield SourceBatch(
+            empty,
+            np.array([], dtype=np.int64),
+            [
+                _malformed(r, t, len(names))
+                for r, (_, t) in zip(rows_left, sorted(ragged), strict=True)
+            ],
         )
+
+
+def _unreadable(name: str, row: int, exc: pa.ArrowInvalid) -> SourceError:
+    """The error of a CSV file the parser gave up on after ``row`` records."""
+    if "straddl" in str(exc):  # a block ends at a record's end unless the record is too long
+        return SourceError(
+            f"{name}: record {row} (0-based, after the header) is larger than "
+            f"{CSV_MAX_BLOCK:,} bytes; split it or drop it"
+        )
+    after = f" after record {row}" if row else ""
+    return SourceError(f"{name}: unreadable CSV{after}: {exc}")
 
 
 def _unescaped(text: str) -> str:

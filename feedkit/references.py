@@ -45,8 +45,15 @@ class KeySet:
 
     def freeze(self) -> None:
         if self._added:
-            self._sorted = np.unique(np.concatenate([self._sorted, *self._added]))
+            self._added.append(self._sorted)
+            self._sorted = np.empty(0, dtype=np.int64)  # let go before the copy is sorted
+            keys = np.concatenate(self._added)
             self._added = []
+            keys.sort()  # in place, then one copy of the distinct keys: ~2 copies at the peak
+            distinct = np.empty(len(keys), dtype=bool)
+            distinct[:1] = True
+            np.not_equal(keys[1:], keys[:-1], out=distinct[1:])
+            self._sorted = keys[distinct]
 
     def contains(self, keys: list[str]) -> np.ndarray:
         found: np.ndarray = np.zeros(len(keys), dtype=bool)

@@ -2,10 +2,10 @@
 (a comment's ``parent_id``), so an import can store a source's rows level by level, whatever
 order the source lists them in.
 
-The first pass of an import gathers each valid row's key and parent as 64-bit hashes beside
-its row number (24 bytes a row); :meth:`Threads.depths` then gives each row its depth: 0 for
-a row with no parent or a parent outside the source (it must be at the destination), else one
-more than its parent's. Rows in a cycle of replies have none (-1).
+The first pass of an import gathers each valid row's key as a 64-bit hash beside its row number,
+and each reply's parent (16 bytes a row, 16 more a reply); :meth:`Threads.depths` then gives each
+row its depth: 0 for a row with no parent or a parent outside the source (it must be at the
+destination), else one more than its parent's. Rows in a cycle of replies have none (-1).
 
     >>> t = Threads()
     >>> t.add(["c2", "c1", "c3"], ["c1", None, "c2"], np.array([0, 1, 2]))
@@ -29,43 +29,53 @@ class Threads:
 
     def __init__(self) -> None:
         self._keys: list[np.ndarray] = []
-        self._parents: list[np.ndarray] = []
         self._rows: list[np.ndarray] = []
-        self._has_parent: list[np.ndarray] = []
+        self._parents: list[np.ndarray] = []  # of the replies alone
+        self._replies: list[np.ndarray] = []  # their positions among the gathered rows
+        self._gathered = 0
 
     def add(self, keys: list[str], parents: list[str | None], rows: np.ndarray) -> None:
-        n = len(keys)
+        replies = [i for i, p in enumerate(parents) if p]
         self._keys.append(key_hashes(keys))
-        self._parents.append(
-            np.fromiter((hash(p) if p else 0 for p in parents), dtype=np.int64, count=n)
-        )
-        self._has_parent.append(np.fromiter((bool(p) for p in parents), dtype=bool, count=n))
         self._rows.append(np.asarray(rows, dtype=np.int64))
+        self._parents.append(key_hashes(parents[i] for i in replies))  # type: ignore[misc]
+        self._replies.append(np.asarray(replies, dtype=np.int64) + self._gathered)
+        self._gathered += len(keys)
 
     def depths(self, rows_total: int) -> np.ndarray:
-        """The depth of every row number below ``rows_total`` (0 for rows not gathered)."""
-        out = np.zeros(rows_total, dtype=np.int64)
+        """The depth of every row number below ``rows_total`` (0 for rows not gathered);
+        what was gathered is let go (arrays of the replies alone are made, so the peak stays
+        a few bytes a row)."""
+        out = np.zeros(rows_total, dtype=np.int32)
         if not self._keys:
             return out
-        keys = np.concatenate(self._keys)
-        parents = np.concatenate(self._parents)
-        has_parent = np.concatenate(self._has_parent)
-        rows = np.concatenate(self._rows)
+        keys = _joined(self._keys)
         order = np.argsort(keys, kind="stable")
-        sorted_keys = keys[order]
-        at = np.searchsorted(sorted_keys, parents)
-        found = has_parent & (at < len(keys))
-        found[found] = sorted_keys[at[found]] == parents[found]
+        keys = keys[order]
+        child, wanted = _joined(self._replies), _joined(self._parents)
+        at = np.searchsorted(keys, wanted)
+        found = at < len(keys)
+        found[found] = keys[at[found]] == wanted[found]
+        child, wanted = child[found], wanted[found]
         # the parent's position among the gathered rows (the last row of a repeated key)
-        parent_of = np.full(len(keys), -1, dtype=np.int64)
-        last = np.searchsorted(sorted_keys, parents[found], side="right") - 1
-        parent_of[found] = order[last]
-        depth = np.where(found, NO_DEPTH, 0)
-        for _ in range(len(keys)):  # a level a round: stops when no depth changes
-            pending = depth == NO_DEPTH
-            ready = pending & (depth[np.maximum(parent_of, 0)] >= 0) & (parent_of >= 0)
+        parent = order[np.searchsorted(keys, wanted, side="right") - 1]
+        del keys, order, at, found, wanted
+        depth = np.zeros(self._gathered, dtype=np.int32)
+        depth[child] = NO_DEPTH
+        while len(child):  # a level a round: stops when no depth changes
+            above = depth[parent]
+            ready = above >= 0
             if not ready.any():
                 break
-            depth[ready] = depth[parent_of[ready]] + 1
-        out[rows] = depth
+            depth[child[ready]] = above[ready] + 1
+            child, parent = child[~ready], parent[~ready]
+        out[_joined(self._rows)] = depth
+        self._gathered = 0
         return out
+
+
+def _joined(parts: list[np.ndarray]) -> np.ndarray:
+    """The parts as one array; the list is emptied (each part freed once copied)."""
+    joined = np.concatenate(parts) if parts else np.empty(0, dtype=np.int64)
+    parts.clear()
+    return joined

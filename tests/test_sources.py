@@ -216,6 +216,32 @@ def test_csv_ragged_lines_beyond_the_first_block(tmp_path: Path) -> None:
     assert read == 16_000
 
 
+def test_csv_records_longer_than_the_block(tmp_path: Path) -> None:
+    # Records of several MiB (one a quoted cell of many lines, quotes and commas) among small
+    # ones, ragged lines and a bad byte around them: each long record comes in a block of its
+    # own, every row once, in order, with its own number.
+    big = {3: "x" * (3 << 20), 7: '"' + ('a,""b""\nc' * 300_000) + '"', 8: "y" * (1 << 20)}
+    bad, broken = frozenset({5, 9}), 10
+    lines = ["u,v"]
+    for i in range(12):
+        cell = big.get(i, f"v{i}")
+        lines.append(f"r{i}" if i in bad else f"r{i},{cell}" if i != broken else f"r{i},\udcff")
+    data = "\n".join(lines).encode("utf-8", "surrogateescape") + b"\n"
+    rows, errors, read, _ = _drain(open_source(_write(tmp_path / "long.csv", data), ["u", "v"]))
+    assert rows == [i for i in range(12) if i not in bad] and read == 12
+    assert sorted((e.row, e.code) for e in errors) == [
+        (5, Reason.MALFORMED_ROW.value), (9, Reason.MALFORMED_ROW.value),
+        (broken, Reason.ENCODING.value),
+    ]  # fmt: skip
+    values = {
+        row: v
+        for sb in open_source(tmp_path / "long.csv", ["u", "v"])
+        for row, v in zip(sb.rows.tolist(), sb.batch.column("v").to_pylist(), strict=True)
+    }
+    assert values[3] == big[3] and values[8] == big[8]
+    assert values[7] == ('a,"b"\nc' * 300_000) and values[6] == "v6"
+
+
 def test_tsv(tmp_path: Path) -> None:
     text = 'u\tv\nr0\tx,y\nr1\t"quoted\ttab"\nr2\n'
     source = open_source(_write(tmp_path / "t.tsv", text), ["u", "v"])
