@@ -982,7 +982,7 @@ def _check_presence(
     names = " or ".join(res.one_of)
     b.fail(pc.equal(count, 0), None, columns, res.one_of[0], Reason.REQUIRED,
            f"is required: a {res.kind} needs {names}")  # fmt: skip
-    if res.only_one and not (import_file and res.import_both):
+    if res.only_one:
         b.fail(pc.greater(count, 1), None, columns, res.one_of[1], Reason.DEPENDENCY,
                f"a {res.kind} is on one object: give {names}, not both")  # fmt: skip
 

@@ -51,14 +51,13 @@ class Resource:
     validate: Callable[[Any], list[FieldError]] | None = None  # a whole row's own checks
     rank: int = 0  # where a migration plan runs this kind: lower first
     # The vendor's bulk import file (tests/reference/import-schemas): its names for the
-    # request's fields, the members its lines always carry, what it needs beyond the API, and
-    # whether a line may name both of ``one_of`` (a comment's reaction names its activity too).
+    # request's fields, the members its lines always carry, and what it needs beyond the API.
     import_names: Mapping[str, str] = field(default_factory=dict)
     import_defaults: Mapping[str, str] = field(default_factory=dict)
     import_required: tuple[str, ...] = ()
-    import_both: bool = False
-    # Fields the file needs that a row may leave for the migration to find from another of
-    # its fields (a reaction on a comment: its activity_id, the comment's): field -> from.
+    # Fields the file needs that a row leaves for the migration to find from another of its
+    # fields (a reaction on a comment names the comment's activity too: the comment's, found
+    # by feedkit.bulk, never the row's own, so a row naming both is refused as by the API).
     import_derived: Mapping[str, str] = field(default_factory=dict)
 
     def __repr__(self) -> str:
@@ -138,8 +137,7 @@ RESOURCES: dict[str, Resource] = {
                  required=("type", "user_id"), operation="AddActivityReaction",
                  one_of=("activity_id", "comment_id"), only_one=True,
                  references={"activity_id": "activity", "comment_id": "comment"}, rank=5,
-                 import_required=("activity_id",), import_both=True,
-                 import_derived={"activity_id": "comment_id"}),
+                 import_required=("activity_id",), import_derived={"activity_id": "comment_id"}),
         Resource("bookmark", "bookmarks", _BOOKMARK_FIELDS, _order(_BOOKMARK_FIELDS),
                  key=("activity_id", "user_id", "folder_id"),
                  required=("activity_id", "user_id"), operation="AddBookmark",

@@ -216,6 +216,21 @@ def test_insert_mode_keeps_the_first_of_two_lines_of_one_new_item(
     assert client.get_activity("a1")["text"] == "first"
 
 
+def test_a_line_naming_a_user_alone_never_wipes_the_user(client: Client, tmp_path: Path) -> None:
+    """A file of reactions names each user it uses in a line of its own (the id alone): the
+    user is created if missing, and one that exists keeps its name and custom data."""
+    client.upsert_users([{"id": "ann", "name": "Ann", "custom": {"bio": "kept"}}])
+    path = write_lines(tmp_path / "bare.jsonl", [
+        {"type": "user", "data": {"id": "ann"}}, {"type": "user", "data": {"id": "bob"}},
+        {"type": "user", "data": {"id": "cy", "name": "Cy"}},
+        {"type": "user", "data": {"id": "cy"}},
+    ])  # fmt: skip
+    task = run_import(client, path)
+    assert task["state"] == "completed" and task["error_count"] == 0
+    users = {u["id"]: (u.get("name"), u.get("custom")) for u in client.query_users()}
+    assert users == {"ann": ("Ann", {"bio": "kept"}), "bob": (None, {}), "cy": ("Cy", {})}
+
+
 def test_a_file_of_no_valid_line_fails_its_analysis(client: Client, tmp_path: Path) -> None:
     path = tmp_path / "junk.jsonl"
     path.write_bytes(b"not json\n{}\n")

@@ -59,7 +59,15 @@ def history(data: Mapping[str, Any]) -> History:
 
 
 def _users(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> None:
-    s.users.write_users(db, {"users": {d["id"]: _request("user", d) for d in lines}})
+    """Users replaced whole by their lines; a line naming a user and nothing more (what a
+    file of reactions, say, writes for each user it names) creates the user if missing and
+    leaves one that exists as it is: it never wipes a user's name or custom data."""
+    named = {d["id"] for d in lines if set(d) != {"id"}}
+    bare = [d["id"] for d in lines if set(d) == {"id"} and d["id"] not in named]
+    missing = set(bare) - set(s.store.get_users(db, bare)) if bare else set()
+    kept = {d["id"]: _request("user", d) for d in lines if set(d) != {"id"} or d["id"] in missing}
+    if kept:
+        s.users.write_users(db, {"users": kept})
 
 
 def _activities(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> None:
