@@ -210,6 +210,12 @@ class Outcome:
     refused: list[tuple[int, str]] = field(default_factory=list)
 
 
+def _exists(db: Any, kind: str, data: Mapping[str, Any]) -> bool:
+    """Whether a line's item is stored already (``insert`` mode skips it)."""
+    table, where, params = _where(kind, data)
+    return db.execute(f"SELECT 1 FROM {table} WHERE {where}", params).fetchone() is not None
+
+
 class Importer:
     """Applies lines to one app's store: ``mode`` "upsert" or "insert"."""
 
@@ -258,12 +264,8 @@ class Importer:
         kept = []
         with self.store.reading() as db:
             for line in lines:
-                table, where, params = _where(kind, line[1])
-                key = tuple(params)
-                if (
-                    key in seen
-                    or db.execute(f"SELECT 1 FROM {table} WHERE {where}", params).fetchone()
-                ):
+                key = tuple(item_key(kind, line[1]).values())
+                if key in seen or _exists(db, kind, line[1]):
                     outcome.skipped += 1
                     continue
                 seen.add(key)
@@ -274,10 +276,8 @@ class Importer:
         """Write one line in a savepoint of the caller's transaction: False when ``insert``
         mode skips it (its item exists). Raises :class:`Problem` for a line refused."""
         with self.store.transaction() as db:
-            if kind in _KEYS and self.mode == "insert":
-                table, where, params = _where(kind, data)
-                if db.execute(f"SELECT 1 FROM {table} WHERE {where}", params).fetchone():
-                    return False
+            if kind in _KEYS and self.mode == "insert" and _exists(db, kind, data):
+                return False
             try:
                 many = APPLY_MANY.get(kind)
                 if many is not None:
