@@ -730,7 +730,7 @@ def _through_pipeline(
     why: str,
 ) -> ImportReport:
     from feedkit.importfile import import_file
-    from feedkit.pipeline import run_pipeline
+    from feedkit.pipeline import run_pipeline, users_at, users_note
     from feedkit.references import References
 
     if check is None and set(mapping.resource.import_derived.values()) & set(mapping.fields):
@@ -738,9 +738,11 @@ def _through_pipeline(
         check = References(client, dry_run=True).step(mapping)
 
     def write(path: Path) -> ImportReport:
-        with import_file(path) as writer:
-            return import_rows(None, source, mapping, replace(opts, checkpoint=None),
-                               check=check, sink=writer)  # fmt: skip
+        with import_file(path, users_at(client, path)) as writer:
+            written = import_rows(None, source, mapping, replace(opts, checkpoint=None),
+                                  check=check, sink=writer)  # fmt: skip
+        written.notes += users_note(writer)
+        return written
 
     started = time.perf_counter()
     kept = Path(f"{os.fspath(opts.checkpoint)}.jsonl") if opts.checkpoint is not None else None

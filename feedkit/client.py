@@ -870,8 +870,8 @@ class Client:
         self, upload_url: str, file: str | os.PathLike[str], *, chunk_bytes: int = 1 << 20
     ) -> None:
         """PUT ``file`` to an upload URL, streamed in chunks; sent again after a transport
-        error or a retryable status. (An upload URL is good for one upload: one whose answer
-        was lost is refused when sent again, and needs a new URL.)"""
+        error or a retryable status. (An upload URL is good for one file: sent again after
+        its answer was lost, the same bytes get the same answer; other bytes are refused.)"""
         size = os.path.getsize(file)
 
         def chunks() -> Iterator[bytes]:

@@ -6,8 +6,10 @@ are ``fids``, a follow's ``source_fid``/``target_fid``, a comment's text ``text`
 defaults and checks (user ids of letters, digits, ``_``, ``-`` and ``@``; https attachment
 URLs; an activity's ``user_id``): see :class:`feedkit.resources.Resource`. Every user a line
 names gets a ``user`` line before it, unless a user line came earlier (a migration writes its
-users first). :func:`write_import_file` writes one source; ``feedkit.migrate(None, plan,
-to_jsonl=PATH)`` a whole app, kinds in the order the importer needs (users and feed groups
+users first) or the destination has the user already (a file bound for an app is written
+knowing it: a line naming a user and nothing more might replace the user whole there).
+:func:`write_import_file` writes one source; ``feedkit.migrate(None, plan, to_jsonl=PATH)``
+a whole app, kinds in the order the importer needs (users and feed groups
 first, replies after their parents). Rows it cannot write are reported like any error.
 """
 
@@ -15,7 +17,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import IO, Any
@@ -30,7 +32,7 @@ from feedkit.convert import ERROR_COLUMNS, invalid_rows
 from feedkit.files import replacing
 from feedkit.mapping import Mapping as RowMapping
 from feedkit.results import request_fields
-from feedkit.schema import format_time
+from feedkit.schema import MAX_PAGE, format_time
 
 __all__ = ["ImportFile", "ImportFileWriter", "activity_line", "exported_lines",
            "import_file", "write_import_file"]  # fmt: skip
@@ -80,12 +82,19 @@ def _buffer(lines: pa.Array) -> memoryview:
     return memoryview(lines.buffers()[2])[first:last]
 
 
-class ImportFileWriter:
-    """One import file being written, kind after kind (a :class:`feedkit.bulk.Sink`)."""
+Present = Callable[[list[str]], set[str]]  # which of these users the destination has
 
-    def __init__(self, out: IO[bytes]) -> None:
+
+class ImportFileWriter:
+    """One import file being written, kind after kind (a :class:`feedkit.bulk.Sink`).
+    ``present`` asks the destination which users it has (:data:`MAX_PAGE` at a time): those
+    get no line of their own."""
+
+    def __init__(self, out: IO[bytes], present: Present | None = None) -> None:
         self.out = out
-        self.users: set[str] = set()  # users that have a line
+        self.present = present
+        self.users: set[str] = set()  # users that have a line, or are at the destination
+        self.users_present = 0  # users named that the destination has: no line written
         self.lines: Counter[str] = Counter()
 
     def write(self, kind: str, data: pa.Array, keys: pa.Array, refs: dict[str, pa.Array]) -> int:
@@ -97,11 +106,23 @@ class ImportFileWriter:
             if not self.users.issuperset(distinct):  # (mostly every user has a line already)
                 new = [u for u in distinct if u not in self.users]
                 self.users.update(new)
-                users = pa.array(new, pa.string())
-                ids = pc.binary_join_element_wise('{"id":"', escape(users), '"}', "")
-                self._write("user", ids)
+                new = self._absent(new)
+                if new:
+                    users = pa.array(new, pa.string())
+                    ids = pc.binary_join_element_wise('{"id":"', escape(users), '"}', "")
+                    self._write("user", ids)
         self._write(kind, data)
         return len(data)
+
+    def _absent(self, users: list[str]) -> list[str]:
+        """Those of ``users`` the destination does not have (all, with no destination)."""
+        if self.present is None:
+            return users
+        found: set[str] = set()
+        for start in range(0, len(users), MAX_PAGE):
+            found |= self.present(users[start : start + MAX_PAGE])
+        self.users_present += len(found)
+        return [u for u in users if u not in found]
 
     def _write(self, kind: str, data: pa.Array) -> None:
         self.out.write(_buffer(_lines(kind, data)))
@@ -109,11 +130,13 @@ class ImportFileWriter:
 
 
 @contextmanager
-def import_file(path: str | os.PathLike[str]) -> Iterator[ImportFileWriter]:
+def import_file(
+    path: str | os.PathLike[str], present: Present | None = None
+) -> Iterator[ImportFileWriter]:
     """An :class:`ImportFileWriter` at ``path``, there only once every line is written (an
     error half way leaves nothing behind)."""
     with replacing(path) as (part,), open(part, "wb") as out:
-        yield ImportFileWriter(out)
+        yield ImportFileWriter(out, present)
 
 
 def activity_line(activity: Mapping[str, Any]) -> dict[str, Any]:

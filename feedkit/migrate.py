@@ -213,14 +213,15 @@ def _through_pipeline(
     destination), uploaded and imported: :mod:`feedkit.pipeline`. The file and the record of
     its upload and task are kept in ``checkpoint`` (a rerun resumes), else in a temporary
     folder."""
-    from feedkit.pipeline import run_pipeline
+    from feedkit.pipeline import run_pipeline, users_at, users_note
 
     def write(path: Path) -> MigrationReport:
         written = MigrationReport()
         refs = References(client, plan.create_feed_groups, dry_run=True,  # checks, no writes
                           comment_activities=ObjectMap())  # fmt: skip
-        with import_file(path) as sink:
+        with import_file(path, users_at(client, path)) as sink:
             _run(None, plan, refs, written, None, errors, False, sink, options)
+        written.notes += users_note(sink)
         return written
 
     started = time.perf_counter()

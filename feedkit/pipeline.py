@@ -26,10 +26,13 @@ import pandas as pd
 
 from feedkit.client import Client
 from feedkit.files import replacing
+from feedkit.importfile import ImportFileWriter
 from feedkit.progress import counter
+from feedkit.resources import RESOURCES
+from feedkit.senders import present
 from feedkit.server.imports import ANALYZE_FAILED, COMPLETED, FAILED
 
-__all__ = ["FINISHED", "PipelineRun", "run_pipeline"]
+__all__ = ["FINISHED", "PipelineRun", "run_pipeline", "users_at", "users_note"]
 
 FINISHED = (COMPLETED, FAILED, ANALYZE_FAILED)  # the task's states that end it
 POLL_S = 0.5  # between two reads of the task
@@ -80,19 +83,66 @@ def _digest(path: Path) -> str:
     return sha.hexdigest()
 
 
-def _load(state: Path, destination: str, digest: str) -> dict[str, Any]:
-    """The recorded steps of this file at this destination (nothing, for another)."""
+def _state_path(file: Path) -> Path:
+    return file.with_name(file.name + ".state.json")
+
+
+def _recorded(state: Path) -> dict[str, Any]:
+    """The record in a state file (nothing, if it is missing or damaged)."""
     try:
         saved = orjson.loads(state.read_bytes())
     except (OSError, orjson.JSONDecodeError):
         return {}
+    return saved if isinstance(saved, dict) else {}
+
+
+def _load(state: Path, destination: str, digest: str) -> dict[str, Any]:
+    """The recorded steps of this file at this destination (nothing, for another)."""
+    saved = _recorded(state)
     same = saved.get("destination") == destination and saved.get("digest") == digest
-    return saved if isinstance(saved, dict) and same else {}
+    return saved if same else {}
 
 
 def _save(state: Path, record: dict[str, Any]) -> None:
     with replacing(state) as (part,):
         Path(part).write_bytes(orjson.dumps(record, option=orjson.OPT_INDENT_2))
+
+
+def users_at(client: Client, file: Path) -> Callable[[list[str]], set[str]]:
+    """Which of some users ``client``'s app has: a file bound for it gives those no line of
+    their own (a line naming a user and nothing more may replace the user there, wiping its
+    name and custom data; :class:`feedkit.importfile.ImportFileWriter`). A user given such a
+    line by the file an earlier run wrote at ``file`` for this destination is given it again,
+    even if that run's import has created the user since: a rerun writes the same file, so
+    it is neither uploaded nor imported again."""
+    state = _state_path(file)
+    same = _recorded(state).get("destination") == client.destination
+    lined = _bare_users(file) if same else set()
+    return lambda ids: present(client, RESOURCES["user"], ids) - lined
+
+
+_BARE_USER = b'{"type":"user","data":{"id":"'  # how the writer begins a line of a user alone
+
+
+def _bare_users(file: Path) -> set[str]:
+    """The users given a line of their id alone in the import file at ``file``."""
+    users: set[str] = set()
+    try:
+        with open(file, "rb") as f:
+            for raw in f:
+                if raw.startswith(_BARE_USER):
+                    data = orjson.loads(raw)["data"]
+                    if set(data) == {"id"}:
+                        users.add(data["id"])
+    except FileNotFoundError:
+        pass
+    return users
+
+
+def users_note(writer: ImportFileWriter) -> list[str]:
+    """What the report says of the users the file named but left to the destination."""
+    n = writer.users_present
+    return [f"{n:,} users named are at the destination already: no user line"] if n else []
 
 
 def run_pipeline(
@@ -118,7 +168,7 @@ def run_pipeline(
     path.parent.mkdir(parents=True, exist_ok=True)
     written = write(path)
     run = PipelineRun(str(path), _digest(path), path.stat().st_size)
-    state_path = path.with_name(path.name + ".state.json")
+    state_path = _state_path(path)
     record = _load(state_path, client.destination, run.digest) or {
         "destination": client.destination, "digest": run.digest, "file": path.name,
     }  # fmt: skip

@@ -90,6 +90,58 @@ def test_an_edited_source_is_a_new_file_and_a_new_import(tmp_path: Path) -> None
         assert client.get_activity(frame.loc[0, "post_id"])["text"] == "edited"
 
 
+def _user_lines(path: Path) -> dict[str, dict[str, Any]]:
+    lines = [json.loads(raw) for raw in path.read_text().splitlines()]
+    return {d["data"]["id"]: d["data"] for d in lines if d["type"] == "user"}
+
+
+def test_users_the_destination_has_get_no_line_of_their_own(tmp_path: Path) -> None:
+    """A file bound for an app names a user it has by the user's id alone nowhere: the
+    vendor's upsert might replace the user whole (name and custom data gone). A rerun
+    writes the same file (the users its first file gave a line are given it again), so it
+    is neither uploaded nor imported again."""
+    mapping = feedkit.Mapping.build({"id": "{i}", "type": "post", "text": "{t}", "user_id": "{u}",
+                                     "feeds": ["user:{u}"]})  # fmt: skip
+    frame = pd.DataFrame({"i": ["a1", "a2", "a3"], "t": ["x", "y", "z"],
+                          "u": ["ann", "bob", "ann"]})  # fmt: skip
+    checkpoint = tmp_path / "ck"
+    with feedkit.connect(tmp_path / "s.db") as client:
+        client.upsert_users([{"id": "ann", "name": "Ann", "custom": {"team": "red"}}])
+        first = feedkit.import_rows(client, frame, mapping, via="import", checkpoint=checkpoint,
+                                    progress=False)  # fmt: skip
+        assert first.acknowledged == 3, first.summary()
+        kept = Path(f"{checkpoint}.jsonl")
+        assert _user_lines(kept) == {"bob": {"id": "bob"}}
+        assert "1 users named are at the destination already: no user line" in first.notes
+        ann = client.query_users({"id": "ann"})[0]
+        assert (ann["name"], ann["custom"]) == ("Ann", {"team": "red"})
+        again = feedkit.import_rows(client, frame, mapping, via="import", checkpoint=checkpoint,
+                                    progress=False)  # fmt: skip
+        assert _user_lines(kept) == {"bob": {"id": "bob"}}  # bob exists now: the same file
+        assert any("not uploaded again" in n for n in again.notes)
+        assert len(client.list_imports()) == 1
+
+
+@pytest.mark.parametrize("damage", ["", "{not json", "[1, 2]", '{"destination": "elsewhere"}'])
+def test_a_damaged_or_foreign_state_file_starts_afresh(tmp_path: Path, damage: str) -> None:
+    """A state file that cannot be read, or records another destination, is no record of
+    this run: the file is uploaded and imported again (upserts: the same end state)."""
+    checkpoint = tmp_path / "ck"
+    frame = pd.read_parquet(POSTS).head(50)
+    with feedkit.connect(tmp_path / "s.db") as client:
+        feedkit.import_rows(client, frame, MAPPING, via="import", checkpoint=checkpoint,
+                            progress=False)  # fmt: skip
+        before = stored(client)
+        Path(f"{checkpoint}.jsonl.state.json").write_text(damage)
+        again = feedkit.import_rows(client, frame, MAPPING, via="import", checkpoint=checkpoint,
+                                    progress=False)  # fmt: skip
+        assert again.task is not None and again.task["state"] == "completed"
+        assert not any("earlier run" in n for n in again.notes)
+        assert len(client.list_imports()) == 2 and stored(client) == before
+        record = json.loads(Path(f"{checkpoint}.jsonl.state.json").read_text())
+        assert record["task_id"] == again.task["id"]
+
+
 def test_a_whole_app_via_the_pipeline(tmp_path: Path) -> None:
     with feedkit.connect(tmp_path / "app.db") as client:
         report = feedkit.migrate(client, APP, via="import", checkpoint=tmp_path / "ck",

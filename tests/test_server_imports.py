@@ -249,9 +249,13 @@ def test_an_upload_url_is_signed_single_use_and_never_holds_the_secret(
     assert client._secret is not None and client._secret.reveal() not in url["upload_url"]
     path = write_lines(tmp_path / "u.jsonl", [{"type": "user", "data": {"id": "ann"}}])
     client.upload_import_file(url["upload_url"], path)
+    client.upload_import_file(url["upload_url"], path)  # a retry whose answer was lost
+    other = write_lines(tmp_path / "v.jsonl", [{"type": "user", "data": {"id": "bob"}}])
     with pytest.raises(APIError) as used:
-        client.upload_import_file(url["upload_url"], path)
+        client.upload_import_file(url["upload_url"], other)
     assert used.value.status == 403 and "used" in str(used.value)
+    task = wait(client, client.create_import(url["path"])["id"])  # the first bytes stand
+    assert task["applied"] == 1 and [u["id"] for u in client.query_users()] == ["ann"]
 
 
 @pytest.mark.parametrize("change", ["signature", "expires"])

@@ -3,7 +3,8 @@ GetImport and ListImports, and the import tasks that run in the background.
 
 CreateImportURL hands out an upload URL on this server (``UPLOADS`` + an upload id), signed
 with the app's secret (HMAC: :meth:`Authenticator.sign`), expiring after ``UPLOAD_URL_TTL_S``
-and good for one upload: a PUT of the file, streamed to disk under the store's folder and
+and good for one file (the same bytes sent again, a retry whose answer was lost, get the same
+answer): a PUT of the file, streamed to disk under the store's folder and
 refused past ``MAX_UPLOAD_BYTES`` (413). CreateImport makes an ImportTask of an uploaded file
 and runs it in a thread: it checks every line (:mod:`feedkit.server.import_lines`), then
 applies the valid ones in the file's order (:mod:`feedkit.server.importer`), ``BATCH_LINES``
@@ -106,8 +107,9 @@ class ImportsService:
         # Relative: the app makes it absolute with the address the request came to.
         return {"path": path, "upload_url": f"{UPLOADS}{upload_id}?{query}"}
 
-    def _upload_row(self, upload_id: str, expires: str, signature: str) -> str:
-        """The path of a valid, unused upload URL, or the Problem saying why not."""
+    def _upload_row(self, upload_id: str, expires: str, signature: str) -> tuple[str, bool]:
+        """The path of a valid upload URL and whether it has been used, or the Problem
+        saying why it is not valid."""
         if not expires.isdigit() or not self.auth.signed(
             f"import-upload:{upload_id}:{expires}", signature
         ):
@@ -120,17 +122,19 @@ class ImportsService:
             ).fetchone()
         if row is None:
             raise Problem(403, TOKEN_SIGNATURE, "the upload URL is not one of this server's")
-        if row[1] is not None:
-            raise Problem(403, NOT_ALLOWED, "the upload URL has been used: create another")
-        return str(row[0])
+        return str(row[0]), row[1] is not None
 
     async def receive(self, request: Request) -> dict[str, Any]:
-        """A PUT to an upload URL: the file, streamed to disk; answers its path and size."""
+        """A PUT to an upload URL: the file, streamed to disk; answers its path and size.
+        A URL is used by one upload; the same bytes sent to it again (a retry whose answer
+        was lost) get the same answer, other bytes are refused."""
         if request.method != "PUT":
             raise Problem(405, 4, f"{request.method} is not allowed on an upload URL")
         upload_id = request.url.path[len(UPLOADS) :].strip("/")
         query = request.query_params
-        path = self._upload_row(upload_id, query.get("expires", ""), query.get("signature", ""))
+        path, used = self._upload_row(
+            upload_id, query.get("expires", ""), query.get("signature", "")
+        )
         declared = request.headers.get("content-length", "")
         too_big = f"the file exceeds the upload limit of {self.max_upload} bytes"
         if declared.isdigit() and int(declared) > self.max_upload:
@@ -146,6 +150,10 @@ class ImportsService:
                     if size > self.max_upload:
                         raise Problem(413, 4, too_big)
                     out.write(chunk)
+            if used:
+                if not _same_bytes(part, final):
+                    raise Problem(403, NOT_ALLOWED, "the upload URL has been used: create another")
+                return {"path": path, "size": size}
             with self.store.transaction() as db:
                 won = db.execute(
                     "UPDATE import_uploads SET used_at = ?, size = ? "
@@ -338,6 +346,19 @@ class ImportsService:
         task["errors"] += [
             {"line": number, "type": kind, "reason": why} for number, why in outcome.refused[:room]
         ]
+
+
+def _same_bytes(a: Path, b: Path, chunk: int = 1 << 20) -> bool:
+    """Whether two files hold the same bytes."""
+    if not b.exists() or a.stat().st_size != b.stat().st_size:
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(chunk), fb.read(chunk)
+            if x != y:
+                return False
+            if not x:
+                return True
 
 
 def _parsed(raw: bytes) -> tuple[str, Any, None]:
