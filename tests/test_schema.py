@@ -879,8 +879,16 @@ _EDGE_VALUES = st.one_of(
                      "https://x.org/a.png", "2026-01-02T03:04:05Z", "not a time"]),
     st.integers(-3, 3), st.booleans(), st.none(), st.floats(allow_nan=True),
     st.lists(st.sampled_from(["user:ann", "nocolon", "", "x" * 300, 3]), max_size=3),
-    st.dictionaries(st.sampled_from(["lat", "lng", "type", "image_url", "x"]),
-                    st.one_of(st.integers(-200, 200), st.text(max_size=3)), max_size=3),
+    st.dictionaries(st.sampled_from(["lat", "lng", "type", "image_url", "x", 7]),
+                    st.one_of(st.integers(-200, 200), st.text(max_size=3), st.booleans(),
+                              st.floats(-200, 200), st.floats(allow_nan=True), st.none()),
+                    max_size=3),
+    st.lists(st.dictionaries(st.sampled_from(["type", "image_url", "title", "custom", "x"]),
+                             st.one_of(st.text(max_size=2), st.integers(), st.none(),
+                                       st.dictionaries(st.text(max_size=1), st.integers(),
+                                                       max_size=1)),
+                             max_size=3),
+             max_size=2),
 )  # fmt: skip
 _VALID = {"id": "a1", "type": "post", "user_id": "ann", "feeds": ["user:ann"], "text": "hi"}
 
@@ -902,3 +910,27 @@ def test_the_fast_verdict_of_an_activity_is_that_of_its_errors(
     assert (validate_activity(data, strict=strict) == []) == (full == []), (data, full)
     if full:  # the reasons are the full checks' own
         assert validate_activity(data, strict=strict) == full
+
+
+@given(
+    depth=st.integers(1, 300),
+    shape=st.lists(st.sampled_from(["dict", "list"]), min_size=1, max_size=4),
+    text=st.sampled_from(["", "{[", "[[{{" * 40]),
+)
+@settings(max_examples=150, deadline=None)
+def test_an_activity_too_deep_is_found_however_its_brackets_read(
+    depth: int, shape: list[str], text: str
+) -> None:
+    """check_encoded counts brackets in the text before walking the levels: brackets inside
+    strings, lists and objects mixed, and depths past what orjson encodes (254) are all
+    judged by the levels themselves."""
+    from feedkit.schema.fields import MAX_ACTIVITY_DEPTH, check_encoded, json_depth
+
+    value: Any = text
+    for level in range(depth - 1):
+        value = {"k": value, "t": text} if shape[level % len(shape)] == "dict" else [value, text]
+    activity = {"id": "a", "type": "post", "custom": value}
+    deep = json_depth(activity, MAX_ACTIVITY_DEPTH) > MAX_ACTIVITY_DEPTH
+    codes_found = {e.code for e in check_encoded(activity)}
+    assert (Reason.TOO_DEEP in codes_found) is deep
+    assert deep is (depth > MAX_ACTIVITY_DEPTH)

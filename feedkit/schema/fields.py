@@ -320,6 +320,52 @@ def _accepts(f: Field) -> Callable[[Any], bool]:
         return lambda v: v in choices
     if f.kind is Kind.BOOL:
         return lambda v: isinstance(v, bool)
+    if f.kind is Kind.OBJECT:
+        members = [(m.name, m.required, m.accepts) for m in f.members]
+
+        def an_object(v: Any) -> bool:
+            if not (v.__class__ is dict or isinstance(v, Mapping)):
+                return False
+            if not all(k.__class__ is str or isinstance(k, str) for k in v):
+                return False
+            for name, required, accepted in members:
+                inner = v.get(name)
+                if required if inner is None else not accepted(inner):
+                    return False
+            return True
+
+        return an_object
+    if f.kind is Kind.ATTACHMENTS:
+        parts = [(af.name, af.accepts) for af in ATTACHMENT_FIELDS]
+
+        def attachments(v: Any) -> bool:
+            if isinstance(v, (str, bytes)) or not isinstance(v, (list, tuple)):
+                return False
+            for item in v:
+                if not (item.__class__ is dict or isinstance(item, Mapping)):
+                    return False
+                for name, accepted in parts:
+                    inner = item.get(name)
+                    if inner is not None and not accepted(inner):
+                        return False
+            return True
+
+        return attachments
+    if f.kind is Kind.LOCATION:
+        bounds = tuple(LOCATION_BOUNDS.items())
+
+        def a_location(v: Any) -> bool:
+            if not (v.__class__ is dict or isinstance(v, Mapping)):
+                return False
+            for key, bound in bounds:
+                x = v.get(key)
+                if x is None or x.__class__ is bool or not isinstance(x, (int, float)):
+                    return False
+                if not (math.isfinite(x) and -bound <= x <= bound):
+                    return False
+            return True
+
+        return a_location
     return lambda v: not _check_value(f, f.name, v)
 
 
@@ -465,7 +511,15 @@ _LENIENT = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 def check_encoded(activity: Mapping[str, Any]) -> list[FieldError]:
     """What stops an activity from travelling as JSON: nesting past ``MAX_ACTIVITY_DEPTH``,
     a string that is not Unicode text (a lone surrogate), more than ``MAX_ACTIVITY_BYTES``."""
-    if json_depth(activity, MAX_ACTIVITY_DEPTH) > MAX_ACTIVITY_DEPTH:
+    try:  # the size is near enough: the client writes times and numpy scalars its own way
+        encoded: bytes | None = orjson.dumps(activity, default=str, option=_LENIENT)
+    except (orjson.JSONEncodeError, TypeError):  # (orjson also stops past 254 levels)
+        encoded = None
+    # No deeper than its objects and arrays are many: their brackets are counted in the
+    # text (a bracket in a string only adds one), the levels walked only when that is more.
+    if (
+        encoded is None or encoded.count(b"{") + encoded.count(b"[") > MAX_ACTIVITY_DEPTH
+    ) and json_depth(activity, MAX_ACTIVITY_DEPTH) > MAX_ACTIVITY_DEPTH:
         return [
             FieldError(
                 _deepest_member(activity),
@@ -474,9 +528,9 @@ def check_encoded(activity: Mapping[str, Any]) -> list[FieldError]:
                 None,
             )
         ]
-    try:  # the size is near enough: the client writes times and numpy scalars its own way
-        size = len(orjson.dumps(activity, default=str, option=_LENIENT))
-    except (orjson.JSONEncodeError, TypeError):
+    if encoded is not None:
+        size = len(encoded)
+    else:
         lone = [
             FieldError(path, Reason.ENCODING, "holds a lone surrogate, not Unicode text", text)
             for path, text in _unencodable(activity, "")

@@ -48,11 +48,16 @@ _LIST_FIELDS = ("feeds", "attachments", "mentioned_user_ids", "filter_tags", "in
 
 
 def _nonempty_lists(rec: dict[str, Any]) -> dict[str, Any]:
+    """A record's lists and objects as its own (copies: a request's values are not shared),
+    none of them null."""
     for key in _LIST_FIELDS:
-        rec[key] = list(rec.get(key) or [])
-    rec["custom"] = dict(rec.get("custom") or {})
-    rec["search_data"] = dict(rec.get("search_data") or {})
-    rec["attachments"] = [dict(a, custom=a.get("custom") or {}) for a in rec["attachments"]]
+        value = rec.get(key)
+        rec[key] = list(value) if value else []
+    for key in ("custom", "search_data"):
+        value = rec.get(key)
+        rec[key] = dict(value) if value else {}
+    if rec["attachments"]:
+        rec["attachments"] = [dict(a, custom=a.get("custom") or {}) for a in rec["attachments"]]
     return rec
 
 
@@ -85,7 +90,7 @@ class ActivitiesService:
     def _build(
         self, body: dict[str, Any], actor: str, now: int, old: dict[str, Any] | None
     ) -> dict[str, Any]:
-        rec: dict[str, Any] = {k: body.get(k) for k in _COPIED}
+        rec: dict[str, Any] = dict(zip(_COPIED, map(body.get, _COPIED), strict=True))
         rec["id"] = body.get("id") or (old or {}).get("id") or str(uuid.uuid4())
         rec["user_id"] = actor
         rec["visibility"] = rec["visibility"] or "public"

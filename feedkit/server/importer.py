@@ -22,6 +22,7 @@ are :data:`feedkit.resources.RESOURCES`' ``import_names`` read backwards.
 
 from __future__ import annotations
 
+import functools
 import itertools
 import re
 from collections.abc import Callable, Mapping, Sequence
@@ -42,10 +43,16 @@ Line = tuple[int, Mapping[str, Any]]  # a line's number in the file and its data
 _NOT_SENT = (*HISTORY_FIELDS, "deleted_at", "deactivated_at", "last_feed_get_at", "app_pk")
 
 
+@functools.cache
+def _request_names(kind: str) -> dict[str, str]:
+    """The REST request's name of each of a line type's names that differs."""
+    resource = RESOURCES.get(kind)
+    return {v: k for k, v in resource.import_names.items()} if resource else {}
+
+
 def _request(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """A line's data under the REST request's names, without what the request cannot carry."""
-    resource = RESOURCES.get(kind)
-    names = {v: k for k, v in resource.import_names.items()} if resource else {}
+    names = _request_names(kind)
     return {names.get(k, k): v for k, v in data.items() if k not in _NOT_SENT}
 
 

@@ -52,7 +52,7 @@ log = logging.getLogger("feedkit.server")
 UPLOADS = IMPORT_UPLOADS
 UPLOAD_URL_TTL_S = 3600
 MAX_UPLOAD_BYTES = 2 * 1024**3
-BATCH_LINES = 500
+BATCH_LINES = 2000  # lines a transaction: fewer commits, each of a few hundred ms at most
 MAX_REPORTED_ERRORS = 1000
 MODES = ("upsert", "insert")  # CreateImportRequest.mode's enum in the spec
 

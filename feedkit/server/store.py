@@ -247,18 +247,21 @@ FEED_KEY, FILTER_TAG_KEY, INTEREST_TAG_KEY = "f:", "t:", "i:"
 
 def activity_keys(record: dict[str, Any]) -> list[str]:
     """The index keys of a record: its feeds and tags, each prefixed by kind."""
-    keys = {FEED_KEY + f for f in record.get("feeds") or ()}
-    keys.update(FILTER_TAG_KEY + t for t in record.get("filter_tags") or ())
-    keys.update(INTEREST_TAG_KEY + t for t in record.get("interest_tags") or ())
-    return sorted(keys)
+    keys = [FEED_KEY + f for f in record.get("feeds") or ()]
+    for prefix, field in ((FILTER_TAG_KEY, "filter_tags"), (INTEREST_TAG_KEY, "interest_tags")):
+        tags = record.get(field)
+        if tags:
+            keys += [prefix + t for t in tags]
+    return sorted(set(keys))
 
 
 def encode_doc(record: dict[str, Any]) -> bytes:
     """The JSON doc of a record: its ``DOC_FIELDS`` as an answer shows them."""
     doc = {k: record.get(k) or default for k, default in DOC_DEFAULTS.items()}
     for key in OPTIONAL_DOC_FIELDS:
-        if record.get(key) is not None:
-            doc[key] = record[key]
+        value = record.get(key)
+        if value is not None:
+            doc[key] = value
     return orjson.dumps(doc)
 
 
@@ -266,7 +269,9 @@ def row_values(record: dict[str, Any]) -> list[Any]:
     """``COLUMNS``, the mentions and the doc of a record, as they are written."""
     mentioned = record.get("mentioned_user_ids")
     mentions = orjson.dumps(mentioned).decode() if mentioned else None
-    return [*(record.get(c) for c in COLUMNS), mentions, encode_doc(record)]
+    values = list(map(record.get, COLUMNS))
+    values += (mentions, encode_doc(record))
+    return values
 
 
 def record_row(record: dict[str, Any]) -> tuple[Any, ...]:
@@ -562,10 +567,11 @@ class Store:
                 if old is not None:
                     stale += [(k, old["created_at"], rec["rid"]) for k in old_keys]
                 added += [(k, rec["created_at"], rec["rid"]) for k in new_keys]
+        # (in the index's order: each page is visited once, however many keys it takes)
         db.executemany(
-            "DELETE FROM activity_keys WHERE k = ? AND created_at = ? AND rid = ?", stale
+            "DELETE FROM activity_keys WHERE k = ? AND created_at = ? AND rid = ?", sorted(stale)
         )
-        db.executemany("INSERT INTO activity_keys VALUES (?, ?, ?)", added)
+        db.executemany("INSERT INTO activity_keys VALUES (?, ?, ?)", sorted(added))
         db.executemany(
             "UPDATE activities SET share_count = share_count + 1, popularity = popularity + 1 "
             "WHERE id = ?",
@@ -622,7 +628,7 @@ class Store:
     def ensure_users(self, db: sqlite3.Connection, ids: Iterable[str], at: int) -> None:
         db.executemany(
             "INSERT OR IGNORE INTO users (id, created_at, updated_at, doc) VALUES (?, ?, ?, '{}')",
-            [(i, at, at) for i in set(ids)],
+            [(i, at, at) for i in sorted(set(ids))],
         )
 
     def upsert_users(
