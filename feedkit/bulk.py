@@ -134,7 +134,9 @@ class ImportReport:
     checkpoint: str | None = None
     notes: list[str] = field(default_factory=list)  # what a person should know of this run
     errors_path: str | None = None  # where every failure was written, if anywhere
-    task: dict[str, Any] | None = None  # through the import pipeline: the task as it ended
+    # Through the import pipeline: the task as it ended (its state and history are in the
+    # summary; its ids and times would only make the repr long).
+    task: dict[str, Any] | None = field(default=None, repr=False)
 
     @property
     def rate(self) -> float:
