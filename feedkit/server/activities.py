@@ -47,14 +47,21 @@ _COPIED = tuple(f.name for f in ACTIVITY_FIELDS if f.name not in ("id", "user_id
 _LIST_FIELDS = ("feeds", "attachments", "mentioned_user_ids", "filter_tags", "interest_tags")
 
 
-def _nonempty_lists(rec: dict[str, Any]) -> dict[str, Any]:
-    """A record's lists and objects as its own (copies: a request's values are not shared),
-    none of them null."""
+_OBJECT_FIELDS = ("custom", "search_data")
+# Fields copied as they are; the lists and objects are copied into the record's own.
+_PLAIN = tuple(n for n in _COPIED if n not in _LIST_FIELDS and n not in _OBJECT_FIELDS)
+
+
+def _copied(body: dict[str, Any]) -> dict[str, Any]:
+    """The fields a record takes from a request as they are, its lists and objects as its
+    own copies (a request's values are not shared), none of them null."""
+    get = body.get
+    rec = dict(zip(_PLAIN, map(get, _PLAIN), strict=True))
     for key in _LIST_FIELDS:
-        value = rec.get(key)
+        value = get(key)
         rec[key] = list(value) if value else []
-    for key in ("custom", "search_data"):
-        value = rec.get(key)
+    for key in _OBJECT_FIELDS:
+        value = get(key)
         rec[key] = dict(value) if value else {}
     if rec["attachments"]:
         rec["attachments"] = [dict(a, custom=a.get("custom") or {}) for a in rec["attachments"]]
@@ -90,7 +97,7 @@ class ActivitiesService:
     def _build(
         self, body: dict[str, Any], actor: str, now: int, old: dict[str, Any] | None
     ) -> dict[str, Any]:
-        rec: dict[str, Any] = dict(zip(_COPIED, map(body.get, _COPIED), strict=True))
+        rec = _copied(body)
         rec["id"] = body.get("id") or (old or {}).get("id") or str(uuid.uuid4())
         rec["user_id"] = actor
         rec["visibility"] = rec["visibility"] or "public"
@@ -115,7 +122,7 @@ class ActivitiesService:
             or (rec.get("attachments") or []) != (old.get("attachments") or [])
         ):
             rec["edited_at"] = now
-        return _nonempty_lists(rec)
+        return rec
 
     def _render(
         self, db: Any, records: Sequence[dict[str, Any]], viewer: str | None = None
