@@ -191,6 +191,44 @@ def test_a_whole_app_ends_the_same_whichever_path(
         assert piped == ["reaction", "bookmark"]
 
 
+def test_an_edited_app_rerun_via_auto_ends_as_a_fresh_migration_of_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rerun with the same checkpoint after the tables changed, each step on its own path
+    (posts through the API, saved posts and likes through the pipeline): the store ends as a
+    fresh migration of the edited tables leaves it; a step whose file is the same is neither
+    uploaded nor imported again, one whose file changed is a new import."""
+    import shutil
+
+    monkeypatch.setattr(feedkit.bulk, "AUTO_ROWWISE_BYTES", 1)
+    app = tmp_path / "app"
+    shutil.copytree(APP.parent, app)
+    plan, checkpoint = app / "plan.toml", tmp_path / "ck"
+    with feedkit.connect(tmp_path / "auto.db") as client:
+        feedkit.migrate(client, plan, via="auto", checkpoint=checkpoint, progress=False)
+        assert len(client.list_imports()) == 2  # the likes and the saved posts
+        posts, saved = (pd.read_csv(app / f, dtype=str, keep_default_na=False)
+                        for f in ("posts.csv", "saved.csv"))  # fmt: skip
+        posts.loc[0, "body"] = "edited after the first run"
+        saved.loc[0, "folder"] = "Recipes"
+        posts.to_csv(app / "posts.csv", index=False)
+        saved.to_csv(app / "saved.csv", index=False)
+        again = feedkit.migrate(client, plan, via="auto", checkpoint=checkpoint, progress=False)
+        notes = {s.kind: r.notes for s, r in again.steps}
+        assert any("not uploaded again" in n for n in notes["reaction"])
+        assert not any("earlier run" in n for n in notes["bookmark"])
+        assert len(client.list_imports()) == 3
+    with feedkit.connect(tmp_path / "fresh.db") as client:
+        feedkit.migrate(client, plan, via="api", progress=False)
+    rerun, fresh = _items(tmp_path / "auto.db"), _items(tmp_path / "fresh.db")
+    edited = [json.loads(row[3]) for row in rerun["activities"] if row[0] == "1"]
+    assert edited[0].pop("edited_at") and edited == [json.loads(row[3]) for row in
+                                                     fresh["activities"] if row[0] == "1"]
+    for items in (rerun, fresh):  # (post 1 compared above)
+        items["activities"] = [r for r in items["activities"] if r[0] != "1"]
+    assert rerun == fresh
+
+
 def test_via_auto_keeps_the_api_for_the_embedded_store(tmp_path: Path) -> None:
     with feedkit.connect(tmp_path / "s.db") as client:
         report = feedkit.import_rows(client, POSTS, MAPPING, via="auto", progress=False)
