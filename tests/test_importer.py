@@ -43,7 +43,8 @@ def dump(db_path: Path, since: int) -> dict[str, list[tuple[Any, ...]]]:
 
     with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
         return {
-            t: sorted(tuple(map(value, row)) for row in db.execute(f"SELECT * FROM {t}"))
+            t: sorted((tuple(map(value, row)) for row in db.execute(f"SELECT * FROM {t}")),
+                      key=repr)  # (a column may hold "now" and times the file gives)
             for t in TABLES
         }
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -33,9 +33,17 @@ from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.query import Compiled, PageRequest, Sort, compile_filter, run_page
 from feedkit.server.render import Answer
 from feedkit.server.requests import body_list, body_object, checked_id, page_cursor, page_limit
-from feedkit.server.store import ROW, History, Store, now_ns, record_row
+from feedkit.server.store import (
+    COLUMNS,
+    ROW,
+    History,
+    Store,
+    now_ns,
+    record_row,
+    row_values,
+)
 
-__all__ = ["ActivitiesService"]
+__all__ = ["ActivitiesService", "Prepared", "build_record", "prepare"]
 
 _ID, _PARENT, _USER = ROW.index("id"), ROW.index("parent_id"), ROW.index("user_id")
 _MENTIONS = ROW.index("mentions")
@@ -68,6 +76,67 @@ def _copied(body: dict[str, Any]) -> dict[str, Any]:
     return rec
 
 
+def build_record(
+    body: dict[str, Any], actor: str, now: int, old: dict[str, Any] | None
+) -> dict[str, Any]:
+    """The record a write of ``body`` by ``actor`` at ``now`` stores over ``old`` (None for a
+    new activity): defaults filled, times and counts kept from ``old``."""
+    rec = _copied(body)
+    rec["id"] = body.get("id") or (old or {}).get("id") or str(uuid.uuid4())
+    rec["user_id"] = actor
+    rec["visibility"] = rec["visibility"] or "public"
+    rec["restrict_replies"] = rec["restrict_replies"] or "everyone"
+    if rec["visibility"] != "tag":
+        rec["visibility_tag"] = rec["visibility_tag"] if rec["visibility_tag"] else None
+    exp = body.get("expires_at")
+    rec["expires_at"] = parse_time(exp) if exp is not None else None
+    if rec["location"] is not None:
+        rec["location"] = {
+            "lat": float(rec["location"]["lat"]),
+            "lng": float(rec["location"]["lng"]),
+        }
+    rec["created_at"] = old["created_at"] if old else now
+    rec["updated_at"] = now
+    rec["deleted_at"] = None
+    rec["share_count"] = old["share_count"] if old else 0
+    rec["popularity"] = old["popularity"] if old else 0
+    rec["edited_at"] = (old or {}).get("edited_at")
+    if old and (
+        rec.get("text") != old.get("text")
+        or (rec.get("attachments") or []) != (old.get("attachments") or [])
+    ):
+        rec["edited_at"] = now
+    return rec
+
+
+class Prepared(NamedTuple):
+    """An activity made ready for :meth:`ActivitiesService.write_prepared` away from the
+    store: the parts of its record the write reads, its row (times to be set), the times
+    its import line gives, and the line itself (written the usual way if need be)."""
+
+    record: dict[str, Any]
+    row: list[Any]
+    history: History
+    raw: bytes
+
+
+# What of a record write_prepared reads (the rest is in its row).
+_PREPARED_PARTS = ("id", "user_id", "mentioned_user_ids", "feeds", "filter_tags",
+                   "interest_tags", "parent_id")  # fmt: skip
+_CREATED, _UPDATED = COLUMNS.index("created_at"), COLUMNS.index("updated_at")
+
+
+def prepare(body: dict[str, Any], history: History, raw: bytes) -> Prepared | None:
+    """A new activity's :class:`Prepared` from an UpsertActivities item ``body`` written by
+    the app itself, or None when the item is not plainly valid (its write says why)."""
+    actor = body.get("user_id")
+    if "user" in body or not isinstance(actor, str) or validate_activity(body, strict=False):
+        return None
+    record = build_record(body, actor, 0, None)
+    row = row_values(record)
+    return Prepared({k: record[k] for k in _PREPARED_PARTS}, row, history, raw)
+
+
 class ActivitiesService:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -93,36 +162,6 @@ class ActivitiesService:
                 f"user {principal.user_id!r} cannot change activity "
                 f"{rec['id']!r} of user {rec['user_id']!r}",
             )
-
-    def _build(
-        self, body: dict[str, Any], actor: str, now: int, old: dict[str, Any] | None
-    ) -> dict[str, Any]:
-        rec = _copied(body)
-        rec["id"] = body.get("id") or (old or {}).get("id") or str(uuid.uuid4())
-        rec["user_id"] = actor
-        rec["visibility"] = rec["visibility"] or "public"
-        rec["restrict_replies"] = rec["restrict_replies"] or "everyone"
-        if rec["visibility"] != "tag":
-            rec["visibility_tag"] = rec["visibility_tag"] if rec["visibility_tag"] else None
-        exp = body.get("expires_at")
-        rec["expires_at"] = parse_time(exp) if exp is not None else None
-        if rec["location"] is not None:
-            rec["location"] = {
-                "lat": float(rec["location"]["lat"]),
-                "lng": float(rec["location"]["lng"]),
-            }
-        rec["created_at"] = old["created_at"] if old else now
-        rec["updated_at"] = now
-        rec["deleted_at"] = None
-        rec["share_count"] = old["share_count"] if old else 0
-        rec["popularity"] = old["popularity"] if old else 0
-        rec["edited_at"] = (old or {}).get("edited_at")
-        if old and (
-            rec.get("text") != old.get("text")
-            or (rec.get("attachments") or []) != (old.get("attachments") or [])
-        ):
-            rec["edited_at"] = now
-        return rec
 
     def _render(
         self, db: Any, records: Sequence[dict[str, Any]], viewer: str | None = None
@@ -239,7 +278,7 @@ class ActivitiesService:
         records = []
         for i, (body, actor) in enumerate(pairs):
             now = self.store.tick()  # one tick each: created_at orders the writes of a batch
-            rec = self._build(body, actor, now, latest.get(body.get("id") or ""))
+            rec = build_record(body, actor, now, latest.get(body.get("id") or ""))
             if history is not None:
                 created, updated = history[i]
                 if created is not None:
@@ -261,14 +300,35 @@ class ActivitiesService:
         records: Sequence[dict[str, Any]],
         stored: dict[str, dict[str, Any]],
         now: int,
+        rows: Sequence[Sequence[Any]] | None = None,
     ) -> None:
-        """Write records over the ``stored`` versions, creating the users and feeds they name."""
+        """Write records over the ``stored`` versions, creating the users and feeds they name
+        (``rows``: as :meth:`Store.write_records` takes them)."""
         users = {u for r in records for u in (r["user_id"], *r["mentioned_user_ids"])}
         self.store.ensure_users(db, users, now)
         self.store.ensure_feeds_by(
             db, [(f, r["user_id"]) for r in records for f in r["feeds"]], now
         )
-        self.store.write_records(db, records, stored)
+        self.store.write_records(db, records, stored, rows)
+
+    def write_prepared(self, db: Any, prepared: Sequence[Prepared]) -> bool:
+        """:meth:`write_activities` of new activities whose records and rows were made
+        ahead (:func:`prepare`, in an import's worker process): their times set here, from
+        the file's history or the clock, as :meth:`_write` sets them. False, writing nothing,
+        when an id is stored already or repeats (the caller writes those the usual way)."""
+        ids = [p.record["id"] for p in prepared]
+        if len(set(ids)) != len(ids) or self.store.get_rows(db, ids):
+            return False
+        now = 0
+        for p in prepared:
+            now = self.store.tick()
+            created, updated = p.history
+            p.record["created_at"] = p.row[_CREATED] = created if created is not None else now
+            p.record["updated_at"] = p.row[_UPDATED] = (
+                updated if updated is not None else p.record["created_at"]
+            )
+        self._save(db, [p.record for p in prepared], {}, now, [p.row for p in prepared])
+        return True
 
     def _upsert_embedded_users(self, db: Any, bodies: Iterable[dict[str, Any]], now: int) -> None:
         users = [
@@ -342,7 +402,7 @@ class ActivitiesService:
                 feeds=body.get("feeds") or old["feeds"],
             )
             now = self.store.tick()
-            rec = self._build(merged, old["user_id"], now, old)
+            rec = build_record(merged, old["user_id"], now, old)
             self._save(db, [rec], {old["id"]: old}, now)
             return {"activity": self._render(db, [rec])[0]}
 
@@ -366,7 +426,7 @@ class ActivitiesService:
         errs = validate_activity(merged, strict=False)
         if errs:
             raise Problem.from_field_errors(errs, prefix)
-        rec = self._build(merged, old["user_id"], now, old)
+        rec = build_record(merged, old["user_id"], now, old)
         self._save(db, [rec], {old["id"]: old}, now)
         return rec
 

@@ -29,16 +29,31 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
+
 from feedkit.resources import HISTORY_FIELDS, RESOURCES
 from feedkit.schema import parse_time
+from feedkit.server.activities import Prepared
 from feedkit.server.auth import APP
 from feedkit.server.problems import INPUT_ERROR, Problem
 from feedkit.server.service import AppService
 from feedkit.server.store import History
 
-__all__ = ["APPLY", "APPLY_MANY", "Importer", "Line", "Outcome", "history", "item_key", "reason"]
+__all__ = [
+    "APPLY",
+    "APPLY_MANY",
+    "Importer",
+    "Line",
+    "Outcome",
+    "history",
+    "item_key",
+    "reason",
+    "request",
+]
 
-Line = tuple[int, Mapping[str, Any]]  # a line's number in the file and its data
+# A line's number in the file and its data, or (a run of activities read ahead by a worker)
+# the activity made ready to write: :class:`feedkit.server.activities.Prepared`.
+Line = tuple[int, Any]
 # Members of a line the REST write does not take: the times go in afterwards (history).
 _NOT_SENT = (*HISTORY_FIELDS, "deleted_at", "deactivated_at", "last_feed_get_at", "app_pk")
 
@@ -50,7 +65,7 @@ def _request_names(kind: str) -> dict[str, str]:
     return {v: k for k, v in resource.import_names.items()} if resource else {}
 
 
-def _request(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
+def request(kind: str, data: Mapping[str, Any]) -> dict[str, Any]:
     """A line's data under the REST request's names, without what the request cannot carry."""
     names = _request_names(kind)
     return {names.get(k, k): v for k, v in data.items() if k not in _NOT_SENT}
@@ -72,24 +87,24 @@ def _users(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> None:
     named = {d["id"] for d in lines if set(d) != {"id"}}
     bare = [d["id"] for d in lines if set(d) == {"id"} and d["id"] not in named]
     missing = set(bare) - set(s.store.get_users(db, bare)) if bare else set()
-    kept = {d["id"]: _request("user", d) for d in lines if set(d) != {"id"} or d["id"] in missing}
+    kept = {d["id"]: request("user", d) for d in lines if set(d) != {"id"} or d["id"] in missing}
     if kept:
         s.users.write_users(db, {"users": kept})
 
 
 def _activities(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> None:
-    items = [_request("activity", d) for d in lines]
+    items = [request("activity", d) for d in lines]
     s.activities.write_activities(db, items, [history(d) for d in lines])
 
 
 def _follows(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> None:
     keys = ("source", "target", "push_preference", "custom")
-    bodies = [_request("follow", d) for d in lines]
+    bodies = [request("follow", d) for d in lines]
     s.follows.write_follows(db, [{k: b[k] for k in keys if k in b} for b in bodies])
 
 
 def _comments(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> None:
-    bodies = [_request("comment", d) for d in lines]
+    bodies = [request("comment", d) for d in lines]
     for body in bodies:
         body.pop("status", None)
     s.comments.write_comments(db, bodies)
@@ -116,7 +131,7 @@ def _bookmarks(s: AppService, db: Any, lines: Sequence[Mapping[str, Any]]) -> No
 
 
 def _feed_group(s: AppService, d: Mapping[str, Any]) -> None:
-    body = {k: v for k, v in _request("feed_group", d).items() if k not in ("id", "group_id")}
+    body = {k: v for k, v in request("feed_group", d).items() if k not in ("id", "group_id")}
     s.feed_groups.get_or_create_feed_group(APP, d["group_id"], {})
     if body:
         s.feed_groups.update_feed_group(APP, d["group_id"], body)
@@ -128,7 +143,7 @@ def _feed(s: AppService, d: Mapping[str, Any]) -> None:
 
 
 def _feed_view(s: AppService, d: Mapping[str, Any]) -> None:
-    body = {k: v for k, v in _request("feed_view", d).items() if k != "view_id"}
+    body = {k: v for k, v in request("feed_view", d).items() if k != "view_id"}
     s.feed_views.get_or_create_feed_view(APP, d["view_id"], {})
     if body:
         s.feed_views.update_feed_view(APP, d["view_id"], body)
@@ -242,6 +257,17 @@ class Importer:
         return outcome
 
     def _apply_part(self, kind: str, lines: Sequence[Line], outcome: Outcome) -> None:
+        if lines and isinstance(lines[0][1], Prepared):
+            try:
+                with self.store.transaction() as db:
+                    written = self.service.activities.write_prepared(db, [d for _, d in lines])
+            except (Problem, KeyError, TypeError, ValueError):
+                written = False
+            if written:
+                outcome.applied += len(lines)
+                return
+            # (an activity exists already, or one id is twice in the run: the usual way)
+            lines = [(number, orjson.loads(d.raw)["data"]) for number, d in lines]
         many = APPLY_MANY.get(kind)
         if many is not None and len(lines) > 1:
             try:

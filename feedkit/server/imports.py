@@ -37,9 +37,11 @@ import orjson
 from starlette.requests import Request
 
 from feedkit.protocol import IMPORT_UPLOADS
+from feedkit.server import import_batches
 from feedkit.server.auth import Authenticator, Principal
+from feedkit.server.import_batches import BATCH_LINES
 from feedkit.server.import_lines import check_line
-from feedkit.server.importer import Importer, Line, Outcome
+from feedkit.server.importer import Importer, Outcome
 from feedkit.server.problems import NOT_ALLOWED, TOKEN_SIGNATURE, Problem
 from feedkit.server.requests import body_object
 from feedkit.server.service import AppService
@@ -52,7 +54,6 @@ log = logging.getLogger("feedkit.server")
 UPLOADS = IMPORT_UPLOADS
 UPLOAD_URL_TTL_S = 3600
 MAX_UPLOAD_BYTES = 2 * 1024**3
-BATCH_LINES = 2000  # lines a transaction: fewer commits, each of a few hundred ms at most
 MAX_REPORTED_ERRORS = 1000
 MODES = ("upsert", "insert")  # CreateImportRequest.mode's enum in the spec
 
@@ -305,35 +306,23 @@ class ImportsService:
         self._move(task, IMPORTING if valid else ANALYZE_FAILED)
 
     def _import(self, task: dict[str, Any]) -> None:
-        """Apply the valid lines from where the task got to, ``BATCH_LINES`` a transaction,
-        each run of one kind together (:meth:`Importer.apply_run`)."""
+        """Apply the valid lines from where the task got to, ``BATCH_LINES`` a transaction
+        (with the task's progress), each run of one kind together
+        (:meth:`Importer.apply_run`); a big file read ahead by a worker process
+        (:mod:`feedkit.server.import_batches`)."""
         importer = Importer(self.service, task["mode"])
+        path = self.folder / task["path"]
         # Lines the analysis found valid are not checked again when it found no other.
-        read = _parsed if task.get("invalid_lines") == 0 else check_line
-        with open(self.folder / task["path"], "rb") as f:
-            f.seek(task["offset"])
-            n = task["line"]
-            while not self._stop.is_set():
-                runs: list[tuple[str, list[Line]]] = []
-                count = 0
-                for raw in f:
-                    n += 1
-                    count += 1
-                    if raw.strip():
-                        kind, data, reason = read(raw)
-                        if reason is None:  # (a refused line was reported by the analysis)
-                            if not runs or runs[-1][0] != kind:
-                                runs.append((kind, []))
-                            runs[-1][1].append((n, data))
-                    if count == BATCH_LINES:
-                        break
-                if not count:
-                    break
-                with self.store.transaction() as db:
-                    for kind, lines in runs:
-                        self._count(task, kind, importer.apply_run(kind, lines))
-                    task.update(line=n, offset=f.tell(), updated_at=self.store.tick())
-                    self._save(db, task)
+        checked = task.get("invalid_lines") == 0
+        ahead = task["mode"] == "upsert" and task.get("size", 0) >= import_batches.AHEAD_MIN_BYTES
+        for batch in import_batches.batches(path, task["offset"], task["line"], checked, ahead):
+            if self._stop.is_set():
+                return
+            with self.store.transaction() as db:
+                for kind, lines in batch.runs:
+                    self._count(task, kind, importer.apply_run(kind, lines))
+                task.update(line=batch.line, offset=batch.offset, updated_at=self.store.tick())
+                self._save(db, task)
         if not self._stop.is_set():
             self._move(task, COMPLETED)
 
@@ -359,12 +348,6 @@ def _same_bytes(a: Path, b: Path, chunk: int = 1 << 20) -> bool:
                 return False
             if not x:
                 return True
-
-
-def _parsed(raw: bytes) -> tuple[str, Any, None]:
-    """A line the analysis checked already: its type and data."""
-    line = orjson.loads(raw)
-    return line["type"], line["data"], None
 
 
 # The ImportTask members of the spec, then feedkit's own (lines, applied, errors, ...).

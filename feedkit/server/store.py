@@ -525,12 +525,15 @@ class Store:
         db: sqlite3.Connection,
         records: Sequence[dict[str, Any]],
         existing: dict[str, dict[str, Any]],
+        rows: Sequence[Sequence[Any]] | None = None,
     ) -> None:
         """Insert or replace full records, a whole batch in a few statements.
 
         ``existing`` maps ids to the stored records they replace (their rid, created_at and
         keys are kept); ids must be distinct. Sets ``rid`` on every record. A new record with
-        a ``parent_id`` counts as one share of its parent.
+        a ``parent_id`` counts as one share of its parent. ``rows``: each record's
+        :func:`row_values` made ahead (the records then need only their ids, feeds, tags,
+        parent and times).
         """
         columns = ", ".join(COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS)
@@ -538,7 +541,7 @@ class Store:
             f"INSERT INTO activities ({columns}, mentions, doc) "
             f"VALUES ({', '.join('?' * len(COLUMNS))}, ?, ?) ON CONFLICT (id) DO UPDATE SET "
             f"{updates}, mentions = excluded.mentions, doc = excluded.doc",
-            [row_values(r) for r in records],
+            rows if rows is not None else [row_values(r) for r in records],
         )
         fresh = [r for r in records if r["id"] not in existing]
         for rec in records:
