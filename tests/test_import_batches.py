@@ -131,27 +131,37 @@ def test_a_line_the_write_refuses_is_the_only_one_refused(imported: Any, tmp_pat
     assert "visibility_tag" in tasks[0]["errors"][0]["reason"]
 
 
+@pytest.mark.parametrize("answered", [0, 2])
 def test_a_worker_that_dies_leaves_the_thread_to_read_on(
-    imported: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    imported: Any,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+    answered: int,
 ) -> None:
-    """Killed after its second answer (a third may be in the pipe already), the worker's
-    batches are read on by the import thread: nothing lost, nothing twice."""
+    """Killed before its first answer (half the analysis) or after its second (one batch;
+    a next one may be in the pipe already), the worker's part is done by the import
+    thread: every line checked and applied, none twice."""
     real = import_batches._Worker.answer
     answers: list[int] = []
 
     def dying(self: Any) -> Any:
-        if len(answers) == 2:
+        if len(answers) == answered:
             self.process.kill()
             self.process.wait()
         answers.append(1)
         return real(self)
 
     monkeypatch.setattr(import_batches._Worker, "answer", dying)
-    path = write_lines(tmp_path / "posts.jsonl", _posts(300))
+    lines = _posts(300)
+    lines[250]["data"]["fids"] = "not a list"  # refused by the analysis: its second half
+    path = write_lines(tmp_path / "posts.jsonl", lines)
     tasks, ahead, ready = imported("ahead", [path], ahead=True)
     here_tasks, here, _ = imported("here", [path], ahead=False)
     assert ahead == here and _shown(tasks) == _shown(here_tasks)
-    assert 80 <= ready < 300 and "reading on in this thread" in caplog.text
+    assert tasks[0]["errors"][0]["line"] == 251 and tasks[0]["applied"] == 299
+    assert "on in this thread" in caplog.text
+    assert ready == 0 if answered == 0 else 0 < ready < 299
 
 
 def test_the_worker_ends_with_the_import(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -166,9 +176,9 @@ def test_the_worker_ends_with_the_import(tmp_path: Path, monkeypatch: pytest.Mon
     monkeypatch.setattr(import_batches._Worker, "start", kept)
     monkeypatch.setattr(import_batches, "BATCH_LINES", 40)
     path = write_lines(tmp_path / "posts.jsonl", _posts(300))
-    reading = import_batches.batches(path, 0, 0, True, ahead=True)
-    first = next(reading)
-    assert first.read == 40 and first.line == 40
-    assert [kind for kind, _ in first.runs] == ["activity"]
-    reading.close()
+    with import_batches.reading(path, ahead=True) as reader:
+        assert reader.analysis(10).valid == 300
+        batches = reader.batches(0, 0, True)
+        first = next(batches)
+        assert (first.read, first.line, [kind for kind, _ in first.runs]) == (40, 40, ["activity"])
     assert len(started) == 1 and started[0].process.returncode is not None

@@ -38,6 +38,7 @@ from feedkit.server.store import (
     ROW,
     History,
     Store,
+    activity_keys,
     now_ns,
     record_row,
     row_values,
@@ -111,18 +112,19 @@ def build_record(
 
 class Prepared(NamedTuple):
     """An activity made ready for :meth:`ActivitiesService.write_prepared` away from the
-    store: the parts of its record the write reads, its row (times to be set), the times
-    its import line gives, and the line itself (written the usual way if need be)."""
+    store: the parts of its record the write reads, its row (times to be set) and index
+    keys, the times its import line gives, and the line itself (written the usual way if
+    need be)."""
 
     record: dict[str, Any]
     row: list[Any]
+    keys: list[str]
     history: History
     raw: bytes
 
 
 # What of a record write_prepared reads (the rest is in its row).
-_PREPARED_PARTS = ("id", "user_id", "mentioned_user_ids", "feeds", "filter_tags",
-                   "interest_tags", "parent_id")  # fmt: skip
+_PREPARED_PARTS = ("id", "user_id", "mentioned_user_ids", "feeds", "parent_id")
 _CREATED, _UPDATED = COLUMNS.index("created_at"), COLUMNS.index("updated_at")
 
 
@@ -133,8 +135,8 @@ def prepare(body: dict[str, Any], history: History, raw: bytes) -> Prepared | No
     if "user" in body or not isinstance(actor, str) or validate_activity(body, strict=False):
         return None
     record = build_record(body, actor, 0, None)
-    row = row_values(record)
-    return Prepared({k: record[k] for k in _PREPARED_PARTS}, row, history, raw)
+    parts = {k: record[k] for k in _PREPARED_PARTS}
+    return Prepared(parts, row_values(record), activity_keys(record), history, raw)
 
 
 class ActivitiesService:
@@ -301,15 +303,16 @@ class ActivitiesService:
         stored: dict[str, dict[str, Any]],
         now: int,
         rows: Sequence[Sequence[Any]] | None = None,
+        keys: Sequence[list[str]] | None = None,
     ) -> None:
         """Write records over the ``stored`` versions, creating the users and feeds they name
-        (``rows``: as :meth:`Store.write_records` takes them)."""
+        (``rows`` and ``keys``: as :meth:`Store.write_records` takes them)."""
         users = {u for r in records for u in (r["user_id"], *r["mentioned_user_ids"])}
         self.store.ensure_users(db, users, now)
         self.store.ensure_feeds_by(
             db, [(f, r["user_id"]) for r in records for f in r["feeds"]], now
         )
-        self.store.write_records(db, records, stored, rows)
+        self.store.write_records(db, records, stored, rows, keys)
 
     def write_prepared(self, db: Any, prepared: Sequence[Prepared]) -> bool:
         """:meth:`write_activities` of new activities whose records and rows were made
@@ -327,7 +330,8 @@ class ActivitiesService:
             p.record["updated_at"] = p.row[_UPDATED] = (
                 updated if updated is not None else p.record["created_at"]
             )
-        self._save(db, [p.record for p in prepared], {}, now, [p.row for p in prepared])
+        self._save(db, [p.record for p in prepared], {}, now, [p.row for p in prepared],
+                   [p.keys for p in prepared])  # fmt: skip
         return True
 
     def _upsert_embedded_users(self, db: Any, bodies: Iterable[dict[str, Any]], now: int) -> None:

@@ -1,6 +1,7 @@
-"""The batches of an import file's lines, read ahead by a worker process for a big file.
+"""An import file's analysis and batches, shared with a worker process for a big file.
 
-An import task applies its file :data:`BATCH_LINES` lines a transaction
+The analysis checks every line (:func:`analyze`; with a worker, each takes half the file).
+Then the task applies its file :data:`BATCH_LINES` lines a transaction
 (:mod:`feedkit.server.imports`). :func:`read_batch` reads one batch from a place in the file:
 its lines grouped in runs of one kind, each line's data parsed (and checked, unless the
 analysis found every line valid). Half of an import's time is that Python work (parsing,
@@ -13,8 +14,9 @@ times and writes them (:meth:`ActivitiesService.write_prepared`); a run with an 
 that is not plainly valid, or that exists already, is written the usual way.
 
 Reading ahead changes nothing in what is stored: the same lines are applied in the same
-order, one batch a transaction, with the task's progress saved in it. A worker that dies is
-replaced by reading in the import thread from where it was.
+order, one batch a transaction, with the task's progress saved in it, and the analysis finds
+the same lines with the same numbers. A worker that dies is replaced by the import thread
+doing its part from where it was.
 """
 
 from __future__ import annotations
@@ -35,7 +37,16 @@ from feedkit.server.import_lines import check_line
 from feedkit.server.importer import Line, history, request
 from feedkit.server.problems import Problem
 
-__all__ = ["AHEAD_MIN_BYTES", "BATCH_LINES", "Batch", "batches", "read_batch"]
+__all__ = [
+    "AHEAD_MIN_BYTES",
+    "BATCH_LINES",
+    "Analysis",
+    "Batch",
+    "Reader",
+    "analyze",
+    "read_batch",
+    "reading",
+]
 
 log = logging.getLogger("feedkit.server")
 
@@ -107,35 +118,116 @@ def _ready(lines: list[Line], raws: list[bytes]) -> list[Line]:
     return out
 
 
-def batches(path: Path, offset: int, line: int, checked: bool, ahead: bool) -> Iterator[Batch]:
-    """The batches of ``path`` from ``offset`` to its end, :data:`BATCH_LINES` lines each;
-    ``ahead``: each read by a worker process while the caller applies the one before (see
-    the module's docstring)."""
-    count = BATCH_LINES
-    worker = _Worker.start() if ahead else None
-    if worker is None:
-        yield from _read_here(path, offset, line, checked, count)
-        return
-    try:
-        worker.ask(path, offset, line, checked, count)
-        while True:
-            batch = worker.answer()
-            if batch is None:
-                log.warning("the import's reading worker stopped: reading on in this thread")
-                yield from _read_here(path, offset, line, checked, count)
-                return
+class Analysis(NamedTuple):
+    """What checking the lines of a stretch of the file found: the lines read (blank ones
+    too), those not blank, the valid ones, the first refusals ``{line, type, reason}`` and
+    how many lines were refused."""
+
+    read: int
+    lines: int
+    valid: int
+    errors: list[dict[str, Any]]
+    invalid: int
+
+
+def analyze(path: Path, start: int, end: int | None, keep: int) -> Analysis:
+    """Check each line of ``path`` from byte ``start`` to ``end`` (its end: None), keeping
+    the first ``keep`` refusals (their lines numbered from the stretch's first, 1)."""
+    read = lines = valid = invalid = 0
+    errors: list[dict[str, Any]] = []
+    with open(path, "rb") as f:
+        f.seek(start)
+        at = start
+        for raw in f:
+            if end is not None and at >= end:
+                break
+            at += len(raw)
+            read += 1
+            if not raw.strip():
+                continue
+            lines += 1
+            kind, _, reason = check_line(raw)
+            if reason is None:
+                valid += 1
+                continue
+            invalid += 1
+            if len(errors) < keep:
+                errors.append({"line": read, "type": kind, "reason": reason})
+    return Analysis(read, lines, valid, errors, invalid)
+
+
+def _joined(first: Analysis, then: Analysis, keep: int) -> Analysis:
+    """Two stretches' analyses as one (the second's lines numbered after the first's)."""
+    later = [{**e, "line": e["line"] + first.read} for e in then.errors]
+    return Analysis(first.read + then.read, first.lines + then.lines, first.valid + then.valid,
+                    (first.errors + later)[:keep], first.invalid + then.invalid)  # fmt: skip
+
+
+class Reader:
+    """An import file's analysis and batches; with a worker process (``ahead``), each half
+    the analysis on a core of its own, each batch read one ahead (the module's docstring)."""
+
+    def __init__(self, path: Path, worker: _Worker | None) -> None:
+        self.path = path
+        self.worker = worker
+
+    def analysis(self, keep: int) -> Analysis:
+        """Every line checked: :func:`analyze` of the whole file."""
+        size = self.path.stat().st_size
+        if self.worker is None or size < 2:
+            return analyze(self.path, 0, None, keep)
+        with open(self.path, "rb") as f:  # the half way point, at the start of a line
+            f.seek(size // 2)
+            half = size // 2 + len(f.readline())
+        self.worker.ask("analyze", self.path, half, None, keep)
+        first = analyze(self.path, 0, half, keep)
+        then = self.worker.answer()
+        if not isinstance(then, Analysis):
+            log.warning("the import's worker stopped: analysing on in this thread")
+            self.worker = None
+            then = analyze(self.path, half, None, keep)
+        return _joined(first, then, keep)
+
+    def batches(self, offset: int, line: int, checked: bool) -> Iterator[Batch]:
+        """The batches from ``offset`` (after line ``line``) to the end, :data:`BATCH_LINES`
+        lines each; ``checked``: as :func:`read_batch` takes it."""
+        count = BATCH_LINES
+        if self.worker is not None:
+            self.worker.ask("read_batch", self.path, offset, line, checked, count, True)
+        while self.worker is not None:
+            batch = self.worker.answer()
+            if not isinstance(batch, Batch):
+                log.warning("the import's worker stopped: reading on in this thread")
+                self.worker = None
+                break
             if not batch.read:
                 return
             offset, line = batch.offset, batch.line
-            worker.ask(path, offset, line, checked, count)
+            # asked before this batch is applied: the worker reads the next one meanwhile
+            self.worker.ask("read_batch", self.path, offset, line, checked, count, True)
             yield batch
+        while True:
+            batch = read_batch(self.path, offset, line, checked, count)
+            if not batch.read:
+                return
+            offset, line = batch.offset, batch.line
+            yield batch
+
+
+@contextlib.contextmanager
+def reading(path: Path, ahead: bool) -> Iterator[Reader]:
+    """A :class:`Reader` of ``path``; ``ahead``: with a worker process, ended on leaving."""
+    worker = _Worker.start() if ahead else None
+    try:
+        yield Reader(path, worker)
     finally:
-        worker.stop()
+        if worker is not None:
+            worker.stop()
 
 
 class _Worker:
-    """A child process (:mod:`feedkit.server.import_worker`) reading batches with
-    :func:`read_batch`: asked and answered by pickles over its stdin and stdout. A process
+    """A child process (:mod:`feedkit.server.import_worker`) analysing and reading for
+    the import thread: asked and answered by pickles over its stdin and stdout. A process
     of its own, not a multiprocessing one: that would start by importing the ``__main__``
     of whatever program runs the server (a script without a main guard would run again)."""
 
@@ -155,20 +247,21 @@ class _Worker:
             return None
         return cls(process)
 
-    def ask(self, path: Path, offset: int, line: int, checked: bool, count: int) -> None:
+    def ask(self, name: str, *args: Any) -> None:
+        """Ask for ``name(*args)`` (:data:`feedkit.server.import_worker.CALLS`)."""
         assert self.process.stdin is not None
         try:
-            pickle.dump((str(path), offset, line, checked, count), self.process.stdin)
+            pickle.dump((name, args), self.process.stdin, protocol=pickle.HIGHEST_PROTOCOL)
             self.process.stdin.flush()
         except OSError:
             pass  # (it stopped: answer() says so)
 
-    def answer(self) -> Batch | None:
-        """The batch asked for, or None if the worker stopped."""
+    def answer(self) -> Any:
+        """The answer to the oldest question, or None if the worker stopped."""
         assert self.process.stdout is not None
         try:
-            return Batch(*pickle.load(self.process.stdout))
-        except (EOFError, OSError, pickle.UnpicklingError, TypeError):
+            return pickle.load(self.process.stdout)
+        except (EOFError, OSError, pickle.UnpicklingError):
             return None
 
     def stop(self) -> None:
@@ -182,12 +275,3 @@ class _Worker:
         except subprocess.TimeoutExpired:
             self.process.kill()
             self.process.wait()
-
-
-def _read_here(path: Path, offset: int, line: int, checked: bool, count: int) -> Iterator[Batch]:
-    while True:
-        batch = read_batch(path, offset, line, checked, count)
-        if not batch.read:
-            return
-        offset, line = batch.offset, batch.line
-        yield batch

@@ -1,9 +1,10 @@
 """The worker process that reads an import file's batches ahead of the import thread:
 ``python -m feedkit.server.import_worker`` (:mod:`feedkit.server.import_batches` starts it).
 
-It answers each batch asked for on its stdin, ``(path, offset, line, checked, count)`` pickled,
-with the :func:`read_batch` of it, activities made ready to write, pickled on its stdout,
-until its stdin closes. Anything else printed goes to stderr, never into the answers.
+Asked on its stdin for ``(name, args)`` pickled, it answers ``CALLS[name](*args)`` pickled on
+its stdout (a batch read with its activities made ready to write, or the analysis of a
+stretch of the file), until its stdin closes. Anything else printed goes to stderr, never
+into the answers.
 """
 
 from __future__ import annotations
@@ -11,9 +12,12 @@ from __future__ import annotations
 import os
 import pickle
 import sys
-from pathlib import Path
+from collections.abc import Callable
+from typing import Any
 
-from feedkit.server.import_batches import read_batch
+from feedkit.server.import_batches import analyze, read_batch
+
+CALLS: dict[str, Callable[..., Any]] = {"read_batch": read_batch, "analyze": analyze}
 
 
 def serve() -> None:
@@ -22,12 +26,12 @@ def serve() -> None:
     asked = sys.stdin.buffer
     while True:
         try:
-            path, offset, line, checked, count = pickle.load(asked)
+            name, args = pickle.load(asked)
         except EOFError:
             return
-        batch = read_batch(Path(path), offset, line, checked, count, ready=True)
+        answer = CALLS[name](*args)
         try:
-            pickle.dump(tuple(batch), answers, protocol=pickle.HIGHEST_PROTOCOL)
+            pickle.dump(answer, answers, protocol=pickle.HIGHEST_PROTOCOL)
             answers.flush()
         except BrokenPipeError:  # the import stopped
             return

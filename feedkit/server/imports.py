@@ -40,7 +40,6 @@ from feedkit.protocol import IMPORT_UPLOADS
 from feedkit.server import import_batches
 from feedkit.server.auth import Authenticator, Principal
 from feedkit.server.import_batches import BATCH_LINES
-from feedkit.server.import_lines import check_line
 from feedkit.server.importer import Importer, Outcome
 from feedkit.server.problems import NOT_ALLOWED, TOKEN_SIGNATURE, Problem
 from feedkit.server.requests import body_object
@@ -271,11 +270,15 @@ class ImportsService:
         with self.store.reading() as db:
             task = self._load(db, task_id)
         assert task is not None
+        path = self.folder / task["path"]
+        # A big file is read by a worker process too (upserts: it makes activities ready).
+        ahead = task["mode"] == "upsert" and task.get("size", 0) >= import_batches.AHEAD_MIN_BYTES
         try:
-            if task["state"] in (UPLOADED, ANALYZING):
-                self._analyze(task)
-            if task["state"] == IMPORTING:
-                self._import(task)
+            with import_batches.reading(path, ahead) as reader:
+                if task["state"] in (UPLOADED, ANALYZING):
+                    self._analyze(task, reader)
+                if task["state"] == IMPORTING:
+                    self._import(task, reader)
         except Exception as exc:  # a task never takes the server down; it says why it failed
             if self._stop.is_set():
                 return
@@ -283,39 +286,23 @@ class ImportsService:
             task["failure"] = f"{type(exc).__name__}: {exc}"
             self._move(task, FAILED)
 
-    def _analyze(self, task: dict[str, Any]) -> None:
+    def _analyze(self, task: dict[str, Any], reader: import_batches.Reader) -> None:
         """Check every line; a file with no valid line fails here (``analyze_failed``)."""
         if task["state"] != ANALYZING:
             self._move(task, ANALYZING)
-        lines = valid = 0
-        errors: list[dict[str, Any]] = []
-        count = 0
-        with open(self.folder / task["path"], "rb") as f:
-            for n, raw in enumerate(f, 1):
-                if not raw.strip():
-                    continue
-                lines += 1
-                kind, _, reason = check_line(raw)
-                if reason is None:
-                    valid += 1
-                    continue
-                count += 1
-                if len(errors) < MAX_REPORTED_ERRORS:
-                    errors.append({"line": n, "type": kind, "reason": reason})
-        task.update(lines=lines, errors=errors, error_count=count, invalid_lines=count)
-        self._move(task, IMPORTING if valid else ANALYZE_FAILED)
+        found = reader.analysis(MAX_REPORTED_ERRORS)
+        task.update(lines=found.lines, errors=found.errors, error_count=found.invalid,
+                    invalid_lines=found.invalid)  # fmt: skip
+        self._move(task, IMPORTING if found.valid else ANALYZE_FAILED)
 
-    def _import(self, task: dict[str, Any]) -> None:
+    def _import(self, task: dict[str, Any], reader: import_batches.Reader) -> None:
         """Apply the valid lines from where the task got to, ``BATCH_LINES`` a transaction
         (with the task's progress), each run of one kind together
-        (:meth:`Importer.apply_run`); a big file read ahead by a worker process
-        (:mod:`feedkit.server.import_batches`)."""
+        (:meth:`Importer.apply_run`)."""
         importer = Importer(self.service, task["mode"])
-        path = self.folder / task["path"]
         # Lines the analysis found valid are not checked again when it found no other.
         checked = task.get("invalid_lines") == 0
-        ahead = task["mode"] == "upsert" and task.get("size", 0) >= import_batches.AHEAD_MIN_BYTES
-        for batch in import_batches.batches(path, task["offset"], task["line"], checked, ahead):
+        for batch in reader.batches(task["offset"], task["line"], checked):
             if self._stop.is_set():
                 return
             with self.store.transaction() as db:

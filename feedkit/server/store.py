@@ -526,14 +526,15 @@ class Store:
         records: Sequence[dict[str, Any]],
         existing: dict[str, dict[str, Any]],
         rows: Sequence[Sequence[Any]] | None = None,
+        keys: Sequence[list[str]] | None = None,
     ) -> None:
         """Insert or replace full records, a whole batch in a few statements.
 
         ``existing`` maps ids to the stored records they replace (their rid, created_at and
         keys are kept); ids must be distinct. Sets ``rid`` on every record. A new record with
         a ``parent_id`` counts as one share of its parent. ``rows``: each record's
-        :func:`row_values` made ahead (the records then need only their ids, feeds, tags,
-        parent and times).
+        :func:`row_values` made ahead, ``keys`` their :func:`activity_keys` (the records then
+        need only their ids, parents and times).
         """
         columns = ", ".join(COLUMNS)
         updates = ", ".join(f"{c} = excluded.{c}" for c in COLUMNS)
@@ -561,10 +562,10 @@ class Store:
                 rec["rid"] = rids[rec["id"]]
         stale: list[tuple[str, int, int]] = []
         added: list[tuple[str, int, int]] = []
-        for rec in records:
+        for i, rec in enumerate(records):
             old = existing.get(rec["id"])
             old_keys = activity_keys(old) if old is not None else []
-            new_keys = activity_keys(rec)
+            new_keys = keys[i] if keys is not None else activity_keys(rec)
             # created_at orders the keys: it changes only when an import keeps an old time
             if old_keys != new_keys or (old is not None and old["created_at"] != rec["created_at"]):
                 if old is not None:
