@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import pickle
 import subprocess
 import sys
@@ -50,7 +51,7 @@ __all__ = [
 
 log = logging.getLogger("feedkit.server")
 
-BATCH_LINES = 2000  # lines a transaction: fewer commits, each of a few hundred ms at most
+BATCH_LINES = 5000  # lines a transaction: few commits, each holding the store under a second
 AHEAD_MIN_BYTES = 16 * 1024**2  # a file this big is read ahead by a worker process
 STOP_TIMEOUT_S = 10.0  # for the worker to end once its stdin is closed
 
@@ -236,11 +237,14 @@ class _Worker:
 
     @classmethod
     def start(cls) -> _Worker | None:
+        # The server's own import path, so the worker finds the same feedkit.
+        path = os.pathsep.join(p for p in sys.path if p)
         try:
             process = subprocess.Popen(
                 [sys.executable, "-m", "feedkit.server.import_worker"],
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
+                env={**os.environ, "PYTHONPATH": path},
             )
         except OSError as exc:
             log.warning("no reading worker for the import (%s): reading in this thread", exc)
