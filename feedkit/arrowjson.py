@@ -165,7 +165,32 @@ def rfc3339(arr: pa.Array) -> pa.Array:
     """RFC 3339 UTC strings ('...Z') from timestamps (tz-aware) or dates."""
     if pa.types.is_date(arr.type):
         arr = pc.cast(arr, pa.timestamp("s", tz="UTC"))
+    if arr.type == pa.timestamp("ns", tz="UTC") and isinstance(arr, pa.Array):
+        fast = _utc_text(arr)
+        if fast is not None:
+            return fast
     return pc.strftime(arr, "%Y-%m-%dT%H:%M:%SZ")
+
+
+_NS_TEXT = len("2000-01-01T00:00:00.000000000Z")  # every nanosecond time: years 1677-2262
+
+
+def _utc_text(arr: pa.Array) -> pa.Array | None:
+    """What ``strftime(arr, "%Y-%m-%dT%H:%M:%SZ")`` writes for UTC nanosecond timestamps
+    (nine digits of fraction), formatted by numpy for the present values alone (Arrow's
+    strftime takes about a microsecond a value); None where numpy would not say the same
+    (its NaT, the smallest int64)."""
+    ints = arr.drop_null().cast(pa.int64()).to_numpy()
+    if len(ints) and ints.min() == np.iinfo(np.int64).min:
+        return None
+    text = np.char.add(np.datetime_as_string(ints.astype("datetime64[ns]"), unit="ns"), "Z")
+    data = text.astype(f"S{_NS_TEXT}").tobytes()
+    valid = arr.is_valid().to_numpy(zero_copy_only=False)
+    offsets = np.zeros(len(arr) + 1, dtype=np.int32)
+    offsets[1:] = np.cumsum(valid, dtype=np.int32) * _NS_TEXT
+    bitmap = pa.array(valid).buffers()[1] if arr.null_count else None
+    return pa.Array.from_buffers(pa.string(), len(arr), [bitmap, pa.py_buffer(offsets),
+                                 pa.py_buffer(data)], arr.null_count)  # fmt: skip
 
 
 def json_list(arr: pa.Array) -> Fragment:
@@ -304,10 +329,12 @@ def json_key(key: str) -> str:
     return f'"{escaped}":'
 
 
-def json_array_of(fragments: Sequence[pa.Array], length: int) -> pa.Array:
+def json_array_of(fragments: Sequence[pa.Array], length: int) -> Fragment:
     """A JSON array per row from several fragment arrays, skipping nulls; null when empty."""
     if not fragments:
         return pa.nulls(length, pa.string())
+    if len(fragments) == 1:  # nothing to skip: the brackets are written with the element
+        return Wrapped(fragments[0], "[", "]")
     valid = np.stack([f.is_valid().to_numpy(zero_copy_only=False) for f in fragments], axis=1)
     body = join_skipping_nulls(fragments, ",")
     out = pc.binary_join_element_wise("[", body, "]", "")

@@ -326,7 +326,7 @@ class _Batch:
             arr = json_value(arr)
         elif not pa.types.is_string(arr.type):
             arr = pc.cast(arr, pa.string())
-        return arr if self.mapping.keep_empty else pc.if_else(pc.equal(arr, ""), _NULL, arr)
+        return arr if self.mapping.keep_empty else _empty_as_null(arr)
 
     def typed(self, name: str, field_path: str) -> pa.Array:
         """A column with its own type; text columns take their declared or inferred type."""
@@ -334,7 +334,7 @@ class _Batch:
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             return arr
         if not self.mapping.keep_empty:
-            arr = pc.if_else(pc.equal(arr, ""), _NULL, arr)
+            arr = _empty_as_null(arr)
         if not self.text and name not in self.mapping.column_types:
             return arr
         kind = self.types.of(name, arr)
@@ -380,7 +380,7 @@ class _Batch:
             days = self._in_range(arr, column, path)
             return pc.cast(pc.cast(days, pa.timestamp("s")), pa.timestamp("ns", tz="UTC"))
         arr = pc.utf8_trim_whitespace(pc.cast(arr, pa.string()))
-        arr = pc.if_else(pc.equal(arr, ""), _NULL, arr)  # empty: the field is unset
+        arr = _empty_as_null(arr)  # empty: the field is unset
         iso = pc.match_substring_regex(arr, _ISO)
         offset = pc.match_substring_regex(arr, _OFFSET)
         present = pc.is_valid(arr)
@@ -554,7 +554,7 @@ class _Batch:
             path = f"location.{key}"
             text = pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
             if text:
-                arr = pc.if_else(pc.equal(arr, ""), _NULL, arr)
+                arr = _empty_as_null(arr)
             given.append(pc.is_valid(arr))
             if text:
                 arr = self.numbers(arr, col, path, "float")
@@ -597,7 +597,8 @@ class _Batch:
                 f"must be within [-{bound:g}, {bound:g}]",
             )
         members = [("lat", json_value(lat)), ("lng", json_value(lng))]
-        return with_validity(json_object(members), both)
+        # Both members are there wherever the location is: no row looks for its first one.
+        return with_validity(json_object(members, first_present=True), both)
 
     def obj(self, spec: ObjectSpec, path: str, level: int = 2) -> pa.Array:
         """A JSON object per row (null when it would be empty); dotted keys nest. The object
@@ -626,7 +627,7 @@ class _Batch:
         members = [(k, self._tree(v) if isinstance(v, dict) else v) for k, v in tree.items()]
         return json_object(members, empty_as_null=True)
 
-    def attachments(self, specs: Sequence[ObjectSpec]) -> pa.Array:
+    def attachments(self, specs: Sequence[ObjectSpec]) -> Fragment:
         fragments = []
         for i, spec in enumerate(specs):
             where = f"attachments[{i}]"
@@ -651,6 +652,12 @@ class _Batch:
             )
             fragments.append(with_validity(json_object(obj), present))
         return json_array_of(fragments, self.n)
+
+
+def _empty_as_null(arr: pa.Array) -> pa.Array:
+    """Strings with the empty ones null; mostly none is empty: then ``arr`` itself, not a copy."""
+    empty = pc.equal(arr, "")
+    return pc.if_else(empty, _NULL, arr) if pc.any(empty).as_py() else arr
 
 
 def _fields_by_column(mapping: Mapping) -> dict[str, str]:
