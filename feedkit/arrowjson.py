@@ -137,12 +137,9 @@ def json_fragment(arr: pa.Array) -> Fragment:
         return pc.cast(arr, pa.string())
     if pa.types.is_floating(t):
         arr = pc.cast(arr, pa.float64())
-        finite = pc.is_finite(arr)
-        text = pc.cast(arr, pa.string())
-        # Arrow writes 2.0 as "2": keep it a float in JSON (and -0.0 as -0.0).
-        whole = pc.match_substring_regex(text, "^-?[0-9]+$")
-        text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
-        return pc.if_else(finite, text, pa.scalar(None, pa.string()))
+        if isinstance(arr, pa.Array) and arr.null_count:  # only the present ones written
+            return _spread(_float_text(arr.drop_null()), arr.is_valid())
+        return _float_text(arr)
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         return Wrapped(rfc3339(arr), '"', '"')  # digits, '-', ':', '.', 'T', 'Z': no escapes
     if pa.types.is_list(t) or pa.types.is_large_list(t):
@@ -154,6 +151,36 @@ def json_fragment(arr: pa.Array) -> Fragment:
         ]
         return with_validity(json_object(members), pc.is_valid(arr))
     raise TypeError(f"cannot write {t} as JSON")
+
+
+def _float_text(arr: pa.Array) -> pa.Array:
+    """JSON numbers from float64s; non-finite ones null."""
+    finite = pc.is_finite(arr)
+    text = pc.cast(arr, pa.string())
+    # Arrow writes 2.0 as "2": keep it a float in JSON (and -0.0 as -0.0).
+    whole = pc.match_substring_regex(text, "^-?[0-9]+$")
+    text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
+    return pc.if_else(finite, text, pa.scalar(None, pa.string()))
+
+
+def _spread(values: pa.Array, where: pa.Array) -> pa.Array:
+    """A string array as long as ``where``, holding ``values`` (one per true row, in order)
+    where it is true and null elsewhere: the values' data are not copied."""
+    valid = where.to_numpy(zero_copy_only=False)
+    lengths = np.zeros(len(valid), dtype=np.int32)
+    lengths[valid] = np.diff(_offsets(values))
+    offsets = np.empty(len(valid) + 1, dtype=np.int32)
+    offsets[0] = _offsets(values)[0] if len(values) else 0
+    np.cumsum(lengths, out=offsets[1:])
+    offsets[1:] += offsets[0]
+    if values.null_count:
+        valid = valid.copy()
+        valid[valid] = values.is_valid().to_numpy(zero_copy_only=False)
+    nulls = int(len(valid) - valid.sum())
+    bitmap = pa.array(valid).buffers()[1] if nulls else None
+    data = values.buffers()[2] or pa.py_buffer(b"")
+    return pa.Array.from_buffers(pa.string(), len(valid), [bitmap, pa.py_buffer(offsets), data],
+                                 nulls)  # fmt: skip
 
 
 def is_json_field(f: pa.Field) -> bool:
@@ -184,13 +211,10 @@ def _utc_text(arr: pa.Array) -> pa.Array | None:
     if len(ints) and ints.min() == np.iinfo(np.int64).min:
         return None
     text = np.char.add(np.datetime_as_string(ints.astype("datetime64[ns]"), unit="ns"), "Z")
-    data = text.astype(f"S{_NS_TEXT}").tobytes()
-    valid = arr.is_valid().to_numpy(zero_copy_only=False)
-    offsets = np.zeros(len(arr) + 1, dtype=np.int32)
-    offsets[1:] = np.cumsum(valid, dtype=np.int32) * _NS_TEXT
-    bitmap = pa.array(valid).buffers()[1] if arr.null_count else None
-    return pa.Array.from_buffers(pa.string(), len(arr), [bitmap, pa.py_buffer(offsets),
-                                 pa.py_buffer(data)], arr.null_count)  # fmt: skip
+    offsets = pa.py_buffer(np.arange(len(ints) + 1, dtype=np.int32) * _NS_TEXT)
+    data = pa.py_buffer(text.astype(f"S{_NS_TEXT}").tobytes())
+    return _spread(pa.Array.from_buffers(pa.string(), len(ints), [None, offsets, data]),
+                  arr.is_valid())  # fmt: skip
 
 
 def json_list(arr: pa.Array) -> Fragment:
