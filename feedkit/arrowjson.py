@@ -313,7 +313,7 @@ def json_object(
         pieces = _pieces(before + json_key(key), fragment)
         for k, f in rest:
             pieces += _pieces("," + json_key(k), f)
-        return pc.binary_join_element_wise(*pieces, after, "", null_handling="skip")
+        return _concatenated([*pieces, after])
     valid = np.stack(
         [_inner(f).is_valid().to_numpy(zero_copy_only=False) for _, f in members], axis=1
     )
@@ -335,8 +335,20 @@ def json_object(
             args += [prefix, inner, _shadow(f.close, inner)]
         else:
             args += [pc.if_else(first, key, "," + key), inner]
-    out = pc.binary_join_element_wise(*args, after, "", null_handling="skip")
+    out = _concatenated([*args, after])
     return with_validity(out, present) if empty_as_null else out
+
+
+def _concatenated(pieces: list[pa.Array | str]) -> pa.Array:
+    """Each row's pieces one after the other, null ones left out; text that every row has
+    (a member's close and the next one's key, both never absent) goes in as one piece."""
+    merged: list[pa.Array | str] = []
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    return pc.binary_join_element_wise(*merged, "", null_handling="skip")
 
 
 def _inner(fragment: Fragment) -> pa.Array:
