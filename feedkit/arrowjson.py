@@ -46,8 +46,24 @@ Fragment: TypeAlias = "pa.Array | Wrapped"
 def escape(arr: pa.Array) -> pa.Array:
     """The escaped text of JSON strings, without their quotes (nulls stay null)."""
     out = pc.cast(arr, pa.string())
-    # One numpy pass finds which characters need escaping; only those get a replace pass.
-    present = _escaped_bytes(out)
+    if isinstance(out, pa.ChunkedArray):
+        return _replaced(out, _escaped_bytes(out))
+    # One numpy pass finds the bytes to escape; only the rows holding them are rewritten
+    # (mostly a few: the others are copied once, not once per character escaped).
+    at = _escaped_at(out)
+    if not len(at):
+        return out
+    rows = np.zeros(len(out), dtype=bool)
+    rows[np.searchsorted(_offsets(out), at, side="right") - 1] = True
+    present = _escaped_bytes(out, at)
+    if rows.sum() * 2 > len(out):
+        return _replaced(out, present)
+    mask = pa.array(rows)
+    return pc.replace_with_mask(out, mask, _replaced(out.filter(mask), present))
+
+
+def _replaced(out: pa.Array, present: list[int]) -> pa.Array:
+    """``out`` with each of the ``present`` bytes replaced by its JSON escape."""
     if 0x5C in present:  # the backslash first, before escapes add more of them
         out = pc.replace_substring(out, "\\", "\\\\")
     for code in present:
@@ -75,20 +91,32 @@ def json_string(arr: pa.Array) -> pa.Array:
     return written(quoted(arr))
 
 
-def _escaped_bytes(arr: pa.Array) -> list[int]:
+def _escaped_bytes(arr: pa.Array, at: np.ndarray | None = None) -> list[int]:
     """The distinct bytes in a string array's data that JSON escapes (control characters,
-    '"' and '\\'); UTF-8 never uses them inside a multi-byte character."""
+    '"' and '\\'; UTF-8 never uses them inside a multi-byte character), given where they
+    lie (``at``) when known."""
     if isinstance(arr, pa.ChunkedArray):
         return sorted({c for chunk in arr.chunks for c in _escaped_bytes(chunk)})
+    at = _escaped_at(arr) if at is None else at
+    return np.unique(np.frombuffer(arr.buffers()[2], np.uint8)[at]).tolist() if len(at) else []
+
+
+def _offsets(arr: pa.Array) -> np.ndarray:
+    """A string array's value offsets (its slice of them), as numpy sees its buffer."""
+    return np.frombuffer(arr.buffers()[1], dtype=np.int32)[arr.offset : arr.offset + len(arr) + 1]
+
+
+def _escaped_at(arr: pa.Array) -> np.ndarray:
+    """Where the bytes JSON escapes lie in a string array's data buffer (in its values)."""
     data = arr.buffers()[2]
     if data is None or not len(arr):
-        return []
-    offsets = np.frombuffer(arr.buffers()[1], dtype=np.int32)[
-        arr.offset : arr.offset + len(arr) + 1
-    ]
+        return np.empty(0, dtype=np.intp)
+    offsets = _offsets(arr)
     raw = np.frombuffer(data, dtype=np.uint8)[offsets[0] : offsets[-1]]
-    hits = raw[(raw < 0x20) | (raw == 0x22) | (raw == 0x5C)]
-    return np.unique(hits).tolist() if len(hits) else []
+    hit = raw < 0x20  # (in place: one temporary instead of three)
+    hit |= raw == 0x22
+    hit |= raw == 0x5C
+    return np.flatnonzero(hit) + int(offsets[0])
 
 
 def json_value(arr: pa.Array) -> pa.Array:
@@ -109,12 +137,9 @@ def json_fragment(arr: pa.Array) -> Fragment:
         return pc.cast(arr, pa.string())
     if pa.types.is_floating(t):
         arr = pc.cast(arr, pa.float64())
-        finite = pc.is_finite(arr)
-        text = pc.cast(arr, pa.string())
-        # Arrow writes 2.0 as "2": keep it a float in JSON (and -0.0 as -0.0).
-        whole = pc.match_substring_regex(text, "^-?[0-9]+$")
-        text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
-        return pc.if_else(finite, text, pa.scalar(None, pa.string()))
+        if isinstance(arr, pa.Array) and arr.null_count:  # only the present ones written
+            return _spread(_float_text(arr.drop_null()), arr.is_valid())
+        return _float_text(arr)
     if pa.types.is_timestamp(t) or pa.types.is_date(t):
         return Wrapped(rfc3339(arr), '"', '"')  # digits, '-', ':', '.', 'T', 'Z': no escapes
     if pa.types.is_list(t) or pa.types.is_large_list(t):
@@ -128,6 +153,36 @@ def json_fragment(arr: pa.Array) -> Fragment:
     raise TypeError(f"cannot write {t} as JSON")
 
 
+def _float_text(arr: pa.Array) -> pa.Array:
+    """JSON numbers from float64s; non-finite ones null."""
+    finite = pc.is_finite(arr)
+    text = pc.cast(arr, pa.string())
+    # Arrow writes 2.0 as "2": keep it a float in JSON (and -0.0 as -0.0).
+    whole = pc.match_substring_regex(text, "^-?[0-9]+$")
+    text = pc.if_else(whole, pc.binary_join_element_wise(text, ".0", ""), text)
+    return pc.if_else(finite, text, pa.scalar(None, pa.string()))
+
+
+def _spread(values: pa.Array, where: pa.Array) -> pa.Array:
+    """A string array as long as ``where``, holding ``values`` (one per true row, in order)
+    where it is true and null elsewhere: the values' data are not copied."""
+    valid = where.to_numpy(zero_copy_only=False)
+    lengths = np.zeros(len(valid), dtype=np.int32)
+    lengths[valid] = np.diff(_offsets(values))
+    offsets = np.empty(len(valid) + 1, dtype=np.int32)
+    offsets[0] = _offsets(values)[0] if len(values) else 0
+    np.cumsum(lengths, out=offsets[1:])
+    offsets[1:] += offsets[0]
+    if values.null_count:
+        valid = valid.copy()
+        valid[valid] = values.is_valid().to_numpy(zero_copy_only=False)
+    nulls = int(len(valid) - valid.sum())
+    bitmap = pa.array(valid).buffers()[1] if nulls else None
+    data = values.buffers()[2] or pa.py_buffer(b"")
+    return pa.Array.from_buffers(pa.string(), len(valid), [bitmap, pa.py_buffer(offsets), data],
+                                 nulls)  # fmt: skip
+
+
 def is_json_field(f: pa.Field) -> bool:
     """Whether a string field holds JSON text (see ``JSON_METADATA``)."""
     return bool(f.metadata) and f.metadata.get(b"feedkit") == b"json"
@@ -137,7 +192,29 @@ def rfc3339(arr: pa.Array) -> pa.Array:
     """RFC 3339 UTC strings ('...Z') from timestamps (tz-aware) or dates."""
     if pa.types.is_date(arr.type):
         arr = pc.cast(arr, pa.timestamp("s", tz="UTC"))
+    if arr.type == pa.timestamp("ns", tz="UTC") and isinstance(arr, pa.Array):
+        fast = _utc_text(arr)
+        if fast is not None:
+            return fast
     return pc.strftime(arr, "%Y-%m-%dT%H:%M:%SZ")
+
+
+_NS_TEXT = len("2000-01-01T00:00:00.000000000Z")  # every nanosecond time: years 1677-2262
+
+
+def _utc_text(arr: pa.Array) -> pa.Array | None:
+    """What ``strftime(arr, "%Y-%m-%dT%H:%M:%SZ")`` writes for UTC nanosecond timestamps
+    (nine digits of fraction), formatted by numpy for the present values alone (Arrow's
+    strftime takes about a microsecond a value); None where numpy would not say the same
+    (its NaT, the smallest int64)."""
+    ints = arr.drop_null().cast(pa.int64()).to_numpy()
+    if len(ints) and ints.min() == np.iinfo(np.int64).min:
+        return None
+    text = np.char.add(np.datetime_as_string(ints.astype("datetime64[ns]"), unit="ns"), "Z")
+    offsets = pa.py_buffer(np.arange(len(ints) + 1, dtype=np.int32) * _NS_TEXT)
+    data = pa.py_buffer(text.astype(f"S{_NS_TEXT}").tobytes())
+    return _spread(pa.Array.from_buffers(pa.string(), len(ints), [None, offsets, data]),
+                  arr.is_valid())  # fmt: skip
 
 
 def json_list(arr: pa.Array) -> Fragment:
@@ -221,18 +298,22 @@ def json_object(
     *,
     empty_as_null: bool = False,
     first_present: bool = False,
+    wrap: tuple[str, str] = ("", ""),
 ) -> pa.Array:
     """JSON objects from (key, fragment) pairs, written in one pass; null fragments are left
     out. ``first_present`` promises that the first member is never null (no row needs its
-    first present member found); ``empty_as_null`` makes a row with no member null."""
+    first present member found); ``empty_as_null`` makes a row with no member null. ``wrap``
+    is text written before and after each object in the same pass (an import file's line
+    around its data: no second pass copies every object into its line)."""
     if not members:
         raise ValueError("an object needs at least one member")
+    before, after = wrap[0] + "{", "}" + wrap[1]
     if first_present:
         (key, fragment), rest = members[0], members[1:]
-        pieces = _pieces("{" + json_key(key), fragment)
+        pieces = _pieces(before + json_key(key), fragment)
         for k, f in rest:
             pieces += _pieces("," + json_key(k), f)
-        return pc.binary_join_element_wise(*pieces, "}", "", null_handling="skip")
+        return _concatenated([*pieces, after])
     valid = np.stack(
         [_inner(f).is_valid().to_numpy(zero_copy_only=False) for _, f in members], axis=1
     )
@@ -241,7 +322,7 @@ def json_object(
     present = valid.any(axis=1)
     starts = valid.argmax(axis=1)  # each row's first present member: no comma before it
     lo, hi = int(starts.min()), int(starts.max())
-    args: list[pa.Array | str] = ["{"]
+    args: list[pa.Array | str] = [before]
     for i, (k, f) in enumerate(members):
         key = json_key(k)
         if lo == i == hi or not valid[:, i].any():
@@ -254,8 +335,20 @@ def json_object(
             args += [prefix, inner, _shadow(f.close, inner)]
         else:
             args += [pc.if_else(first, key, "," + key), inner]
-    out = pc.binary_join_element_wise(*args, "}", "", null_handling="skip")
+    out = _concatenated([*args, after])
     return with_validity(out, present) if empty_as_null else out
+
+
+def _concatenated(pieces: list[pa.Array | str]) -> pa.Array:
+    """Each row's pieces one after the other, null ones left out; text that every row has
+    (a member's close and the next one's key, both never absent) goes in as one piece."""
+    merged: list[pa.Array | str] = []
+    for piece in pieces:
+        if isinstance(piece, str) and merged and isinstance(merged[-1], str):
+            merged[-1] += piece
+        else:
+            merged.append(piece)
+    return pc.binary_join_element_wise(*merged, "", null_handling="skip")
 
 
 def _inner(fragment: Fragment) -> pa.Array:
@@ -272,10 +365,12 @@ def json_key(key: str) -> str:
     return f'"{escaped}":'
 
 
-def json_array_of(fragments: Sequence[pa.Array], length: int) -> pa.Array:
+def json_array_of(fragments: Sequence[pa.Array], length: int) -> Fragment:
     """A JSON array per row from several fragment arrays, skipping nulls; null when empty."""
     if not fragments:
         return pa.nulls(length, pa.string())
+    if len(fragments) == 1:  # nothing to skip: the brackets are written with the element
+        return Wrapped(fragments[0], "[", "]")
     valid = np.stack([f.is_valid().to_numpy(zero_copy_only=False) for f in fragments], axis=1)
     body = join_skipping_nulls(fragments, ",")
     out = pc.binary_join_element_wise("[", body, "]", "")

@@ -58,6 +58,7 @@ from feedkit.convert import (
     convert,
     convert_keys,
     errors_frame,
+    line_ends,
 )
 from feedkit.dedupe import IdIndex, Superseded
 from feedkit.display import report_html
@@ -588,9 +589,10 @@ def import_activities(
 class Sink(Protocol):
     """Receives valid rows as an import file's lines (:mod:`feedkit.importfile`)."""
 
-    def write(self, kind: str, data: pa.Array, keys: pa.Array, refs: dict[str, pa.Array]) -> int:
-        """Write these rows' lines (``data``: each row's JSON, ``keys`` their keys,
-        ``refs`` what they name); the number written."""
+    def write(self, kind: str, lines: pa.Array, keys: pa.Array, refs: dict[str, pa.Array]) -> int:
+        """Write these rows' lines (``lines``: each row's whole line, as
+        ``convert(import_file=True)`` writes it; ``keys`` their keys, ``refs`` what they
+        name); the number written."""
 
 
 class Check(Protocol):
@@ -965,7 +967,7 @@ class _Import:
 def _derived(
     cb: ConvertedBatch, resource: Resource, mapping: Mapping, check: Check | None
 ) -> tuple[ConvertedBatch, list[RowError]]:
-    """The batch with the fields an import file needs that its rows left to be found
+    """The batch (import lines) with the fields an import file needs that its rows left to be found
     (``import_derived``: a reaction on a comment names the comment's activity, found among
     the plan's comments or at the destination by ``check``), and the rows whose cannot be."""
     refused: list[RowError] = []
@@ -982,10 +984,11 @@ def _derived(
         found = check.activities_of(sorted(set(keys))) if check is not None else {}
         texts: list[str | None] = [None] * len(cb.json)
         values: list[str | None] = [None] * len(cb.json)
+        start = line_ends(mapping.kind)[0] + "{"  # each row's line, up to its data's members
         for i, key in zip(at.tolist(), keys, strict=True):
-            if key in found:  # (the JSON gains the field first: {"activity_id":"...",...)
+            if key in found:  # (the data gains the field first: {"activity_id":"...",...)
                 values[i] = found[key]
-                texts[i] = "{" + orjson.dumps({name: found[key]}).decode()[1:-1] + ","
+                texts[i] = start + orjson.dumps({name: found[key]}).decode()[1:-1] + ","
             else:
                 where = ("neither among the plan's valid rows nor at the destination"
                          if check is not None else "known to a migration plan or the "
@@ -997,7 +1000,7 @@ def _derived(
                 column = ",".join(spec_columns(mapping.fields[source]))
                 refused.append(RowError(int(cb.rows[i]), column, name, Reason.REQUIRED.value,
                                         message, key))  # fmt: skip
-        rest = pc.utf8_slice_codeunits(cb.json, 1)
+        rest = pc.utf8_slice_codeunits(cb.json, len(start))
         patched = pc.binary_join_element_wise(pa.array(texts, cb.json.type), rest, "")
         refs = dict(cb.refs)
         refs[name] = pc.coalesce(pa.array(values, pa.string()), given) if given is not None \

@@ -80,7 +80,7 @@ from feedkit.schema import (
 from feedkit.sources import RowError, Source, SourceBatch, open_source
 
 __all__ = ["ERROR_COLUMNS", "Conversion", "ConvertedBatch", "convert", "convert_keys",
-           "to_activities"]  # fmt: skip
+           "line_ends", "to_activities"]  # fmt: skip
 
 ERROR_COLUMNS = ["row", "column", "field", "code", "message", "value"]
 VALUE_SHOWN = 300  # characters of an offending value the error table shows, at most
@@ -99,7 +99,7 @@ IMPORT_URL_FIELDS = ("asset_url", "image_url", "thumb_url")  # https only in an 
 class ConvertedBatch:
     """The valid activities of one source batch, as JSON text, and its failures."""
 
-    json: pa.Array  # one JSON object per valid row
+    json: pa.Array  # one JSON object per valid row; an import file's: the row's line (line_ends)
     rows: np.ndarray  # record index of each valid row
     errors: list[RowError]
     rows_read: int
@@ -326,7 +326,7 @@ class _Batch:
             arr = json_value(arr)
         elif not pa.types.is_string(arr.type):
             arr = pc.cast(arr, pa.string())
-        return arr if self.mapping.keep_empty else pc.if_else(pc.equal(arr, ""), _NULL, arr)
+        return arr if self.mapping.keep_empty else _empty_as_null(arr)
 
     def typed(self, name: str, field_path: str) -> pa.Array:
         """A column with its own type; text columns take their declared or inferred type."""
@@ -334,7 +334,7 @@ class _Batch:
         if not (pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)):
             return arr
         if not self.mapping.keep_empty:
-            arr = pc.if_else(pc.equal(arr, ""), _NULL, arr)
+            arr = _empty_as_null(arr)
         if not self.text and name not in self.mapping.column_types:
             return arr
         kind = self.types.of(name, arr)
@@ -380,7 +380,7 @@ class _Batch:
             days = self._in_range(arr, column, path)
             return pc.cast(pc.cast(days, pa.timestamp("s")), pa.timestamp("ns", tz="UTC"))
         arr = pc.utf8_trim_whitespace(pc.cast(arr, pa.string()))
-        arr = pc.if_else(pc.equal(arr, ""), _NULL, arr)  # empty: the field is unset
+        arr = _empty_as_null(arr)  # empty: the field is unset
         iso = pc.match_substring_regex(arr, _ISO)
         offset = pc.match_substring_regex(arr, _OFFSET)
         present = pc.is_valid(arr)
@@ -554,7 +554,7 @@ class _Batch:
             path = f"location.{key}"
             text = pa.types.is_string(arr.type) or pa.types.is_large_string(arr.type)
             if text:
-                arr = pc.if_else(pc.equal(arr, ""), _NULL, arr)
+                arr = _empty_as_null(arr)
             given.append(pc.is_valid(arr))
             if text:
                 arr = self.numbers(arr, col, path, "float")
@@ -597,7 +597,8 @@ class _Batch:
                 f"must be within [-{bound:g}, {bound:g}]",
             )
         members = [("lat", json_value(lat)), ("lng", json_value(lng))]
-        return with_validity(json_object(members), both)
+        # Both members are there wherever the location is: no row looks for its first one.
+        return with_validity(json_object(members, first_present=True), both)
 
     def obj(self, spec: ObjectSpec, path: str, level: int = 2) -> pa.Array:
         """A JSON object per row (null when it would be empty); dotted keys nest. The object
@@ -626,7 +627,7 @@ class _Batch:
         members = [(k, self._tree(v) if isinstance(v, dict) else v) for k, v in tree.items()]
         return json_object(members, empty_as_null=True)
 
-    def attachments(self, specs: Sequence[ObjectSpec]) -> pa.Array:
+    def attachments(self, specs: Sequence[ObjectSpec]) -> Fragment:
         fragments = []
         for i, spec in enumerate(specs):
             where = f"attachments[{i}]"
@@ -651,6 +652,12 @@ class _Batch:
             )
             fragments.append(with_validity(json_object(obj), present))
         return json_array_of(fragments, self.n)
+
+
+def _empty_as_null(arr: pa.Array) -> pa.Array:
+    """Strings with the empty ones null; mostly none is empty: then ``arr`` itself, not a copy."""
+    empty = pc.equal(arr, "")
+    return pc.if_else(empty, _NULL, arr) if pc.any(empty).as_py() else arr
 
 
 def _fields_by_column(mapping: Mapping) -> dict[str, str]:
@@ -875,18 +882,21 @@ def convert_batch(
     named = (*res.references, "user_id") if import_file else res.references  # user lines too
     refs = {k: values[k].filter(keep) for k in named if k in values}
     written = import_file and bool(members)  # the import format's names and defaults
+    line = line_ends(mapping.kind)  # an import file's rows are written as whole lines
     if written and not deep and res.validate is None:
-        # Only the import format's JSON is built whole; the API's only for rows that may be
-        # too large by its names (mostly none), refused as the API path would refuse them.
-        text_json = json_object(_import_members(res, members, len(keys)), first_present=True)
-        refused = _too_large_by_api(mapping, rows, members, text_json)
+        # Only the import format's lines are built whole; the API's JSON only for rows that
+        # may be too large by its names (mostly none), refused as the API path would.
+        imported = _import_members(res, members, len(keys))
+        text_json = json_object(imported, first_present=True, wrap=line)
+        refused = _too_large_by_api(mapping, rows, members, text_json, len("".join(line)))
     else:
         text_json = (
             json_object(members, first_present=True) if members else pa.array([], pa.string())
         )
         refused = _refused(mapping, rows, text_json, deep)  # whole rows, by the API's names
         if written:
-            text_json = json_object(_import_members(res, members, len(keys)), first_present=True)
+            imported = _import_members(res, members, len(keys))
+            text_json = json_object(imported, first_present=True, wrap=line)
     if written:
         refused += _insecure_urls(rows, text_json, fragments.get("attachments"), b.bad,
                                   bool(mapping.attachments))  # fmt: skip
@@ -901,6 +911,12 @@ def convert_batch(
         )
         refs = {k: v.filter(ok) for k, v in refs.items()}
     return ConvertedBatch(text_json, rows, b.errors, sb.rows_read, keys, refs)
+
+
+def line_ends(kind: str) -> tuple[str, str]:
+    """The text of an import file's line before and after its data:
+    ``{"type":KIND,"data":`` + data + ``}\n``."""
+    return '{"type":"' + kind + '","data":', "}\n"
 
 
 def _keys(res: Resource, values: dict[str, pa.Array]) -> pa.Array:
@@ -1062,15 +1078,20 @@ def _import_members(
 
 
 def _too_large_by_api(
-    mapping: Mapping, rows: np.ndarray, members: list[tuple[str, Fragment]], import_json: pa.Array
+    mapping: Mapping,
+    rows: np.ndarray,
+    members: list[tuple[str, Fragment]],
+    import_lines: pa.Array,
+    around: int,
 ) -> list[RowError]:
     """The rows whose API JSON (``members`` by the API's names) is larger than a row may be,
-    from the same rows' import JSON: only rows within reach of the limit (the API's names may
-    be longer than the format's) have their API JSON built and measured."""
+    from the same rows' import lines (``around`` bytes each besides the data): only rows
+    within reach of the limit (the API's names may be longer than the format's) have their
+    API JSON built and measured."""
     res = mapping.resource
     slack = sum(max(0, len(json_key(k)) - len(json_key(res.import_names[k])))
                 for k, _ in members if k in res.import_names)  # fmt: skip
-    lengths = pc.binary_length(import_json).to_numpy(zero_copy_only=False)
+    lengths = pc.binary_length(import_lines).to_numpy(zero_copy_only=False) - around
     near = lengths + slack > MAX_ACTIVITY_BYTES
     if not near.any():
         return []
@@ -1080,25 +1101,25 @@ def _too_large_by_api(
 
 def _insecure_urls(
     rows: np.ndarray,
-    text_json: pa.Array,
+    lines: pa.Array,
     attachments: Fragment | None,
     bad: np.ndarray,
     from_templates: bool,
 ) -> list[RowError]:
-    """Attachment URLs an import file refuses (not https://). Rows whose every ``_url``
-    member is https are passed in one vectorised count; only the others are parsed. The
-    count looks at the attachments alone where the mapping writes them from templates
-    (every URL a JSON string there), else at the whole row."""
+    """Attachment URLs an import file refuses (not https://), from the rows' import lines.
+    Rows whose every ``_url`` member is https are passed in one vectorised count; only the
+    others are parsed. The count looks at the attachments alone where the mapping writes
+    them from templates (every URL a JSON string there), else at the whole line."""
     if attachments is None:
         return []  # no attachments: nothing to refuse
     kept = _kept(attachments, bad)
-    scanned = (kept.inner if isinstance(kept, Wrapped) else kept) if from_templates else text_json
+    scanned = (kept.inner if isinstance(kept, Wrapped) else kept) if from_templates else lines
     urls = pc.count_substring(scanned, '_url":"')
     safe = pc.count_substring(scanned, '_url":"https://')
     unsafe = pc.fill_null(pc.not_equal(urls, safe), False).to_numpy(zero_copy_only=False)
     errors: list[RowError] = []
     for i in np.flatnonzero(unsafe).tolist():
-        data = orjson.loads(text_json[i].as_py())
+        data = orjson.loads(lines[i].as_py())["data"]
         for j, attachment in enumerate(data.get("attachments") or []):
             for key in IMPORT_URL_FIELDS:
                 url = attachment.get(key)

@@ -107,6 +107,9 @@ class IdIndex:
 
 def _winners(hashes: np.ndarray, rows: np.ndarray) -> dict[int, int]:
     """Earlier row -> the last row of its hash, among these pairs."""
+    ordered = np.sort(hashes)  # (mostly no hash repeats: a sort says so, cheaper than lexsort)
+    if not (ordered[1:] == ordered[:-1]).any():
+        return {}
     order = np.lexsort((rows, hashes))  # by id hash, then by row: the last of a run wins
     hashes, rows = hashes[order], rows[order]
     same_as_next = hashes[:-1] == hashes[1:]

@@ -28,7 +28,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from feedkit.arrowjson import escape
-from feedkit.convert import ERROR_COLUMNS, invalid_rows
+from feedkit.convert import ERROR_COLUMNS, invalid_rows, line_ends
 from feedkit.files import replacing
 from feedkit.mapping import Mapping as RowMapping
 from feedkit.results import request_fields
@@ -66,11 +66,6 @@ class ImportFile:
         )
 
 
-def _lines(kind: str, data: pa.Array) -> pa.Array:
-    """``{"type":KIND,"data":DATA}\n`` for each row's JSON, in one kernel pass."""
-    return pc.binary_join_element_wise('{"type":"' + kind + '","data":', data, "}\n", "")
-
-
 def _buffer(lines: pa.Array) -> memoryview:
     """The text of all these lines, as it lies in the array's data buffer (no copy)."""
     if not len(lines):
@@ -97,7 +92,7 @@ class ImportFileWriter:
         self.users_present = 0  # users named that the destination has: no line written
         self.lines: Counter[str] = Counter()
 
-    def write(self, kind: str, data: pa.Array, keys: pa.Array, refs: dict[str, pa.Array]) -> int:
+    def write(self, kind: str, lines: pa.Array, keys: pa.Array, refs: dict[str, pa.Array]) -> int:
         if kind == "user":
             self.users.update(keys.to_pylist())
         named = refs.get("user_id")
@@ -108,11 +103,12 @@ class ImportFileWriter:
                 self.users.update(new)
                 new = self._absent(new)
                 if new:
-                    users = pa.array(new, pa.string())
-                    ids = pc.binary_join_element_wise('{"id":"', escape(users), '"}', "")
-                    self._write("user", ids)
-        self._write(kind, data)
-        return len(data)
+                    before, after = line_ends("user")
+                    users = escape(pa.array(new, pa.string()))
+                    self._write("user", pc.binary_join_element_wise(
+                        before + '{"id":"', users, '"}' + after, ""))  # fmt: skip
+        self._write(kind, lines)
+        return len(lines)
 
     def _absent(self, users: list[str]) -> list[str]:
         """Those of ``users`` the destination does not have (all, with no destination)."""
@@ -124,9 +120,9 @@ class ImportFileWriter:
         self.users_present += len(found)
         return [u for u in users if u not in found]
 
-    def _write(self, kind: str, data: pa.Array) -> None:
-        self.out.write(_buffer(_lines(kind, data)))
-        self.lines[kind] += len(data)
+    def _write(self, kind: str, lines: pa.Array) -> None:
+        self.out.write(_buffer(lines))
+        self.lines[kind] += len(lines)
 
 
 @contextmanager

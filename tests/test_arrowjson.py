@@ -6,6 +6,7 @@ import math
 
 import orjson
 import pyarrow as pa
+import pyarrow.compute as pc
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -16,7 +17,9 @@ from feedkit.arrowjson import (
     json_string,
     json_value,
     list_from_columns,
+    rfc3339,
     with_validity,
+    written,
 )
 
 TEXT = st.text(st.characters(codec="utf-8", exclude_categories=("Cs",)), max_size=30)
@@ -28,6 +31,43 @@ def test_strings_parse_back_exactly(values: list[str | None], offset: int) -> No
     arr = pa.array(values, pa.string()).slice(min(offset, len(values)))
     out = json_string(arr).to_pylist()
     assert [None if o is None else orjson.loads(o) for o in out] == arr.to_pylist()
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(st.one_of(st.none(), TEXT), max_size=20), st.integers(0, 60), st.integers(0, 5))
+def test_strings_escaped_as_orjson_escapes_them(
+    values: list[str | None], plain: int, offset: int
+) -> None:
+    """Byte for byte, whether few rows need escapes (only those are rewritten) or most."""
+    values = values + [f"plain {i}" for i in range(plain)]
+    arr = pa.array(values, pa.string()).slice(min(offset, len(values)))
+    expected = [None if v is None else orjson.dumps(v).decode() for v in arr.to_pylist()]
+    assert json_string(arr).to_pylist() == expected
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.one_of(st.none(), st.integers(-(2**63) + 1, 2**63 - 1)), max_size=20),
+       st.integers(0, 3))  # fmt: skip
+def test_nanosecond_times_written_as_strftime_writes_them(
+    values: list[int | None], offset: int
+) -> None:
+    stamps = pa.array(values, pa.int64()).cast(pa.timestamp("ns", tz="UTC"))
+    stamps = stamps.slice(min(offset, len(values)))
+    expected = pc.strftime(stamps, "%Y-%m-%dT%H:%M:%SZ")
+    assert rfc3339(stamps).to_pylist() == expected.to_pylist()
+
+
+def test_objects_wrapped_in_the_same_pass() -> None:
+    ids = json_string(pa.array(["a", "b"]))
+    lines = json_object([("id", ids)], first_present=True, wrap=('{"type":"x","data":', "}\n"))
+    assert lines.to_pylist() == [
+        '{"type":"x","data":{"id":"a"}}\n',
+        '{"type":"x","data":{"id":"b"}}\n',
+    ]
+    arrays = written(json_array_of([json_object([("id", ids)])], 2))
+    assert arrays.to_pylist() == ['[{"id":"a"}]', '[{"id":"b"}]']
+    absent = written(json_array_of([pa.array(["1", None])], 2))
+    assert absent.to_pylist() == ["[1]", None]
 
 
 @settings(max_examples=100, deadline=None)

@@ -459,7 +459,7 @@ def test_an_import_file_failing_half_way_is_not_left_behind(
 ) -> None:
     import feedkit.importfile
 
-    calls = fail_on_call(monkeypatch, feedkit.importfile, "_lines", 5)  # batches of lines
+    calls = fail_on_call(monkeypatch, feedkit.importfile, "_buffer", 5)  # batches of lines
     with pytest.raises(OSError, match="No space"):
         feedkit.write_import_file(ROOT / "data" / "posts.parquet", MAPPING, tmp_path / "x.jsonl",
                                   batch_rows=500)  # fmt: skip
