@@ -110,6 +110,17 @@ def build_record(
     return rec
 
 
+def _kept(history: History, rec: dict[str, Any]) -> tuple[int, int]:
+    """A record's (created_at, updated_at) once an import's history is kept: the file's
+    created_at, and its updated_at (else its created_at); the write's own where it gives
+    neither."""
+    created, updated = history
+    kept_created = created if created is not None else rec["created_at"]
+    if updated is None:
+        updated = created if created is not None else rec["updated_at"]
+    return kept_created, updated
+
+
 class Prepared(NamedTuple):
     """An activity made ready for :meth:`ActivitiesService.write_prepared` away from the
     store: the parts of its record the write reads, its row (times to be set) and index
@@ -282,11 +293,7 @@ class ActivitiesService:
             now = self.store.tick()  # one tick each: created_at orders the writes of a batch
             rec = build_record(body, actor, now, latest.get(body.get("id") or ""))
             if history is not None:
-                created, updated = history[i]
-                if created is not None:
-                    rec["created_at"] = created
-                if created is not None or updated is not None:
-                    rec["updated_at"] = updated if updated is not None else created
+                rec["created_at"], rec["updated_at"] = _kept(history[i], rec)
             latest[rec["id"]] = rec
             records.append(rec)
         # An id upserted twice in one batch is written once, as its last version.
@@ -325,11 +332,9 @@ class ActivitiesService:
         now = 0
         for p in prepared:
             now = self.store.tick()
-            created, updated = p.history
-            p.record["created_at"] = p.row[_CREATED] = created if created is not None else now
-            p.record["updated_at"] = p.row[_UPDATED] = (
-                updated if updated is not None else p.record["created_at"]
-            )
+            created, updated = _kept(p.history, {"created_at": now, "updated_at": now})
+            p.record["created_at"] = p.row[_CREATED] = created
+            p.record["updated_at"] = p.row[_UPDATED] = updated
         self._save(db, [p.record for p in prepared], {}, now, [p.row for p in prepared],
                    [p.keys for p in prepared])  # fmt: skip
         return True
