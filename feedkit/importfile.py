@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from typing import IO, Any
 
 import numpy as np
+import orjson
 import pandas as pd
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -34,7 +35,7 @@ from feedkit.mapping import Mapping as RowMapping
 from feedkit.results import request_fields
 from feedkit.schema import MAX_PAGE, format_time
 
-__all__ = ["ImportFile", "ImportFileWriter", "activity_line", "exported_lines",
+__all__ = ["ImportFile", "ImportFileWriter", "activity_line", "bare_users", "exported_lines",
            "import_file", "write_import_file"]  # fmt: skip
 
 
@@ -103,12 +104,16 @@ class ImportFileWriter:
                 self.users.update(new)
                 new = self._absent(new)
                 if new:
-                    before, after = line_ends("user")
-                    users = escape(pa.array(new, pa.string()))
-                    self._write("user", pc.binary_join_element_wise(
-                        before + '{"id":"', users, '"}' + after, ""))  # fmt: skip
+                    self._write("user", self._bare(new))
         self._write(kind, lines)
         return len(lines)
+
+    @staticmethod
+    def _bare(users: list[str]) -> pa.Array:
+        """The lines of users named by their id alone."""
+        before, after = line_ends("user")
+        ids = escape(pa.array(users, pa.string()))
+        return pc.binary_join_element_wise(before + '{"id":"', ids, '"}' + after, "")
 
     def _absent(self, users: list[str]) -> list[str]:
         """Those of ``users`` the destination does not have (all, with no destination)."""
@@ -123,6 +128,23 @@ class ImportFileWriter:
     def _write(self, kind: str, lines: pa.Array) -> None:
         self.out.write(_buffer(lines))
         self.lines[kind] += len(lines)
+
+
+def bare_users(path: str | os.PathLike[str]) -> set[str]:
+    """The users an import file at ``path`` names by their id alone (none if it is not
+    there): the lines :class:`ImportFileWriter` writes for users it only names."""
+    start = line_ends("user")[0].encode() + b'{"id":"'
+    users: set[str] = set()
+    try:
+        with open(path, "rb") as f:
+            for raw in f:
+                if raw.startswith(start):
+                    data = orjson.loads(raw)["data"]
+                    if set(data) == {"id"}:
+                        users.add(data["id"])
+    except FileNotFoundError:
+        pass
+    return users
 
 
 @contextmanager

@@ -26,7 +26,7 @@ import pandas as pd
 
 from feedkit.client import Client
 from feedkit.files import replacing
-from feedkit.importfile import ImportFileWriter
+from feedkit.importfile import ImportFileWriter, bare_users
 from feedkit.progress import counter
 from feedkit.resources import RESOURCES
 from feedkit.senders import present
@@ -117,26 +117,8 @@ def users_at(client: Client, file: Path) -> Callable[[list[str]], set[str]]:
     it is neither uploaded nor imported again."""
     state = _state_path(file)
     same = _recorded(state).get("destination") == client.destination
-    lined = _bare_users(file) if same else set()
+    lined = bare_users(file) if same else set()
     return lambda ids: present(client, RESOURCES["user"], ids) - lined
-
-
-_BARE_USER = b'{"type":"user","data":{"id":"'  # how the writer begins a line of a user alone
-
-
-def _bare_users(file: Path) -> set[str]:
-    """The users given a line of their id alone in the import file at ``file``."""
-    users: set[str] = set()
-    try:
-        with open(file, "rb") as f:
-            for raw in f:
-                if raw.startswith(_BARE_USER):
-                    data = orjson.loads(raw)["data"]
-                    if set(data) == {"id"}:
-                        users.add(data["id"])
-    except FileNotFoundError:
-        pass
-    return users
 
 
 def users_note(writer: ImportFileWriter) -> list[str]:
