@@ -1,7 +1,7 @@
 """Duplicate ids within one source: the last valid row wins, as upserts in source order would.
 
 An import reads its source twice. The first pass collects the id of every valid row, as a
-64-bit hash beside the row's number (16 bytes a row, whatever the row holds; past a million
+64-bit hash beside the row's number (16 bytes a row, whatever the row holds; past 250,000
 rows they go to temporary files, partitioned by hash, so memory stays flat); the ids seen more
 than once are then known, and :class:`Superseded` says, for each earlier row, which later row
 supersedes it. The second pass sends only the last row of each id and reports the earlier ones
@@ -30,7 +30,7 @@ import numpy as np
 __all__ = ["PARTITIONS", "SPILL_ROWS", "IdIndex", "Superseded", "key_hashes"]
 
 
-SPILL_ROWS = 1_000_000  # rows held in memory before the index moves to partition files
+SPILL_ROWS = 250_000  # rows held in memory before the index moves to partition files
 PARTITIONS = 256  # files a spilled index is split into, by hash: each is judged alone
 
 

@@ -1,8 +1,9 @@
 """A migration's reference checks: a row naming an activity, a comment or a feed group that is
 neither among the plan's valid rows nor at the destination is refused (``unknown_reference``).
 
-Each step's kept keys are remembered as 64-bit hashes (:class:`KeySet`, 8 bytes a key), so
-the checks hold a few bytes a row however big the app; a reference the plan does not hold is
+Each step's kept keys are remembered as 64-bit hashes (:class:`~feedkit.keysets.KeySet`: in
+memory up to a bound, in a sorted file past it), so the checks' memory stays flat however big
+the app; a reference the plan does not hold is
 looked up at the destination, a page of keys a request, and remembered once found. A step
 whose rows refer to their own kind (replies to comments) first gathers its own valid keys.
 """
@@ -19,57 +20,17 @@ import numpy as np
 from feedkit import senders
 from feedkit.client import Client
 from feedkit.convert import KEY_SEPARATOR, ConvertedBatch
-from feedkit.dedupe import key_hashes
+from feedkit.keysets import KeySet
 from feedkit.mapping import Mapping, Template, spec_columns
 from feedkit.resources import RESOURCES
 from feedkit.schema import MAX_PAGE, Reason
 from feedkit.sources import RowError
 
-__all__ = ["KeySet", "ObjectMap", "References", "StepCheck"]
+__all__ = ["ObjectMap", "References", "StepCheck"]
 
 FEED_GROUP = "feed_group"
 # The kinds other rows name: only their keys are remembered.
 REFERRED = frozenset({FEED_GROUP, *(k for r in RESOURCES.values() for k in r.references.values())})
-
-
-class KeySet:
-    """Keys added in bulk, looked up a batch at a time; :meth:`freeze` makes added keys
-    visible (a step's keys join the set when the step ends)."""
-
-    def __init__(self) -> None:
-        self._sorted = np.empty(0, dtype=np.int64)
-        self._added: list[np.ndarray] = []
-
-    def add(self, keys: Iterable[str]) -> None:
-        self._added.append(key_hashes(keys))
-
-    def freeze(self) -> None:
-        if self._added:
-            self._added.append(self._sorted)
-            self._sorted = np.empty(0, dtype=np.int64)  # let go before the copy is sorted
-            keys = np.concatenate(self._added)
-            self._added = []
-            keys.sort()  # in place, then one copy of the distinct keys: ~2 copies at the peak
-            distinct = np.empty(len(keys), dtype=bool)
-            distinct[:1] = True
-            np.not_equal(keys[1:], keys[:-1], out=distinct[1:])
-            self._sorted = keys[distinct]
-
-    def contains(self, keys: list[str]) -> np.ndarray:
-        found: np.ndarray = np.zeros(len(keys), dtype=bool)
-        if len(self._sorted) and keys:
-            wanted = key_hashes(keys)
-            at = np.minimum(np.searchsorted(self._sorted, wanted), len(self._sorted) - 1)
-            found = self._sorted[at] == wanted
-        return found
-
-    def update(self, other: KeySet) -> None:
-        """Add every key of ``other`` (frozen or not) and freeze."""
-        self._added += [other._sorted, *other._added]
-        self.freeze()
-
-    def __len__(self) -> int:
-        return len(self._sorted)
 
 
 class ObjectMap:
