@@ -22,8 +22,11 @@ import feedkit
 from feedkit.client import Client
 from feedkit.errors import APIError
 from feedkit.schema import parse_time
+from feedkit.server import imports
 from feedkit.server.app import create_app
 from feedkit.server.import_lines import KINDS, check_line
+from feedkit.server.importer import Importer
+from feedkit.server.store import DEFERRED_INDEXES
 from feedkit.transport import InProcessTransport
 
 
@@ -105,6 +108,41 @@ def test_an_app_file_is_imported_with_its_history_and_every_state_change(
     first = lines_by_type(app_file)["activity"][0]
     got = client.get_activity(first["id"])
     assert got["created_at"] == parse_time(first["created_at"])
+
+
+def _activities(db_path: Path) -> list[tuple[Any, ...]]:
+    with sqlite3.connect(f"file:{db_path}?mode=ro", uri=True) as db:
+        return db.execute("SELECT id, type, user_id, visibility, parent_id, created_at, "
+                          "updated_at, popularity, mentions, doc FROM activities ORDER BY id"
+                          ).fetchall()  # fmt: skip
+
+
+def test_a_big_import_builds_the_read_indexes_after_its_rows_and_ends_the_same(
+    app_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with feedkit.connect(db=tmp_path / "kept.db") as c:
+        assert run_import(c, app_file)["state"] == "completed"
+    seen: list[set[str]] = []
+    apply_run = Importer.apply_run
+
+    def watched(self: Importer, kind: str, lines: Any) -> Any:
+        with sqlite3.connect(f"file:{tmp_path / 'deferred.db'}?mode=ro", uri=True) as db:
+            seen.append({r[0] for r in db.execute("SELECT name FROM sqlite_master")})
+        return apply_run(self, kind, lines)
+
+    monkeypatch.setattr(Importer, "apply_run", watched)
+    monkeypatch.setattr(imports, "DEFER_INDEXES_LINES", 1)  # every import is a big one
+    with feedkit.connect(db=tmp_path / "deferred.db") as c:
+        task = run_import(c, app_file)
+        assert task["state"] == "completed" and task["error_count"] == 0
+        ann = c.query_activities({"user_id": lines_by_type(app_file)["activity"][0]["user_id"]})
+        assert len(ann) > 0
+    assert seen and all(not set(DEFERRED_INDEXES) & names for names in seen)
+    with sqlite3.connect(tmp_path / "deferred.db") as db:
+        names = {r[0] for r in db.execute("SELECT name FROM sqlite_master")}
+    assert set(DEFERRED_INDEXES) <= names
+    assert_holds_exactly(tmp_path / "deferred.db", app_file)
+    assert _activities(tmp_path / "deferred.db") == _activities(tmp_path / "kept.db")
 
 
 def test_importing_the_same_file_again_changes_nothing(

@@ -12,7 +12,7 @@ from click.testing import CliRunner
 
 import feedkit
 from feedkit.cli import main
-from feedkit.server.store import COLUMNS, SCHEMA, STORE_VERSION, Store
+from feedkit.server.store import COLUMNS, DEFERRED_INDEXES, SCHEMA, STORE_VERSION, Store
 
 # Layout 0 (feedkit 0.1 before the store was versioned): no ``mentions`` column, and a doc
 # holding every one of these fields, unset ones as null.
@@ -193,3 +193,34 @@ def test_reactions_of_an_earlier_layout_are_read_from_the_covering_index(tmp_pat
             "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'reactions'"
         )}  # fmt: skip
         assert "reactions_newest" in indexes and "reactions_latest" not in indexes
+
+
+def _activity_indexes(path: Path) -> set[str]:
+    with sqlite3.connect(f"file:{path}?mode=ro", uri=True) as db:
+        found = db.execute(
+            "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'activities'"
+        )
+        return {r[0] for r in found}
+
+
+def test_indexes_deferred_are_built_again_after_the_block_and_on_the_next_open(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "x.db"
+    with feedkit.connect(db=path) as client:
+        client.add_activity({"type": "post", "user_id": "ann", "feeds": ["user:ann"]})
+    store = Store(str(path))
+    every = _activity_indexes(path)
+    assert set(DEFERRED_INDEXES) <= every
+    with store.indexes_deferred():
+        assert not set(DEFERRED_INDEXES) & _activity_indexes(path)
+    assert _activity_indexes(path) == every
+    store.close()
+    # What a process killed inside the block leaves: the store is opened without them.
+    with sqlite3.connect(path) as db:
+        for name in DEFERRED_INDEXES:
+            db.execute(f"DROP INDEX {name}")
+    Store(str(path)).close()
+    assert _activity_indexes(path) == every
+    with feedkit.connect(db=path) as client:
+        assert len(client.query_activities({"user_id": "ann"})) == 1

@@ -8,9 +8,10 @@ answer): a PUT of the file, streamed to disk under the store's folder and
 refused past ``MAX_UPLOAD_BYTES`` (413). CreateImport makes an ImportTask of an uploaded file
 and runs it in a thread: it checks every line (:mod:`feedkit.server.import_lines`), then
 applies the valid ones in the file's order (:mod:`feedkit.server.importer`), ``BATCH_LINES``
-a transaction, each transaction also saving how far the task got. A server killed mid-import
-resumes every unfinished task from there when it starts again (:meth:`ImportsService.resume`),
-so the store ends with each line applied once.
+a transaction, each transaction also saving how far the task got (an import of many lines
+builds the activities' read indexes after its rows: :meth:`Store.indexes_deferred`). A server
+killed mid-import resumes every unfinished task from there when it starts again
+(:meth:`ImportsService.resume`), so the store ends with each line applied once.
 
 A task's states are the vendor's import states (the spec names none; its importer documents
 them, getstream.io/chat/docs/<sdk>/import: uploaded, analyzing, analyze_failed,
@@ -23,6 +24,7 @@ member for them: an extra one), each ``{line, type, reason}``, the first
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import re
@@ -54,6 +56,10 @@ UPLOADS = IMPORT_UPLOADS
 UPLOAD_URL_TTL_S = 3600
 MAX_UPLOAD_BYTES = 2 * 1024**3
 MAX_REPORTED_ERRORS = 1000
+# Lines left to apply from which an import builds the activities' read indexes after its rows
+# (when they are also at least as many as the store's activities): a 1M-line import took half
+# the time in one measurement (166 -> 86 s).
+DEFER_INDEXES_LINES = 100_000
 MODES = ("upsert", "insert")  # CreateImportRequest.mode's enum in the spec
 
 UPLOADED, ANALYZING, ANALYZE_FAILED = "uploaded", "analyzing", "analyze_failed"
@@ -302,14 +308,17 @@ class ImportsService:
         importer = Importer(self.service, task["mode"])
         # Lines the analysis found valid are not checked again when it found no other.
         checked = task.get("invalid_lines") == 0
-        for batch in reader.batches(task["offset"], task["line"], checked):
-            if self._stop.is_set():
-                return
-            with self.store.transaction() as db:
-                for kind, lines in batch.runs:
-                    self._count(task, kind, importer.apply_run(kind, lines))
-                task.update(line=batch.line, offset=batch.offset, updated_at=self.store.tick())
-                self._save(db, task)
+        left = task.get("lines", 0) - task["line"]
+        deferred = left >= max(DEFER_INDEXES_LINES, self.store.activity_rows())
+        with self.store.indexes_deferred() if deferred else contextlib.nullcontext():
+            for batch in reader.batches(task["offset"], task["line"], checked):
+                if self._stop.is_set():
+                    return
+                with self.store.transaction() as db:
+                    for kind, lines in batch.runs:
+                        self._count(task, kind, importer.apply_run(kind, lines))
+                    task.update(line=batch.line, offset=batch.offset, updated_at=self.store.tick())
+                    self._save(db, task)
         if not self._stop.is_set():
             self._move(task, COMPLETED)
 

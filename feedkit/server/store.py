@@ -240,6 +240,19 @@ OPTIONAL_DOC_FIELDS = ("text", "location", "poll_id", "edited_at")
 DOC_FIELDS = (*DOC_DEFAULTS, *OPTIONAL_DOC_FIELDS)
 ROW = ("rid", *COLUMNS, "mentions", "doc")  # a SELECT_ACTIVITY row
 SELECT_ACTIVITY = ", ".join(f"a.{c}" for c in ROW)
+# Indexes of activities that only reads use (an import's writes look activities up by id): an
+# import of many lines builds them after its rows (Store.indexes_deferred) rather than keeping
+# them up to date row by row.
+DEFERRED_INDEXES = ("activities_created", "activities_user", "activities_type",
+                    "activities_popularity")  # fmt: skip
+
+
+def index_statement(name: str) -> str:
+    """The statement of ``SCHEMA`` that makes the index ``name``."""
+    head = f"CREATE INDEX IF NOT EXISTS {name} ON "
+    return next(s.strip() for s in SCHEMA.split(";") if s.strip().startswith(head))
+
+
 STORE_VERSION = 1  # the user_version SCHEMA sets; in layout 0 the doc held every field
 
 FEED_KEY, FILTER_TAG_KEY, INTEREST_TAG_KEY = "f:", "t:", "i:"
@@ -474,6 +487,26 @@ class Store:
             finally:
                 self._depth -= 1
             self._db.execute(end)
+
+    @contextmanager
+    def indexes_deferred(self) -> Iterator[None]:
+        """Drop :data:`DEFERRED_INDEXES` for the block, build them again after it (however it
+        ends). Reads stay right meanwhile, slower; a process killed inside the block leaves
+        them to be built when the store is next opened (``SCHEMA`` makes what is missing)."""
+        with self.transaction() as db:
+            for name in DEFERRED_INDEXES:
+                db.execute(f"DROP INDEX IF EXISTS {name}")
+        try:
+            yield
+        finally:
+            with self.transaction() as db:
+                for name in DEFERRED_INDEXES:
+                    db.execute(index_statement(name))
+
+    def activity_rows(self) -> int:
+        """About how many activities the store has (the highest row id: no table scan)."""
+        with self.reading() as db:
+            return int(db.execute("SELECT max(rid) FROM activities").fetchone()[0] or 0)
 
     @contextmanager
     def reading(self) -> Iterator[sqlite3.Connection]:
