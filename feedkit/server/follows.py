@@ -21,7 +21,7 @@ from feedkit.server.feed_groups import default_visibility, group_states, refuse_
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.render import feed_response
 from feedkit.server.requests import body_list, body_object, page_limit
-from feedkit.server.store import FOLLOW_FIELDS, Store, now_ns
+from feedkit.server.store import FEED_COUNTS, FOLLOW_FIELDS, Store, now_ns
 
 __all__ = ["FollowsService"]
 
@@ -119,8 +119,8 @@ class FollowsService:
                     for i, x in enumerate(items)]  # fmt: skip
         with self.store.transaction() as db:
             now = self.store.tick()
-            steps = self._put(db, principal, requests, [now] * len(requests), keep=keep)
-            done = self._responses(db, [(row, counts) for row, counts, _ in steps])
+            steps, feeds = self._put(db, principal, requests, [now] * len(requests), keep=keep)
+            done = self._responses(db, [(row, counts) for row, counts, _ in steps], feeds)
             created = [answer for answer, (_, _, new) in zip(done, steps, strict=True) if new]
             return {"follows": done, "created": created}
 
@@ -140,11 +140,12 @@ class FollowsService:
         ticks: Sequence[int],
         *,
         keep: bool = False,
-    ) -> list[tuple[dict[str, Any], FeedCounts, bool]]:
+    ) -> tuple[list[tuple[dict[str, Any], FeedCounts, bool]], dict[str, dict[str, Any]]]:
         """Write checked FollowRequests, each at its tick, as one at a time would: a follow
         request made checked, defaulted and given its status in order, over what the batch
         wrote before it; then their feeds and follows written in a few statements. Each
-        request's follow as it left it, both feeds' counts then, and whether it made it."""
+        request's follow as it left it, both feeds' counts then, and whether it made it; and the
+        feeds they name, as stored after."""
         fids = list(
             dict.fromkeys(fid for source, target, _ in requests for fid in (source, target))
         )
@@ -158,9 +159,9 @@ class FollowsService:
             pair = (source.partition(":")[0], target.partition(":")[0])
             refuse_groups(groups, pair, strict=self.store.strict_groups)
             for fid, group in zip((source, target), pair, strict=True):
-                if fid not in feeds:  # as ensure_feeds makes it
-                    feeds[fid] = {"created_by": principal.user_id,
-                                  "visibility": default_visibility(groups, group)}  # fmt: skip
+                if fid not in feeds:  # as ensure_feeds makes it, below
+                    visibility = default_visibility(groups, group)
+                    feeds[fid] = self.store.new_feed(fid, principal.user_id, ticks[0], visibility)
             old = follows.get((source, target))
             row = self._followed(old, source, target, fields, now, keep=keep)
             if not keep or row["created_at"] == now:
@@ -174,7 +175,7 @@ class FollowsService:
                           row["created_at"] == now))  # fmt: skip
         self.store.ensure_feeds(db, fids, principal.user_id, ticks[0])
         self.store.put_follows(db, {(r["source"], r["target"]): r for r, _, _ in steps}.values())
-        return steps
+        return steps, feeds
 
     @staticmethod
     def _followed(
@@ -227,20 +228,24 @@ class FollowsService:
         return self._responses(db, [(row, None)])[0]
 
     def _responses(
-        self, db: Any, follows: Sequence[tuple[dict[str, Any], FeedCounts | None]]
+        self,
+        db: Any,
+        follows: Sequence[tuple[dict[str, Any], FeedCounts | None]],
+        feeds: dict[str, dict[str, Any]] | None = None,
     ) -> list[dict[str, Any]]:
-        """FollowResponses: each follow with both its feeds, their counts given (else read
-        as they are now); feeds, creators and counts read once for all of them."""
+        """FollowResponses: each follow with both its feeds (given, else read), their counts
+        given (else read as they are now); feeds, creators and counts read once for all."""
         fids = list(dict.fromkeys(f for row, _ in follows for f in (row["source"], row["target"])))
-        feeds = self.store.get_feeds(db, fids)
+        feeds = feeds if feeds is not None else self.store.get_feeds(db, fids)
         users = self.store.get_users(db, {f.get("created_by") or f["id"] for f in feeds.values()})
         stored = self.store.feeds_counts(db, fids) if any(c is None for _, c in follows) else {}
         now = now_ns()
+        zero = dict.fromkeys(FEED_COUNTS, 0)
+        bare = {fid: feed_response(feed, zero, users, now) for fid, feed in feeds.items()}
         out = []
         for row, counts in follows:
-            shown = counts or stored
-            ends = [feed_response(feeds[f], shown[f], users, now)
-                    for f in (row["source"], row["target"])]  # fmt: skip
+            shown = counts or stored  # (counts in place: a feed keeps its members' order)
+            ends = [{**bare[f], **shown[f]} for f in (row["source"], row["target"])]
             out.append({
                 "source_feed": ends[0],
                 "target_feed": ends[1],

@@ -88,9 +88,15 @@ CREATE TABLE IF NOT EXISTS follows (
     push_preference TEXT NOT NULL DEFAULT 'none',
     follower_role TEXT NOT NULL DEFAULT '',
     custom BLOB NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'accepted',
+    request_accepted_at INTEGER,
+    request_rejected_at INTEGER,
     PRIMARY KEY (source, target)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS follows_target ON follows (target);
+-- A feed's followers, counted from this index alone (follows_target held the target only, so
+-- each follow's status was read from the table).
+CREATE INDEX IF NOT EXISTS follows_target_status ON follows (target, status);
+DROP INDEX IF EXISTS follows_target;
 CREATE TABLE IF NOT EXISTS reactions (
     object_type TEXT NOT NULL,
     object_id TEXT NOT NULL,
@@ -315,8 +321,11 @@ def _migrate_v0(db: sqlite3.Connection, chunk: int = 10_000) -> None:
         last = rows[-1][0]
 
 
+# What a feed answers it counts (Store.feeds_counts).
+FEED_COUNTS = ("activity_count", "follower_count", "following_count", "pin_count")
 # A follow's own fields, with the value a follow that was never given one has.
 FOLLOW_FIELDS: dict[str, Any] = {"push_preference": "none", "follower_role": "", "custom": {}}
+# The columns of follows an earlier layout's file may lack (SCHEMA declares the table whole).
 FOLLOW_COLUMNS = {
     "push_preference": "TEXT NOT NULL DEFAULT 'none'",
     "follower_role": "TEXT NOT NULL DEFAULT ''",
@@ -423,9 +432,10 @@ class Store:
             fresh_groups = not db.execute(
                 "SELECT 1 FROM sqlite_master WHERE name = 'feed_groups'"
             ).fetchone()
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'follows'").fetchone():
+                _add_missing_columns(db, "follows", FOLLOW_COLUMNS)  # before SCHEMA's indexes
             for statement in SCHEMA.split(";"):  # executescript would commit midway
                 db.execute(statement)
-            _add_missing_columns(db, "follows", FOLLOW_COLUMNS)
             if fresh_groups:  # the built-in groups, and those an earlier layout's feeds name
                 seed_groups(db, now_ns())
             # The store's identity, made once: a checkpoint is bound to it, so a journal of
@@ -727,19 +737,28 @@ class Store:
             db, (f.partition(":")[0] for f in wanted), at, strict=self.strict_groups
         )
         for fid, created_by in wanted.items():
-            group, _, fid_id = fid.partition(":")
-            # a new feed starts at its group's default visibility ("visible" is not stored)
-            doc = (
-                b"{}"
-                if visibility[group] == "visible"
-                else orjson.dumps({"visibility": visibility[group]})
-            )
-            rows.append((fid, group, fid_id, created_by, at, at, doc))
+            rows.append(self._new_feed_row(fid, created_by, at, visibility[fid.partition(":")[0]]))
         db.executemany(
             "INSERT OR IGNORE INTO feeds (fid, group_id, id, created_by, created_at, "
             "updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+
+    @staticmethod
+    def _new_feed_row(
+        fid: str, created_by: str | None, at: int, visibility: str
+    ) -> tuple[Any, ...]:
+        """The row a new feed is stored with: it starts at its group's default visibility
+        (``visible`` is not stored)."""
+        group, _, fid_id = fid.partition(":")
+        doc = b"{}" if visibility == "visible" else orjson.dumps({"visibility": visibility})
+        return (fid, group, fid_id, created_by, at, at, doc)
+
+    def new_feed(
+        self, fid: str, created_by: str | None, at: int, visibility: str
+    ) -> dict[str, Any]:
+        """A feed ``ensure_feeds`` makes at ``at``, as ``get_feed`` will read it."""
+        return self._feed(self._new_feed_row(fid, created_by, at, visibility))
 
     _FEED_SELECT = "SELECT fid, group_id, id, created_by, created_at, updated_at, doc FROM feeds"
 
