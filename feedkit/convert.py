@@ -682,7 +682,9 @@ def _json_problem(cell: str, depth: int, want: type | None) -> tuple[Reason, str
         return Reason.TYPE, "must be a JSON array of strings"
     if want in (list, dict) and not isinstance(value, want):
         return Reason.TYPE, f"must be a JSON {'array' if want is list else 'object'}"
-    if isinstance(value, (dict, list)) and json_depth(value, depth) > depth:
+    # (no deeper than its text has brackets: the levels are walked only when it has more)
+    deep = cell.count("{") + cell.count("[") > depth
+    if deep and isinstance(value, (dict, list)) and json_depth(value, depth) > depth:
         return Reason.TOO_DEEP, f"is nested more than {depth} levels deep here"
     return None
 

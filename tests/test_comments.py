@@ -1,20 +1,31 @@
 """Comments through the feedkit client on the embedded server (``feedkit.connect()``): the
 client's methods, validation naming the field on both sides, 404s, 403s for a user token
-acting for another user, batches all or nothing, and a store file of the earlier layout."""
+acting for another user, batches all or nothing, and a store file of the earlier layout.
+AddCommentsBatch is written as one batch: the store ends as one comment at a time leaves it,
+and a bad comment refuses the batch with the answer it gets alone."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
+from unittest import mock
 
 import pytest
+from _batches import refused_as_alone, stored
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import feedkit
 from feedkit import AuthError, NotFoundError, ValidationError
 from feedkit.errors import APIError
 from feedkit.schema import Reason
-from feedkit.schema.comment import validate_comment, validate_comment_partial
+from feedkit.schema.comment import COMMENT_FIELDS, validate_comment, validate_comment_partial
+from feedkit.server.auth import APP, Principal
+from feedkit.server.problems import Problem
+from feedkit.server.service import AppService
+from feedkit.server.store import Store
 
 
 @pytest.fixture
@@ -226,3 +237,132 @@ def test_comments_follow_the_activity_s_visibility(client: feedkit.Client) -> No
     with pytest.raises(NotFoundError):
         client.get_comments("secret", user_id="bob")
     assert [c["id"] for c in ann.get_comments("secret")["comments"]] == ["s1"]
+
+
+# -- AddCommentsBatch as one batch -----------------------------------------------------------
+
+ANN = Principal("ann")
+COMMENTS: list[dict[str, Any]] = [
+    {"id": "c1", "object_id": "a1", "comment": "first", "user_id": "bob"},
+    {"id": "r1", "parent_id": "c1", "comment": "reply", "user_id": "cy",
+     "mentioned_user_ids": ["dan", "dan", "bob"]},
+    {"id": "r2", "parent_id": "r1", "object_id": "a1", "object_type": "activity",
+     "comment": "deeper", "user_id": "eve", "custom": {"k": [1]},
+     "attachments": [{"type": "image", "image_url": "https://x.example/i.png"}]},
+    {"id": "s1", "parent_id": "old", "comment": "on a stored one", "user_id": "bob"},
+    {"object_id": "a2", "comment": "no id given", "user_id": "fay"},
+    {"id": "c3", "object_id": "a2", "comment": "second", "user_id": "bob"},
+]  # fmt: skip
+
+
+def _seeded(store: Store) -> AppService:
+    service = AppService(store)
+    for aid in ("a1", "a2", "gone"):
+        service.activities.add_activity(
+            APP, {"id": aid, "type": "post", "user_id": "ann", "feeds": ["user:ann"]}
+        )
+    hidden = {"id": "hidden", "type": "post", "user_id": "bob", "feeds": ["user:bob"],
+              "visibility": "private"}  # fmt: skip
+    service.activities.add_activity(APP, hidden)
+    service.activities.delete_activities(APP, ["gone"], False, None)
+    service.comments.add_comment(APP, {"id": "old", "object_id": "a1", "comment": "stored",
+                                       "user_id": "ann"})  # fmt: skip
+    return service
+
+
+def _state(store: Store) -> dict[str, Any]:
+    """Every comment and user as stored, times left out but their order kept."""
+    return stored(store.path, {
+        "comments": "SELECT CASE WHEN length(id) = 36 THEN '(made)' ELSE id END, object_type, "
+        "object_id, parent_id, user_id, doc, created_at = updated_at, edited_at, deleted_at "
+        "FROM comments ORDER BY created_at, rid",
+        "users": "SELECT id, doc FROM users ORDER BY created_at, id",
+    })  # fmt: skip
+
+
+def _shown(answer: dict[str, Any]) -> dict[str, Any]:
+    left = ("id", "created_at", "updated_at", "user", "mentioned_users")
+    shown = {k: v for k, v in answer.items() if k not in left}
+    return {**shown, "user": answer["user"]["id"],
+            "mentioned": [u["id"] for u in answer["mentioned_users"]]}  # fmt: skip
+
+
+def test_a_batch_ends_as_one_comment_at_a_time(tmp_path: Any) -> None:
+    batch = _seeded(Store(str(tmp_path / "batch.db")))
+    single = _seeded(Store(str(tmp_path / "single.db")))
+    answers = batch.comments.add_comments_batch(APP, {"comments": COMMENTS})["comments"]
+    for body in COMMENTS:
+        single.comments.add_comment(APP, body)
+    assert _state(batch.store) == _state(single.store)
+    assert [a["reply_count"] for a in answers] == [1, 1, 0, 0, 0, 0]
+    read = [batch.comments.get_comment(APP, a["id"], {})["comment"] for a in answers]
+    assert [_shown(a) for a in answers] == [_shown(r) for r in read]
+    assert answers[1]["mentioned_users"][0]["id"] == "dan"
+    counts = sqlite3.connect(batch.store.path).execute(
+        "SELECT count(*) FROM comments WHERE object_id = 'a1'").fetchone()  # fmt: skip
+    assert counts == (5,)
+
+
+def _refusal(service: AppService, principal: Principal, comments: list[Any]) -> Problem:
+    with pytest.raises(Problem) as caught:
+        service.comments.add_comments_batch(principal, {"comments": comments})
+    return caught.value
+
+
+@pytest.mark.parametrize(
+    ("principal", "bad"),
+    [
+        (APP, {"parent_id": "nope", "comment": "x", "user_id": "bob"}),
+        (APP, {"parent_id": "old", "object_id": "a2", "comment": "x", "user_id": "bob"}),
+        (APP, {"object_id": "missing", "comment": "x", "user_id": "bob"}),
+        (APP, {"object_id": "gone", "comment": "x", "user_id": "bob"}),
+        (APP, {"id": "old", "object_id": "a1", "comment": "x", "user_id": "bob"}),
+        (APP, {"object_id": "a1", "comment": 7, "user_id": "bob"}),
+        (ANN, {"object_id": "hidden", "comment": "x"}),
+        (ANN, {"object_id": "a1", "comment": "x", "user_id": "bob"}),
+    ],
+)
+def test_a_bad_comment_refuses_the_batch_as_it_is_refused_alone(
+    tmp_path: Any, principal: Principal, bad: dict[str, Any]
+) -> None:
+    service = _seeded(Store(str(tmp_path / "x.db")))
+    before = _state(service.store)
+    good = {"object_id": "a1", "comment": "fine", "user_id": principal.user_id or "bob"}
+    refused_as_alone(lambda batch: _refusal(service, principal, batch), "comments", good, bad)
+    assert _state(service.store) == before  # all or nothing
+
+
+def test_an_id_twice_in_a_batch_is_refused_at_its_second(tmp_path: Any) -> None:
+    service = _seeded(Store(str(tmp_path / "x.db")))
+    twice = {"id": "t", "object_id": "a1", "comment": "x", "user_id": "bob"}
+    refused = _refusal(service, APP, [twice, twice])
+    assert refused.fields == {"comments[1].id": "comment 't' already exists"}
+
+
+_VALUES = st.one_of(
+    st.text(max_size=3), st.sampled_from(["", "x" * 300, "activity"]), st.integers(-2, 2),
+    st.booleans(), st.none(), st.lists(st.one_of(st.text(max_size=2), st.integers()), max_size=3),
+    st.dictionaries(st.sampled_from(["type", "image_url", 7]),
+                    st.one_of(st.integers(), st.text(max_size=2), st.none()), max_size=2),
+    st.lists(st.dictionaries(st.sampled_from(["type", "image_url", "custom"]),
+                             st.one_of(st.text(max_size=2), st.integers()), max_size=2),
+             max_size=2),
+)  # fmt: skip
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.dictionaries(st.sampled_from([*COMMENT_FIELDS, "unknown"]), _VALUES, max_size=4),
+    st.booleans(),
+)
+def test_the_fast_verdict_of_a_comment_is_that_of_its_errors(
+    changed: dict[str, Any], new: bool
+) -> None:
+    """``validate_comment`` answers a valid comment by each field's ``accepts``; the
+    verdict is the same as the full checks'."""
+    comment = {"object_id": "a1", "comment": "hi", **changed}
+    with mock.patch("feedkit.schema.comment.all_accepted", return_value=False):
+        full = validate_comment(comment, new=new)
+    assert (validate_comment(comment, new=new) == []) == (full == []), (comment, full)
+    if full:
+        assert validate_comment(comment, new=new) == full

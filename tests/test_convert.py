@@ -29,7 +29,7 @@ from hypothesis import strategies as st
 import feedkit
 from feedkit.convert import ERROR_COLUMNS, Conversion, convert
 from feedkit.mapping import Mapping, MappingError
-from feedkit.schema import parse_time, validate_activity
+from feedkit.schema import Reason, parse_time, validate_activity
 
 BASE: dict[str, Any] = {"id": {"derive": True}, "type": "post", "feeds": ["user:{u}"]}
 LOC: dict[str, Any] = {**BASE, "location": {"lat": "lat", "lng": "lng"}}
@@ -1276,3 +1276,19 @@ def test_keys_alone_are_the_keys_convert_gives_valid_rows(
 def test_keys_that_need_the_whole_row_are_not_read_alone() -> None:
     derived = Mapping.build({"id": {"derive": True}, "type": "post", "feeds": ["user:{u}"]})
     assert feedkit.convert.convert_keys(pd.DataFrame({"u": ["a"]}), derived) is None
+
+
+@pytest.mark.parametrize(
+    ("cell", "refused"),
+    [("[[[[[]]]]]", True), ("[[[[]]]]", False), ('{"a": "[[[[[[[["}', False),
+     ('[{"a": [{"b": [1]}]}]', True), ('{"a": {"b": {"c": {"d": 1}}}, "e": "{{{{"}', False)],
+)  # fmt: skip
+def test_a_json_cell_is_judged_by_its_levels_however_its_brackets_read(
+    cell: str, refused: bool
+) -> None:
+    """A cell's text is walked for its levels only when it holds more brackets than the
+    depth allowed (4 here): brackets inside strings never make it too deep."""
+    from feedkit.convert import _json_problem
+
+    problem = _json_problem(cell, 4, None)
+    assert (problem is not None and problem[0] is Reason.TOO_DEEP) is refused

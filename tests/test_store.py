@@ -155,6 +155,8 @@ def test_a_file_without_feed_groups_gains_them_from_its_feeds(tmp_path: Path) ->
     with sqlite3.connect(path) as db:  # back to the layout before groups and follow requests
         db.execute("DROP TABLE feed_groups")
         db.execute("DROP TABLE feed_views")
+        db.execute("DROP INDEX follows_target_status")  # the index of that layout
+        db.execute("CREATE INDEX follows_target ON follows (target)")
         for column in ("status", "request_accepted_at", "request_rejected_at"):
             db.execute(f"ALTER TABLE follows DROP COLUMN {column}")
     with feedkit.connect(path) as client:
@@ -169,6 +171,9 @@ def test_a_file_without_feed_groups_gains_them_from_its_feeds(tmp_path: Path) ->
     with feedkit.connect(path) as client:  # opened again: a removed group stays removed
         assert "club" not in client.list_feed_groups()
         assert set(client.list_feed_views()) == {"hot"}
+    with sqlite3.connect(path) as db:  # followers are counted from the new index alone
+        indexes = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
+        assert "follows_target_status" in indexes and "follows_target" not in indexes
 
 
 def test_reactions_of_an_earlier_layout_are_read_from_the_covering_index(tmp_path: Path) -> None:

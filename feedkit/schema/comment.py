@@ -28,6 +28,7 @@ from feedkit.schema import (
     Reason,
     check_encoded,
 )
+from feedkit.schema.fields import all_accepted
 
 __all__ = [
     "COMMENT_FIELDS",
@@ -99,12 +100,16 @@ def validate_comment(
     ``strict`` also refuses keys that are neither comment fields nor request options."""
     if not isinstance(data, Mapping):
         return [FieldError("", Reason.TYPE, "a comment must be an object", data)]
+    needs_object = new and data.get("object_id") is None and data.get("parent_id") is None
+    valid = not strict and not needs_object and all_accepted(COMMENT_FIELDS.values(), data)
+    if valid and not check_encoded(data):  # a valid comment: decided without building errors
+        return []
     errors: list[FieldError] = []
     for name, f in COMMENT_FIELDS.items():
         value = data.get(name)
         if value is not None:
             errors += f.errors(value, name)
-    if new and data.get("object_id") is None and data.get("parent_id") is None:
+    if needs_object:
         errors.append(
             FieldError("object_id", Reason.REQUIRED, "is required unless parent_id is given")
         )

@@ -508,6 +508,16 @@ _SCALARS = (str, int, float, type(None))
 _LENIENT = orjson.OPT_NON_STR_KEYS | orjson.OPT_SERIALIZE_NUMPY
 
 
+def all_accepted(fields: Iterable[Field], data: Mapping[str, Any]) -> bool:
+    """Whether every present, non-null value of these fields in ``data`` has no error (each
+    field's :attr:`Field.accepts`): a valid request's verdict, without building errors."""
+    for f in fields:
+        value = data.get(f.name)
+        if value is not None and not f.accepts(value):
+            return False
+    return True
+
+
 def check_encoded(activity: Mapping[str, Any]) -> list[FieldError]:
     """What stops an activity from travelling as JSON: nesting past ``MAX_ACTIVITY_DEPTH``,
     a string that is not Unicode text (a lone surrogate), more than ``MAX_ACTIVITY_BYTES``."""

@@ -16,6 +16,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 
 from feedkit.schema import MAX_ID, Field, FieldError, Kind, Reason, check_encoded
+from feedkit.schema.fields import all_accepted
 
 __all__ = ["USER_FIELDS", "validate_user", "validate_user_partial"]
 
@@ -111,6 +112,8 @@ def validate_user(data: Mapping[str, Any], *, strict: bool = False) -> list[Fiel
     keys that are not user fields (the server ignores them, as the hosted service does)."""
     if not isinstance(data, Mapping):
         return [FieldError("", Reason.TYPE, "a user must be an object", data)]
+    if not strict and _accepted(data):
+        return []
     errors: list[FieldError] = []
     if not data.get("id"):
         errors.append(FieldError("id", Reason.REQUIRED, "is required", data.get("id")))
@@ -125,6 +128,13 @@ def validate_user(data: Mapping[str, Any], *, strict: bool = False) -> list[Fiel
             if k not in USER_FIELDS
         ]
     return errors + (check_encoded(data) if not errors else [])
+
+
+def _accepted(data: Mapping[str, Any]) -> bool:
+    """Whether :func:`validate_user` (not strict) finds no error, decided without building
+    any."""
+    return bool(data.get("id")) and all_accepted(USER_FIELDS.values(), data) and (
+        not check_encoded(data))  # fmt: skip
 
 
 def validate_user_partial(

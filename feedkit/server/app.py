@@ -364,6 +364,9 @@ def create_app(
 
     @contextlib.asynccontextmanager
     async def lifespan(_: Starlette) -> AsyncIterator[None]:
+        # The worker threads' machinery (anyio's backend: some 20 modules) loaded now, not
+        # by the first write, which paid 15-20 ms for it.
+        await run_in_threadpool(lambda: None)
         yield
         service.imports.close()
         store.close()

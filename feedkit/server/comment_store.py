@@ -18,15 +18,18 @@ from typing import Any
 import orjson
 
 __all__ = [
+    "ACTIVITY_SEEN",
     "COLUMNS",
     "INSERTED",
     "ORDERS",
+    "activities_of",
     "comment_counts",
     "delete_on",
     "delete_tree",
     "encode_doc",
     "get_comments",
     "insert_comment",
+    "insert_comments",
     "latest_comments",
     "replies_of",
     "reply_counts",
@@ -40,6 +43,8 @@ COLUMNS = ("rid", "id", "object_type", "object_id", "parent_id", "user_id", "cre
            "confidence_score", "controversy_score")  # fmt: skip
 # The columns a new comment is written with (the others take their defaults), then its doc.
 INSERTED = ("id", "object_type", "object_id", "parent_id", "user_id", "created_at", "updated_at")
+# The columns of an activity that decide who may comment on it.
+ACTIVITY_SEEN = ("id", "user_id", "visibility", "visibility_tag", "expires_at", "deleted_at")
 DOC_DEFAULTS: dict[str, Any] = {"attachments": [], "custom": {}, "mentioned_user_ids": []}
 _SELECT = ", ".join(f"c.{c}" for c in (*COLUMNS, "doc"))
 # Each sort of the protocol as an ORDER BY over the table aliased ``c``.
@@ -73,12 +78,21 @@ def encode_doc(comment: dict[str, Any]) -> bytes:
 
 def insert_comment(db: sqlite3.Connection, comment: dict[str, Any]) -> None:
     """Store a new comment; sets its ``rid``."""
-    cursor = db.execute(
-        "INSERT INTO comments (id, object_type, object_id, parent_id, user_id, created_at, "
-        "updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-        [*(comment[k] for k in INSERTED), encode_doc(comment)],
-    )
+    cursor = db.execute(_INSERT, _inserted(comment))
     comment["rid"] = cursor.lastrowid
+
+
+def insert_comments(db: sqlite3.Connection, comments: Sequence[dict[str, Any]]) -> None:
+    """Store new comments, in order, with one statement (their ``rid`` is not set)."""
+    db.executemany(_INSERT, map(_inserted, comments))
+
+
+_INSERT = (f"INSERT INTO comments ({', '.join(INSERTED)}, doc) "
+           f"VALUES ({', '.join('?' * (len(INSERTED) + 1))})")  # fmt: skip
+
+
+def _inserted(comment: dict[str, Any]) -> list[Any]:
+    return [*(comment[k] for k in INSERTED), encode_doc(comment)]
 
 
 def update_comment(db: sqlite3.Connection, comment: dict[str, Any]) -> None:
@@ -191,6 +205,17 @@ def delete_on(db: sqlite3.Connection, object_type: str, object_ids: Sequence[str
     ids = [r[0] for r in db.execute(f"SELECT id FROM comments WHERE {where}", on)]
     db.execute(f"DELETE FROM comments WHERE {where}", on)
     return ids
+
+
+def activities_of(db: sqlite3.Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:
+    """What a new comment's checks read of the activities it may be on, by id: their
+    columns ``ACTIVITY_SEEN`` (who may see each, and whether it is deleted), not their docs."""
+    rows = db.execute(
+        f"SELECT {', '.join(f'a.{c}' for c in ACTIVITY_SEEN)} FROM json_each(?) j "
+        "JOIN activities a ON a.id = j.value",
+        (orjson.dumps(list(dict.fromkeys(ids))).decode(),),
+    )
+    return {row[0]: dict(zip(ACTIVITY_SEEN, row, strict=True)) for row in rows}
 
 
 def users_of(db: sqlite3.Connection, ids: Iterable[str]) -> dict[str, dict[str, Any]]:

@@ -128,40 +128,63 @@ class CommentsService:
 
     # -- writes -----------------------------------------------------------------------------
 
-    def _new(
-        self, db: sqlite3.Connection, body: dict[str, Any], actor: str, where: str, user: str | None
-    ) -> dict[str, Any]:
-        """Store one checked comment request; the stored comment. A user token (``user``)
-        comments only on activities it may see."""
-        parent_id = body.get("parent_id")
-        object_type = body.get("object_type") or DEFAULT_OBJECT_TYPE
-        object_id = body.get("object_id")
-        if parent_id is not None:
-            parent = cs.get_comments(db, [parent_id]).get(parent_id)
-            if parent is None or parent.get("deleted_at") is not None:
-                raise Problem.not_found(f"comment {parent_id!r} ({where}parent_id)")
-            same = object_id in (None, parent["object_id"]) and (
-                body.get("object_type") in (None, parent["object_type"]))  # fmt: skip
-            if not same:
-                raise Problem.invalid({f"{where}parent_id": f"comment {parent_id!r} is on "
-                                       f"{parent['object_type']} {parent['object_id']!r}, not "
-                                       f"on {object_type} {object_id!r}"})  # fmt: skip
-            object_type, object_id = parent["object_type"], parent["object_id"]
-        self._object(db, str(object_id), user)
-        comment_id = body.get("id") or str(uuid.uuid4())
-        if cs.get_comments(db, [comment_id]):
-            raise Problem.invalid({f"{where}id": f"comment {comment_id!r} already exists"})
-        now = self.store.tick()
-        comment = {
-            "id": comment_id, "object_type": object_type, "object_id": object_id,
-            "parent_id": parent_id, "user_id": actor, "created_at": now, "updated_at": now,
-            "text": body.get("comment"), "attachments": body.get("attachments") or [],
-            "custom": body.get("custom") or {},
-            "mentioned_user_ids": list(dict.fromkeys(body.get("mentioned_user_ids") or [])),
-        }  # fmt: skip
-        self.store.ensure_users(db, [actor, *(body.get("mentioned_user_ids") or [])], now)
-        cs.insert_comment(db, comment)
-        return comment
+    def _add(
+        self,
+        db: sqlite3.Connection,
+        requests: Sequence[tuple[dict[str, Any], str]],
+        prefix: str,
+        user: str | None,
+    ) -> list[dict[str, Any]]:
+        """Store checked comment requests (body, author) in order, each at its own tick, as
+        one at a time would (a reply may answer a comment made before it; the first refused
+        is answered, ``prefix`` formatted with its index naming it); the stored comments. A
+        user token (``user``) comments only on activities it may see. What they refer to is
+        read once, and they are written in a few statements."""
+        given = [b.get(k) for b, _ in requests for k in ("parent_id", "id")]
+        stored = cs.get_comments(db, [i for i in given if isinstance(i, str)])
+        objects = {str(b.get("object_id")) for b, _ in requests}
+        objects.update(c["object_id"] for c in stored.values())
+        activities = cs.activities_of(db, objects)
+        made: dict[str, dict[str, Any]] = {}
+        for i, (body, actor) in enumerate(requests):
+            where = prefix.format(i=i)
+            parent_id = body.get("parent_id")
+            object_type = body.get("object_type") or DEFAULT_OBJECT_TYPE
+            object_id = body.get("object_id")
+            if parent_id is not None:
+                parent = made.get(parent_id) or stored.get(parent_id)
+                if parent is None or parent.get("deleted_at") is not None:
+                    raise Problem.not_found(f"comment {parent_id!r} ({where}parent_id)")
+                same = object_id in (None, parent["object_id"]) and (
+                    body.get("object_type") in (None, parent["object_type"]))  # fmt: skip
+                if not same:
+                    raise Problem.invalid({f"{where}parent_id": f"comment {parent_id!r} is on "
+                                           f"{parent['object_type']} {parent['object_id']!r}, "
+                                           f"not on {object_type} {object_id!r}"})  # fmt: skip
+                object_type, object_id = parent["object_type"], parent["object_id"]
+            record = activities.get(str(object_id))
+            if record is None or record.get("deleted_at") is not None:
+                raise Problem.not_found(f"activity {str(object_id)!r}")
+            if user is not None and not self.activities._visible(db, record, user):
+                raise Problem.not_found(f"activity {str(object_id)!r}")
+            comment_id = body.get("id") or str(uuid.uuid4())
+            if comment_id in made or comment_id in stored:
+                raise Problem.invalid({f"{where}id": f"comment {comment_id!r} already exists"})
+            now = self.store.tick()
+            mentioned = body.get("mentioned_user_ids") or []
+            made[comment_id] = {
+                "id": comment_id, "object_type": object_type, "object_id": object_id,
+                "parent_id": parent_id, "user_id": actor, "created_at": now, "updated_at": now,
+                "text": body.get("comment"), "attachments": body.get("attachments") or [],
+                "custom": body.get("custom") or {},
+                "mentioned_user_ids": list(dict.fromkeys(mentioned)),
+            }  # fmt: skip
+        comments = list(made.values())
+        users = [(u, c["created_at"]) for c in comments
+                 for u in (c["user_id"], *c["mentioned_user_ids"])]  # fmt: skip
+        self.store.ensure_users_at(db, users)
+        cs.insert_comments(db, comments)
+        return comments
 
     def _checked_new(
         self, principal: Principal, items: Sequence[Any], prefix: str
@@ -190,7 +213,7 @@ class CommentsService:
     def add_comment(self, principal: Principal, body: Any) -> dict[str, Any]:
         ((request, actor),) = self._checked_new(principal, [body_object(body)], "")
         with self.store.transaction() as db:
-            comment = self._new(db, request, actor, "", principal.user_id)
+            (comment,) = self._add(db, [(request, actor)], "", principal.user_id)
             return {"comment": self._one(db, comment, actor)}
 
     def add_comments_batch(self, principal: Principal, body: Any) -> dict[str, Any]:
@@ -198,8 +221,7 @@ class CommentsService:
         items = body_list(body_object(body), "comments")
         pairs = self._checked_new(principal, items, "comments[{i}].")
         with self.store.transaction() as db:
-            made = [self._new(db, b, a, f"comments[{i}].", principal.user_id)
-                    for i, (b, a) in enumerate(pairs)]  # fmt: skip
+            made = self._add(db, pairs, "comments[{i}].", principal.user_id)
             answers = render_comments(db, made, principal.user_id)
             return {"comments": [answers[c["id"]] for c in made]}
 
@@ -248,8 +270,7 @@ class CommentsService:
                 self._actor(APP, update)
                 self._edit(db, APP, body["id"], changes)
             else:
-                ((request, actor),) = self._checked_new(APP, [body], "")
-                self._new(db, request, actor, "", None)
+                self._add(db, self._checked_new(APP, [body], ""), "", None)
 
     def update_comment_partial(
         self, principal: Principal, comment_id: str, body: Any

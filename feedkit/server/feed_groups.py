@@ -33,7 +33,19 @@ from feedkit.server.problems import INPUT_ERROR, NOT_ALLOWED, Problem
 if TYPE_CHECKING:
     from feedkit.server.store import Store
 
-__all__ = ["FeedGroupsService", "ensure_groups", "group_setting", "seed_groups"]
+__all__ = [
+    "FeedGroupsService",
+    "GroupState",
+    "default_visibility",
+    "ensure_groups",
+    "group_setting",
+    "group_states",
+    "refuse_groups",
+    "seed_groups",
+]
+
+# A stored group: when it was soft-deleted (or None) and its settings.
+GroupState = tuple[int | None, dict[str, Any]]
 
 
 def _row_response(row: tuple[Any, ...]) -> dict[str, Any]:
@@ -71,14 +83,10 @@ def seed_groups(db: sqlite3.Connection, at: int) -> None:
         _insert(db, gid, {"default_visibility": DEFAULT_VISIBILITY}, at)
 
 
-def ensure_groups(
-    db: sqlite3.Connection, groups: Iterable[str], at: int, *, strict: bool
-) -> dict[str, str]:
-    """The default visibility of each of these groups, creating a missing one (unless
-    ``strict``: then a missing one is refused, as the hosted service refuses it). A
-    soft-deleted group is refused either way."""
+def group_states(db: sqlite3.Connection, groups: Iterable[str]) -> dict[str, GroupState]:
+    """The stored groups among these: when each was deleted (or None) and its settings."""
     wanted = sorted(set(groups))
-    found: dict[str, tuple[int | None, str]] = {}
+    found: dict[str, GroupState] = {}
     for start in range(0, len(wanted), 500):
         chunk = wanted[start : start + 500]
         for gid, deleted, doc in db.execute(
@@ -86,7 +94,14 @@ def ensure_groups(
             f"({','.join('?' * len(chunk))})",
             chunk,
         ):
-            found[gid] = (deleted, orjson.loads(doc).get("default_visibility"))
+            found[gid] = (deleted, orjson.loads(doc))
+    return found
+
+
+def refuse_groups(found: Mapping[str, GroupState], groups: Iterable[str], *, strict: bool) -> None:
+    """Refuse (400) writing feeds of these groups: one deleted, or missing from ``found``
+    when ``strict``."""
+    wanted = sorted(set(groups))
     missing = [g for g in wanted if g not in found]
     if missing and strict:
         names = ", ".join(repr(g) for g in missing)
@@ -96,7 +111,7 @@ def ensure_groups(
             "server refuses feeds of unknown groups (--strict-groups), as the hosted service does",
             {"feed_group": f"{names} does not exist"},
         )  # fmt: skip
-    deleted = [g for g, (when, _) in found.items() if when is not None]
+    deleted = [g for g in wanted if g in found and found[g][0] is not None]
     if deleted:
         names = ", ".join(repr(g) for g in deleted)
         raise Problem(
@@ -104,9 +119,26 @@ def ensure_groups(
             f"feed group {names} is deleted: restore it (RestoreFeedGroup) to write its feeds",
             {"feed_group": f"{names} is deleted"},
         )  # fmt: skip
-    for gid in missing:
-        _insert(db, gid, {"default_visibility": DEFAULT_VISIBILITY}, at)
-    return {g: (found[g][1] if g in found else None) or DEFAULT_VISIBILITY for g in wanted}
+
+
+def default_visibility(found: Mapping[str, GroupState], gid: str) -> str:
+    """The visibility a new feed of the group takes (a group made for it: the default)."""
+    return (found[gid][1].get("default_visibility") if gid in found else None) or DEFAULT_VISIBILITY
+
+
+def ensure_groups(
+    db: sqlite3.Connection, groups: Iterable[str], at: int, *, strict: bool
+) -> dict[str, str]:
+    """The default visibility of each of these groups, creating a missing one (unless
+    ``strict``: then a missing one is refused, as the hosted service refuses it). A
+    soft-deleted group is refused either way."""
+    wanted = sorted(set(groups))
+    found = group_states(db, wanted)
+    refuse_groups(found, wanted, strict=strict)
+    for gid in wanted:
+        if gid not in found:
+            _insert(db, gid, {"default_visibility": DEFAULT_VISIBILITY}, at)
+    return {g: default_visibility(found, g) for g in wanted}
 
 
 def group_setting(db: sqlite3.Connection, gid: str, name: str) -> Any:

@@ -17,11 +17,11 @@ from feedkit.schema import DEFAULT_PAGE, FEED_ID
 from feedkit.schema.follow import FOLLOW_STATUSES, PUSH_PREFERENCES
 from feedkit.server import listing
 from feedkit.server.auth import APP, Principal
-from feedkit.server.feed_groups import group_setting
+from feedkit.server.feed_groups import default_visibility, group_states, refuse_groups
 from feedkit.server.problems import NOT_ALLOWED, Problem
 from feedkit.server.render import feed_response
 from feedkit.server.requests import body_list, body_object, page_limit
-from feedkit.server.store import FOLLOW_FIELDS, Store, now_ns
+from feedkit.server.store import FEED_COUNTS, FOLLOW_FIELDS, Store, now_ns
 
 __all__ = ["FollowsService"]
 
@@ -38,6 +38,27 @@ _FOLLOW_FILTERS = {"source_feed": ("$eq", "$in"), "target_feed": ("$eq", "$in"),
 _FOLLOW_COLUMNS = {"source_feed": "source", "target_feed": "target"}
 
 
+# A follow request checked: source, target and its own fields.
+FollowRequest = tuple[str, str, dict[str, Any]]
+# Feeds' counts by feed id (activity_count, follower_count, following_count, pin_count).
+FeedCounts = dict[str, dict[str, int]]
+
+
+def _owner(fid: str, feed: dict[str, Any] | None) -> str:
+    """Whose a feed is, for its follow requests: its creator, else the user it is named for
+    (``user:ann`` is ann's)."""
+    return str((feed or {}).get("created_by") or fid.partition(":")[2])
+
+
+def _count(counts: FeedCounts, old: dict[str, Any] | None, new: dict[str, Any]) -> None:
+    """Move the follower and following counts of a follow's feeds as its status moved."""
+    was = old is not None and old["status"] == "accepted"
+    change = (new["status"] == "accepted") - was
+    if change:
+        counts[new["target"]]["follower_count"] += change
+        counts[new["source"]]["following_count"] += change
+
+
 class FollowsService:
     def __init__(self, store: Store) -> None:
         self.store = store
@@ -45,14 +66,14 @@ class FollowsService:
     def _owner(self, db: Any, fid: str) -> str:
         """Whose a feed is, for its follow requests: its creator, else the user it is named
         for (``user:ann`` is ann's)."""
-        feed = self.store.get_feed(db, fid) or {}
-        return str(feed.get("created_by") or fid.partition(":")[2])
+        return _owner(fid, self.store.get_feed(db, fid))
 
-    def _feed_owner_check(self, db: Any, principal: Principal, fid: str) -> None:
+    def _feed_owner_check(
+        self, principal: Principal, fid: str, feed: dict[str, Any] | None
+    ) -> None:
         """A user token may change only its own feeds: created by it, or named for it."""
         if principal.user_id is None:
             return
-        feed = self.store.get_feed(db, fid)
         owner = feed.get("created_by") if feed else fid.partition(":")[2]
         if owner != principal.user_id:
             raise Problem(
@@ -91,20 +112,16 @@ class FollowsService:
         self, principal: Principal, body: Any, *, keep: bool = False, one: bool = False
     ) -> dict[str, Any]:
         """FollowBatch (each follow created or updated) and GetOrCreateFollows (``keep``:
-        one that exists is answered as it is); ``created`` lists the new ones."""
+        one that exists is answered as it is); ``created`` lists the new ones. Each answer
+        shows its feeds' counts as they were just after its own follow."""
         items = body_list(body_object(body), "follows")
         requests = [self._follow_request(x, "" if one else f"follows[{i}].")
                     for i, x in enumerate(items)]  # fmt: skip
         with self.store.transaction() as db:
             now = self.store.tick()
-            done, created = [], []
-            for request in requests:
-                self._feed_owner_check(db, principal, request[0])
-                self.store.ensure_feeds(db, request[:2], principal.user_id, now)
-                row = self._put(db, principal, request, now, keep=keep)
-                done.append(self._follow_response(db, row))
-                if row["created_at"] == now:
-                    created.append(done[-1])
+            steps, feeds = self._put(db, principal, requests, [now] * len(requests), keep=keep)
+            done = self._responses(db, [(row, counts) for row, counts, _ in steps], feeds)
+            created = [answer for answer, (_, _, new) in zip(done, steps, strict=True) if new]
             return {"follows": done, "created": created}
 
     def write_follows(self, db: Any, items: Sequence[Any]) -> None:
@@ -113,32 +130,78 @@ class FollowsService:
         requests = [self._follow_request(x) for x in items]  # a refused item is found alone
         fids = [fid for source, target, _ in requests for fid in (source, target)]
         self.store.ensure_feeds(db, fids, APP.user_id, self.store.tick())
-        for request in requests:
-            self._put(db, APP, request, self.store.tick())
+        self._put(db, APP, requests, [self.store.tick() for _ in requests])
 
     def _put(
         self,
         db: Any,
         principal: Principal,
-        request: tuple[str, str, dict[str, Any]],
-        now: int,
+        requests: Sequence[FollowRequest],
+        ticks: Sequence[int],
         *,
         keep: bool = False,
+    ) -> tuple[list[tuple[dict[str, Any], FeedCounts, bool]], dict[str, dict[str, Any]]]:
+        """Write checked FollowRequests, each at its tick, as one at a time would: a follow
+        request made checked, defaulted and given its status in order, over what the batch
+        wrote before it; then their feeds and follows written in a few statements. Each
+        request's follow as it left it, both feeds' counts then, and whether it made it; and the
+        feeds they name, as stored after."""
+        fids = list(
+            dict.fromkeys(fid for source, target, _ in requests for fid in (source, target))
+        )
+        feeds = self.store.get_feeds(db, fids)
+        groups = group_states(db, {fid.partition(":")[0] for fid in fids})
+        counts = self.store.feeds_counts(db, fids)
+        follows = self.store.get_follows(db, [(source, target) for source, target, _ in requests])
+        steps = []
+        for (source, target, fields), now in zip(requests, ticks, strict=True):
+            self._feed_owner_check(principal, source, feeds.get(source))
+            pair = (source.partition(":")[0], target.partition(":")[0])
+            refuse_groups(groups, pair, strict=self.store.strict_groups)
+            for fid, group in zip((source, target), pair, strict=True):
+                if fid not in feeds:  # as ensure_feeds makes it, below
+                    visibility = default_visibility(groups, group)
+                    feeds[fid] = self.store.new_feed(fid, principal.user_id, ticks[0], visibility)
+            old = follows.get((source, target))
+            row = self._followed(old, source, target, fields, now, keep=keep)
+            if not keep or row["created_at"] == now:
+                row = self._request(principal, row, feeds, now, fields.get("status"))
+            if row["created_at"] == now and fields["follower_role"] is None:
+                role = groups.get(target.partition(":")[0], (None, {}))[1]
+                row["follower_role"] = role.get("default_follower_role") or row["follower_role"]
+            _count(counts, old, row)
+            follows[source, target] = row
+            steps.append((dict(row), {f: dict(counts[f]) for f in (source, target)},
+                          row["created_at"] == now))  # fmt: skip
+        self.store.ensure_feeds(db, fids, principal.user_id, ticks[0])
+        self.store.put_follows(db, {(r["source"], r["target"]): r for r, _, _ in steps}.values())
+        return steps, feeds
+
+    @staticmethod
+    def _followed(
+        old: dict[str, Any] | None,
+        source: str,
+        target: str,
+        fields: dict[str, Any],
+        now: int,
+        *,
+        keep: bool,
     ) -> dict[str, Any]:
-        """Write one checked FollowRequest between feeds that exist (its status and default
-        role set as a new follow takes them); the stored follow."""
-        source, target, fields = request
-        row = self.store.follow(db, source, target, now, fields, keep=keep)
-        if not keep or row["created_at"] == now:
-            row = self._request(db, principal, row, now, fields.get("status"))
-        if row["created_at"] == now and fields["follower_role"] is None:
-            row = self._default_role(db, row)
-        return row
+        """The follow once a FollowRequest's own fields are written over ``old`` (the stored
+        one, or None): a new one takes the defaults for those not given."""
+        given = {k: v for k, v in fields.items() if k in FOLLOW_FIELDS and v is not None}
+        if old is None:
+            return {"source": source, "target": target, "created_at": now, "updated_at": now,
+                    **FOLLOW_FIELDS, **given, "status": "accepted", "request_accepted_at": None,
+                    "request_rejected_at": None}  # fmt: skip
+        if keep:
+            return dict(old)
+        return {**old, "updated_at": now, **given}
 
     def update_follow(self, principal: Principal, body: Any) -> dict[str, Any]:
         source, target, fields = self._follow_request(body)
         with self.store.transaction() as db:
-            self._feed_owner_check(db, principal, source)
+            self._feed_owner_check(principal, source, self.store.get_feed(db, source))
             if not self.store.query_follows(
                 db, "source = ? AND target = ?", [source, target], 1, 0
             ):
@@ -158,32 +221,47 @@ class FollowsService:
         offset = listing.page_offset(body, "follows")
         with self.store.reading() as db:
             rows = self.store.query_follows(db, where, params, limit + 1, offset, order=order)
-            follows = [self._follow_response(db, r) for r in rows[:limit]]
+            follows = self._responses(db, [(r, None) for r in rows[:limit]])
         return listing.paged({"follows": follows}, "follows", offset, limit, len(rows) > limit)
 
     def _follow_response(self, db: Any, row: dict[str, Any]) -> dict[str, Any]:
+        return self._responses(db, [(row, None)])[0]
+
+    def _responses(
+        self,
+        db: Any,
+        follows: Sequence[tuple[dict[str, Any], FeedCounts | None]],
+        feeds: dict[str, dict[str, Any]] | None = None,
+    ) -> list[dict[str, Any]]:
+        """FollowResponses: each follow with both its feeds (given, else read), their counts
+        given (else read as they are now); feeds, creators and counts read once for all."""
+        fids = list(dict.fromkeys(f for row, _ in follows for f in (row["source"], row["target"])))
+        feeds = feeds if feeds is not None else self.store.get_feeds(db, fids)
+        users = self.store.get_users(db, {f.get("created_by") or f["id"] for f in feeds.values()})
+        stored = self.store.feeds_counts(db, fids) if any(c is None for _, c in follows) else {}
         now = now_ns()
-        feeds = {}
-        for fid in (row["source"], row["target"]):
-            feed = self.store.get_feed(db, fid)
-            assert feed is not None
-            users = self.store.get_users(db, [feed.get("created_by") or feed["id"]])
-            feeds[fid] = feed_response(feed, self.store.feed_counts(db, fid), users, now)
-        return {
-            "source_feed": feeds[row["source"]],
-            "target_feed": feeds[row["target"]],
-            "status": row["status"],
-            "follower_role": row["follower_role"],
-            "push_preference": row["push_preference"],
-            "custom": row["custom"],
-            "created_at": row["created_at"],
-            "updated_at": row["updated_at"],
-            **{k: row[k] for k in ("request_accepted_at", "request_rejected_at") if row[k]},
-        }
+        zero = dict.fromkeys(FEED_COUNTS, 0)
+        bare = {fid: feed_response(feed, zero, users, now) for fid, feed in feeds.items()}
+        out = []
+        for row, counts in follows:
+            shown = counts or stored  # (counts in place: a feed keeps its members' order)
+            ends = [{**bare[f], **shown[f]} for f in (row["source"], row["target"])]
+            out.append({
+                "source_feed": ends[0],
+                "target_feed": ends[1],
+                "status": row["status"],
+                "follower_role": row["follower_role"],
+                "push_preference": row["push_preference"],
+                "custom": row["custom"],
+                "created_at": row["created_at"],
+                "updated_at": row["updated_at"],
+                **{k: row[k] for k in ("request_accepted_at", "request_rejected_at") if row[k]},
+            })  # fmt: skip
+        return out
 
     def unfollow(self, principal: Principal, source: str, target: str) -> dict[str, Any]:
         with self.store.transaction() as db:
-            self._feed_owner_check(db, principal, source)
+            self._feed_owner_check(principal, source, self.store.get_feed(db, source))
             found = self.store.query_follows(
                 db, "source = ? AND target = ?", [source, target], 1, 0
             )
@@ -193,16 +271,20 @@ class FollowsService:
             # the follow that was, with both feeds' counts as they are now, after it
             return {"follow": self._follow_response(db, found[0])}
 
+    @staticmethod
     def _request(
-        self, db: Any, principal: Principal, row: dict[str, Any], now: int, given: str | None
+        principal: Principal,
+        row: dict[str, Any],
+        feeds: dict[str, dict[str, Any]],
+        now: int,
+        given: str | None,
     ) -> dict[str, Any]:
         """The follow's status after a Follow: what a server-side request gives; else a new
         (or once rejected) follow of a feed that approves its followers is pending, and any
         other new one accepted; a pending or accepted follow stays as it is."""
         source, target = row["source"], row["target"]
-        target_feed = self.store.get_feed(db, target) or {}
-        visibility = target_feed.get("visibility") or "visible"
-        stranger = self._owner(db, source) != self._owner(db, target)
+        visibility = feeds[target].get("visibility") or "visible"
+        stranger = _owner(source, feeds[source]) != _owner(target, feeds[target])
         if given is not None and principal.user_id is not None:
             raise Problem(403, NOT_ALLOWED, "only a server-side request may set a follow's status")
         if stranger and visibility in OWNER_ONLY_FOLLOWS and given is None:
@@ -215,26 +297,7 @@ class FollowsService:
             status = "pending" if stranger and visibility in APPROVED_FOLLOWS else "accepted"
         if status is None or status == row["status"]:
             return row
-        db.execute(
-            "UPDATE follows SET status = ?, request_rejected_at = NULL, updated_at = ? "
-            "WHERE source = ? AND target = ?",
-            (status, now, source, target),
-        )
-        found = self.store.get_follow(db, source, target)
-        assert found is not None
-        return found
-
-    def _default_role(self, db: Any, row: dict[str, Any]) -> dict[str, Any]:
-        """A new follow given no follower_role takes its target group's
-        ``default_follower_role``, if the group has one."""
-        role = group_setting(db, row["target"].partition(":")[0], "default_follower_role")
-        if not role:
-            return row
-        db.execute(
-            "UPDATE follows SET follower_role = ? WHERE source = ? AND target = ?",
-            (role, row["source"], row["target"]),
-        )
-        return {**row, "follower_role": role}
+        return {**row, "status": status, "request_rejected_at": None, "updated_at": now}
 
     def answer_request(self, principal: Principal, body: Any, *, accept: bool) -> dict[str, Any]:
         """AcceptFollow and RejectFollow: the target feed's owner (or a server token) turns a

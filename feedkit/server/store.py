@@ -32,7 +32,7 @@ from feedkit.errors import StoreError
 from feedkit.schema import DEFAULT_PAGE
 from feedkit.schema.feed_group import DEFAULT_FEED_GROUPS
 from feedkit.server.feed_groups import ensure_groups, seed_groups
-from feedkit.server.saved import pin_count
+from feedkit.server.saved import pin_counts
 
 log = logging.getLogger("feedkit.server")
 
@@ -88,9 +88,15 @@ CREATE TABLE IF NOT EXISTS follows (
     push_preference TEXT NOT NULL DEFAULT 'none',
     follower_role TEXT NOT NULL DEFAULT '',
     custom BLOB NOT NULL DEFAULT '{}',
+    status TEXT NOT NULL DEFAULT 'accepted',
+    request_accepted_at INTEGER,
+    request_rejected_at INTEGER,
     PRIMARY KEY (source, target)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS follows_target ON follows (target);
+-- A feed's followers, counted from this index alone (follows_target held the target only, so
+-- each follow's status was read from the table).
+CREATE INDEX IF NOT EXISTS follows_target_status ON follows (target, status);
+DROP INDEX IF EXISTS follows_target;
 CREATE TABLE IF NOT EXISTS reactions (
     object_type TEXT NOT NULL,
     object_id TEXT NOT NULL,
@@ -328,8 +334,11 @@ def _migrate_v0(db: sqlite3.Connection, chunk: int = 10_000) -> None:
         last = rows[-1][0]
 
 
+# What a feed answers it counts (Store.feeds_counts).
+FEED_COUNTS = ("activity_count", "follower_count", "following_count", "pin_count")
 # A follow's own fields, with the value a follow that was never given one has.
 FOLLOW_FIELDS: dict[str, Any] = {"push_preference": "none", "follower_role": "", "custom": {}}
+# The columns of follows an earlier layout's file may lack (SCHEMA declares the table whole).
 FOLLOW_COLUMNS = {
     "push_preference": "TEXT NOT NULL DEFAULT 'none'",
     "follower_role": "TEXT NOT NULL DEFAULT ''",
@@ -340,6 +349,8 @@ FOLLOW_COLUMNS = {
     "request_rejected_at": "INTEGER",
 }
 FOLLOW_STATE = ("status", "request_accepted_at", "request_rejected_at")
+# A follow as it is read and written whole: ``custom`` (the 7th) is stored as JSON.
+FOLLOW_ROW = ("source", "target", "created_at", "updated_at", *FOLLOW_FIELDS, *FOLLOW_STATE)
 
 
 def _add_missing_columns(db: sqlite3.Connection, table: str, columns: dict[str, str]) -> None:
@@ -434,9 +445,10 @@ class Store:
             fresh_groups = not db.execute(
                 "SELECT 1 FROM sqlite_master WHERE name = 'feed_groups'"
             ).fetchone()
+            if db.execute("SELECT 1 FROM sqlite_master WHERE name = 'follows'").fetchone():
+                _add_missing_columns(db, "follows", FOLLOW_COLUMNS)  # before SCHEMA's indexes
             for statement in SCHEMA.split(";"):  # executescript would commit midway
                 db.execute(statement)
-            _add_missing_columns(db, "follows", FOLLOW_COLUMNS)
             if fresh_groups:  # the built-in groups, and those an earlier layout's feeds name
                 seed_groups(db, now_ns())
             # The store's identity, made once: a checkpoint is bound to it, so a journal of
@@ -663,9 +675,13 @@ class Store:
     # -- users ------------------------------------------------------------------------------
 
     def ensure_users(self, db: sqlite3.Connection, ids: Iterable[str], at: int) -> None:
+        self.ensure_users_at(db, [(i, at) for i in sorted(set(ids))])
+
+    def ensure_users_at(self, db: sqlite3.Connection, users: Iterable[tuple[str, int]]) -> None:
+        """Create the users that do not exist yet, each at its time (the first given)."""
         db.executemany(
             "INSERT OR IGNORE INTO users (id, created_at, updated_at, doc) VALUES (?, ?, ?, '{}')",
-            [(i, at, at) for i in sorted(set(ids))],
+            [(i, at, at) for i, at in users],
         )
 
     def upsert_users(
@@ -754,19 +770,28 @@ class Store:
             db, (f.partition(":")[0] for f in wanted), at, strict=self.strict_groups
         )
         for fid, created_by in wanted.items():
-            group, _, fid_id = fid.partition(":")
-            # a new feed starts at its group's default visibility ("visible" is not stored)
-            doc = (
-                b"{}"
-                if visibility[group] == "visible"
-                else orjson.dumps({"visibility": visibility[group]})
-            )
-            rows.append((fid, group, fid_id, created_by, at, at, doc))
+            rows.append(self._new_feed_row(fid, created_by, at, visibility[fid.partition(":")[0]]))
         db.executemany(
             "INSERT OR IGNORE INTO feeds (fid, group_id, id, created_by, created_at, "
             "updated_at, doc) VALUES (?, ?, ?, ?, ?, ?, ?)",
             rows,
         )
+
+    @staticmethod
+    def _new_feed_row(
+        fid: str, created_by: str | None, at: int, visibility: str
+    ) -> tuple[Any, ...]:
+        """The row a new feed is stored with: it starts at its group's default visibility
+        (``visible`` is not stored)."""
+        group, _, fid_id = fid.partition(":")
+        doc = b"{}" if visibility == "visible" else orjson.dumps({"visibility": visibility})
+        return (fid, group, fid_id, created_by, at, at, doc)
+
+    def new_feed(
+        self, fid: str, created_by: str | None, at: int, visibility: str
+    ) -> dict[str, Any]:
+        """A feed ``ensure_feeds`` makes at ``at``, as ``get_feed`` will read it."""
+        return self._feed(self._new_feed_row(fid, created_by, at, visibility))
 
     _FEED_SELECT = "SELECT fid, group_id, id, created_by, created_at, updated_at, doc FROM feeds"
 
@@ -784,8 +809,15 @@ class Store:
         return feed
 
     def get_feed(self, db: sqlite3.Connection, fid: str) -> dict[str, Any] | None:
-        row = db.execute(f"{self._FEED_SELECT} WHERE fid = ?", (fid,)).fetchone()
-        return None if row is None else self._feed(row)
+        return self.get_feeds(db, [fid]).get(fid)
+
+    def get_feeds(self, db: sqlite3.Connection, fids: Iterable[str]) -> dict[str, dict[str, Any]]:
+        """The stored feeds of these ids, by id."""
+        rows = db.execute(
+            f"{self._FEED_SELECT} WHERE fid IN (SELECT value FROM json_each(?))",
+            (orjson.dumps(list(dict.fromkeys(fids))).decode(),),
+        )
+        return {row[0]: self._feed(row) for row in rows}
 
     def query_feeds(
         self,
@@ -811,21 +843,38 @@ class Store:
         )
 
     def feed_counts(self, db: sqlite3.Connection, fid: str) -> dict[str, int]:
-        activities = db.execute(
-            "SELECT count(*) FROM activity_keys WHERE k = ?", (FEED_KEY + fid,)
-        ).fetchone()[0]
+        return self.feeds_counts(db, [fid])[fid]
+
+    def feeds_counts(
+        self, db: sqlite3.Connection, fids: Sequence[str]
+    ) -> dict[str, dict[str, int]]:
+        """Each feed's activity, follower, following and pin counts, a statement each for
+        all of them."""
+        fids = list(dict.fromkeys(fids))
+        listed = (orjson.dumps(fids).decode(),)
+        keys = orjson.dumps([FEED_KEY + f for f in fids]).decode()
+        activities = dict(db.execute(
+            "SELECT k, count(*) FROM activity_keys WHERE k IN (SELECT value FROM json_each(?)) "
+            "GROUP BY k", (keys,),
+        ).fetchall())  # fmt: skip
         accepted = "status = 'accepted'"  # a pending or rejected request is no follow yet
-        followers = db.execute(
-            f"SELECT count(*) FROM follows WHERE target = ? AND {accepted}", (fid,)
-        ).fetchone()[0]
-        following = db.execute(
-            f"SELECT count(*) FROM follows WHERE source = ? AND {accepted}", (fid,)
-        ).fetchone()[0]
+        followers = dict(db.execute(
+            f"SELECT target, count(*) FROM follows WHERE target IN (SELECT value FROM "
+            f"json_each(?)) AND {accepted} GROUP BY target", listed,
+        ).fetchall())  # fmt: skip
+        following = dict(db.execute(
+            f"SELECT source, count(*) FROM follows WHERE source IN (SELECT value FROM "
+            f"json_each(?)) AND {accepted} GROUP BY source", listed,
+        ).fetchall())  # fmt: skip
+        pins = pin_counts(db, fids)
         return {
-            "activity_count": activities,
-            "follower_count": followers,
-            "following_count": following,
-            "pin_count": pin_count(db, fid),
+            fid: {
+                "activity_count": activities.get(FEED_KEY + fid, 0),
+                "follower_count": followers.get(fid, 0),
+                "following_count": following.get(fid, 0),
+                "pin_count": pins.get(fid, 0),
+            }
+            for fid in fids
         }
 
     def following(self, db: sqlite3.Connection, fid: str) -> list[str]:
@@ -872,6 +921,37 @@ class Store:
         found = self.query_follows(db, "source = ? AND target = ?", [source, target], 1, 0)
         return found[0] if found else None
 
+    def get_follows(
+        self, db: sqlite3.Connection, pairs: Iterable[tuple[str, str]]
+    ) -> dict[tuple[str, str], dict[str, Any]]:
+        """The stored follows of these (source, target) pairs, by pair."""
+        listed = orjson.dumps([list(p) for p in dict.fromkeys(pairs)]).decode()
+        rows = db.execute(
+            f"SELECT {', '.join(f'f.{c}' for c in FOLLOW_ROW)} FROM json_each(?) j "
+            "JOIN follows f ON f.source = j.value ->> 0 AND f.target = j.value ->> 1",
+            (listed,),
+        )
+        out = {}
+        for row in rows:
+            follow = dict(zip(FOLLOW_ROW, row, strict=True))
+            follow["custom"] = orjson.loads(follow["custom"])
+            out[follow["source"], follow["target"]] = follow
+        return out
+
+    def put_follows(self, db: sqlite3.Connection, follows: Iterable[dict[str, Any]]) -> None:
+        """Write follows whole (every column of ``FOLLOW_ROW``), created or replaced."""
+        columns = ", ".join(FOLLOW_ROW)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in FOLLOW_ROW[2:])
+        db.executemany(
+            f"INSERT INTO follows ({columns}) VALUES ({', '.join('?' * len(FOLLOW_ROW))}) "
+            f"ON CONFLICT (source, target) DO UPDATE SET {updates}",
+            [
+                [*(f[c] for c in FOLLOW_ROW[:6]), orjson.dumps(f["custom"]),
+                 *(f[c] for c in FOLLOW_ROW[7:])]
+                for f in follows
+            ],
+        )  # fmt: skip
+
     def follows(
         self,
         db: sqlite3.Connection,
@@ -900,10 +980,9 @@ class Store:
             "LIMIT ? OFFSET ?",
             [*params, limit, offset],
         )
-        names = ("source", "target", "created_at", "updated_at", *FOLLOW_FIELDS, *FOLLOW_STATE)
         out = []
         for row in rows:
-            follow = dict(zip(names, row, strict=True))
+            follow = dict(zip(FOLLOW_ROW, row, strict=True))
             follow["custom"] = orjson.loads(follow["custom"])
             out.append(follow)
         return out

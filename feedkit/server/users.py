@@ -29,6 +29,7 @@ MAX_USER_IDS = MAX_PAGE  # users one delete, deactivate or restore request may n
 QUERY_LIMIT = MAX_PAGE  # users one QueryUsers page may hold
 _COLUMNS = {"id": "id", "created_at": "created_at", "updated_at": "updated_at"}
 _SORTABLE = ("id", "created_at", "updated_at", "name", "role", "last_active")
+_KEPT = ("deactivated_at", "deleted_at")  # what replacing a user whole keeps of it
 
 
 def _problem(errors: list[FieldError], prefix: str) -> Problem:
@@ -69,21 +70,28 @@ class UsersService:
     def __init__(self, store: Store) -> None:
         self.store = store
 
-    def _answer(self, db: Any, ids: Iterable[str], full: bool = True) -> dict[str, Any]:
-        stored = self.store.get_users(db, ids)
+    @staticmethod
+    def _answer(
+        stored: dict[str, dict[str, Any]], ids: Iterable[str], full: bool = True
+    ) -> dict[str, Any]:
         now = now_ns()
         extra = FULL_USER_DEFAULTS if full else {}
         return {uid: {**user_response(uid, stored, now), **extra} for uid in ids}
 
-    def _save(self, db: Any, users: list[dict[str, Any]]) -> None:
-        """Store users whole, keeping when each was deactivated or deleted."""
+    def _save(self, db: Any, users: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        """Store users whole (distinct ids), keeping when each was deactivated or deleted;
+        each user as it is now stored (as ``Store.get_users`` would read it), by id."""
         old = self.store.get_users(db, [u["id"] for u in users])
-        kept = ("deactivated_at", "deleted_at")
-        docs = [
-            {**u, **{k: old[u["id"]][k] for k in kept if old.get(u["id"], {}).get(k)}}
-            for u in users
-        ]
-        self.store.upsert_users(db, docs, self.store.tick())
+        at = self.store.tick()
+        docs, stored = [], {}
+        for user in users:
+            before = old.get(user["id"]) or {}
+            doc = {**user, **{k: before[k] for k in _KEPT if before.get(k)}}
+            docs.append(doc)
+            stored[user["id"]] = {**doc, "created_at": before.get("created_at", at),
+                                  "updated_at": at}  # fmt: skip
+        self.store.upsert_users(db, docs, at)
+        return stored
 
     # -- writes -----------------------------------------------------------------------------
 
@@ -91,9 +99,8 @@ class UsersService:
         """UpdateUsers: each user replaced whole by the fields given."""
         clean = _checked(principal, body)
         with self.store.transaction() as db:
-            self._save(db, clean)
-            answered = self._answer(db, [u["id"] for u in clean])
-        return {"users": answered, "membership_deletion_task_id": ""}
+            stored = self._save(db, clean)
+        return {"users": self._answer(stored, stored), "membership_deletion_task_id": ""}
 
     def write_users(self, db: Any, body: Any) -> None:
         """UpdateUsers without its answer, in the caller's transaction (an import batch)."""
@@ -127,8 +134,8 @@ class UsersService:
             errors = [e for u in merged.values() for e in validate_user(u)]
             if errors:
                 raise _problem(errors, "users.")
-            self._save(db, list(merged.values()))
-            return {"users": self._answer(db, list(merged)), "membership_deletion_task_id": ""}
+            stored = self._save(db, list(merged.values()))
+            return {"users": self._answer(stored, merged), "membership_deletion_task_id": ""}
 
     def _mark(
         self, ids: list[str], field: str, value: int | None, missing_ok: bool = False
@@ -150,7 +157,8 @@ class UsersService:
                     user.pop(field, None)
                     users.append({**user, **({field: value} if value is not None else {})})
             self.store.upsert_users(db, users, self.store.tick())
-            return self._answer(db, [u["id"] for u in users], full=False)
+            done = [u["id"] for u in users]
+            return self._answer(self.store.get_users(db, done), done, full=False)
 
     def _task(self, kind: str, result: dict[str, Any]) -> str:
         task_id = str(uuid.uuid4())
